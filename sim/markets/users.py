@@ -1,0 +1,100 @@
+"""User market: Bass diffusion of adoption per segment and a logit choice among providers.
+
+Users are stocks per segment (rows) and provider (columns), in millions. Each month new adopters
+and the users who re-choose (churn) form a pool that is shared by a multinomial logit over the
+available providers and an outside option (self-hosted open weights). The outside option is the last
+column. Everything here is vectorised across segments and firms.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+
+def logit_shares(
+    utility: FloatArray, available: BoolArray, outside_utility: FloatArray
+) -> FloatArray:
+    """Choice probabilities of a multinomial logit with an outside option.
+
+    Args:
+        utility: (S, J) deterministic utility of provider j in segment s.
+        available: (S, J) whether provider j may serve segment s (unavailable ones get share 0).
+        outside_utility: (S,) utility of the outside option.
+
+    Returns:
+        (S, J + 1) shares; the last column is the outside option; each row sums to one.
+    """
+    u = np.where(available, utility, -np.inf)
+    full = np.concatenate([u, np.asarray(outside_utility, dtype=float)[:, None]], axis=1)
+    full = full - full.max(axis=1, keepdims=True)
+    expu = np.exp(full)
+    return expu / expu.sum(axis=1, keepdims=True)
+
+
+def bass_new_adopters(
+    adopters: FloatArray, potential: FloatArray, p: FloatArray | float, q: float
+) -> FloatArray:
+    """New adopters this month, Bass (1969): ``(p + q * A / M) * (M - A)``, never negative.
+
+    Args:
+        adopters: (S,) current adopters (millions).
+        potential: (S,) market potential this month (millions).
+        p: innovation coefficient per month (scalar or (S,)).
+        q: imitation coefficient per month.
+    """
+    a = np.asarray(adopters, dtype=float)
+    m = np.asarray(potential, dtype=float)
+    frac = np.divide(a, m, out=np.zeros_like(m), where=m > 0)
+    rate = np.clip(np.asarray(p, dtype=float) + q * frac, 0.0, 1.0)
+    return np.maximum(rate * (m - a), 0.0)
+
+
+def reallocate_users(
+    users: FloatArray,
+    outside: FloatArray,
+    churn: FloatArray,
+    outside_churn: float,
+    new_adopters: FloatArray,
+    orphans: FloatArray,
+    shares: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """One month of switching.
+
+    Args:
+        users: (S, J) users of each provider (millions).
+        outside: (S,) users of the outside option.
+        churn: (S, J) share of each provider's users who re-choose this month.
+        outside_churn: share of outside-option users who re-choose.
+        new_adopters: (S,) first-time adopters.
+        orphans: (S,) users whose provider left the market.
+        shares: (S, J + 1) logit shares (last column: outside option).
+
+    Returns:
+        (users, outside) after the month. Total adopters are conserved:
+        ``users.sum(1) + outside == old users.sum(1) + old outside + new_adopters + orphans``.
+    """
+    movers = users * churn
+    out_movers = outside * outside_churn
+    pool = movers.sum(axis=1) + out_movers + new_adopters + orphans
+    gained = pool[:, None] * shares
+    return users - movers + gained[:, :-1], outside - out_movers + gained[:, -1]
+
+
+def bertrand_markup(share: FloatArray, price_sensitivity: float) -> FloatArray:
+    """Price-to-marginal-cost ratio of a single-product firm in a logit market.
+
+    With utility ``-a * ln(p)`` and share ``s``, the first-order condition of
+    ``s(p) * (p - c)`` gives ``p / c = a (1 - s) / (a (1 - s) - 1)``. Shares are clipped so that the
+    ratio stays finite (at most 20): a firm near monopoly is limited by the outside option.
+    """
+    a = float(price_sensitivity)
+    s = np.clip(np.asarray(share, dtype=float), 0.0, 1.0)
+    numer = a * (1.0 - s)
+    denom = numer - 1.0
+    # p/c <= 20  <=>  denom >= numer / 20; beyond that (near-monopoly) the cap applies.
+    finite = denom >= numer / 20.0
+    return np.where(finite, numer / np.where(finite, denom, 1.0), 20.0)

@@ -1,0 +1,118 @@
+"""Figures from result tables (matplotlib's object API: no pyplot, no global backend state).
+
+Every figure shows the median across replications with a 10-90 % band, names the scenario and the
+number of replications, and states its units.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from sim.model import KINDS
+from sim.summary import band
+
+KIND_COLOURS = {
+    "megatech": "#1f77b4",
+    "startup": "#d62728",
+    "institute": "#2ca02c",
+    "vertical": "#9467bd",
+}
+
+
+def _dates(index: pd.Index) -> pd.DatetimeIndex:
+    return pd.to_datetime([f"{2021 + m // 12}-{m % 12 + 1:02d}-01" for m in index])
+
+
+def _banded(ax, metrics: pd.DataFrame, column: str, label: str, colour: str | None = None) -> None:
+    b = band(metrics, column)
+    x = _dates(b.index)
+    (line,) = ax.plot(x, b["p50"], label=label, color=colour, lw=1.8)
+    ax.fill_between(x, b["p10"], b["p90"], color=line.get_color(), alpha=0.2, lw=0)
+
+
+def _caption(fig: Figure, metrics: pd.DataFrame) -> None:
+    scen = ", ".join(sorted(metrics["scenario"].unique()))
+    n = metrics["replication"].nunique()
+    fig.text(
+        0.01,
+        0.01,
+        f"Scenario: {scen}. Lines: median of {n} replications; bands: 10-90 % across replications.",
+        fontsize=8,
+        color="0.3",
+    )
+
+
+def consolidation(metrics: pd.DataFrame, path: Path) -> Path:
+    """Active foundation-model developers over time, total and by kind."""
+    fig = Figure(figsize=(9, 5), layout="constrained")
+    ax = fig.add_subplot()
+    _banded(ax, metrics, "active_developers", "all developers", "black")
+    for kind in KINDS:
+        _banded(ax, metrics, f"active_{kind}", kind, KIND_COLOURS[kind])
+    ax.set_title("Consolidation: active foundation-model developers")
+    ax.set_ylabel("active developers (count)")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left", frameon=False)
+    ax.grid(alpha=0.3)
+    _caption(fig, metrics)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def market_size(metrics: pd.DataFrame, path: Path) -> Path:
+    """Market size (annualised monthly revenue, bn RMB, iiMedia 'AIGC core market'), log scale."""
+    fig = Figure(figsize=(9, 5), layout="constrained")
+    ax = fig.add_subplot()
+    pos = metrics[metrics["market_size_bn_rmb_annualised"] > 0]
+    _banded(ax, pos, "market_size_bn_rmb_annualised", "simulated market size", "#1f77b4")
+    ax.set_yscale("log")
+    ax.set_title("Market size (China AIGC core market definition)")
+    ax.set_ylabel("bn RMB per year (monthly revenue x 12, log scale)")
+    ax.legend(loc="upper left", frameon=False)
+    ax.grid(alpha=0.3, which="both")
+    _caption(fig, metrics)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def concentration(metrics: pd.DataFrame, path: Path) -> Path:
+    """HHI and top-three shares of users and revenue."""
+    fig = Figure(figsize=(9, 5), layout="constrained")
+    ax = fig.add_subplot()
+    for col, label, colour in (
+        ("cr3_users", "top-3 share of users", "#1f77b4"),
+        ("cr3_revenue", "top-3 share of revenue", "#ff7f0e"),
+        ("hhi_users", "HHI of users", "#2ca02c"),
+        ("hhi_revenue", "HHI of revenue", "#d62728"),
+    ):
+        _banded(ax, metrics, col, label, colour)
+    ax.axhline(0.25, color="0.4", ls=":", lw=1)
+    ax.text(
+        ax.get_xlim()[0],
+        0.255,
+        " HHI 0.25 (2,500): highly concentrated (US merger guidelines)",
+        fontsize=7,
+        color="0.4",
+        va="bottom",
+    )
+    ax.set_ylim(0, 1)
+    ax.set_title("Concentration of users and revenue")
+    ax.set_ylabel("share or HHI (0-1)")
+    ax.legend(loc="upper right", frameon=False, ncols=2)
+    ax.grid(alpha=0.3)
+    _caption(fig, metrics)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def run_figures(metrics: pd.DataFrame, folder: Path) -> list[Path]:
+    """The standard figures of a run, as PNG files in ``folder``."""
+    folder = Path(folder)
+    return [
+        consolidation(metrics, folder / "consolidation.png"),
+        market_size(metrics, folder / "market_size.png"),
+        concentration(metrics, folder / "concentration.png"),
+    ]

@@ -1,0 +1,270 @@
+"""Running scenarios: replications in parallel, tidy tables, an atomic results folder.
+
+``run_replication`` is a pure function of (scenario, seed). ``run_scenario`` spawns replication
+seeds from one root seed (``sim.rng.replication_seeds``), runs them in worker processes and returns
+tables in replication order, so the number of workers never changes the output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.calendar import month_label
+from sim.rng import replication_seeds
+from sim.scenario import Scenario, scenario_to_yaml
+
+TABLES = ("metrics", "firms", "events")
+ID_COLUMNS = ["scenario", "replication", "seed", "month", "date"]
+
+
+@dataclass
+class RunResult:
+    """Tidy tables of one or more replications of one scenario.
+
+    ``metrics``: one row per replication and month. ``firms``: one row per firm, replication and
+    month (active firms, plus each exiting firm in its exit month). ``events``: one row per event.
+    Every table starts with ``scenario, replication, seed, month, date``.
+    """
+
+    metrics: pd.DataFrame
+    firms: pd.DataFrame
+    events: pd.DataFrame
+
+    @classmethod
+    def concat(cls, parts: list[RunResult]) -> RunResult:
+        """Stack results (keeps the order given)."""
+        return cls(*(pd.concat([getattr(p, t) for p in parts], ignore_index=True) for t in TABLES))
+
+
+def _frame(rows: list[dict[str, Any]], scenario: str, replication: int, seed: int) -> pd.DataFrame:
+    df = pd.DataFrame(rows)
+    if df.empty:
+        df = pd.DataFrame({"month": pd.Series(dtype="int64")})
+    df.insert(0, "scenario", scenario)
+    df.insert(1, "replication", replication)
+    df.insert(2, "seed", seed)
+    df.insert(4, "date", df["month"].map(month_label) if len(df) else pd.Series(dtype=str))
+    return df
+
+
+def run_replication(
+    scenario: Scenario, seed: int, replication: int = 0, record_firms: bool = True
+) -> RunResult:
+    """Run one replication and return its tidy tables (a pure function of scenario and seed)."""
+    from sim.model import GenAIMarket  # the model is only needed in workers
+
+    model = GenAIMarket(scenario, seed, record_firms=record_firms).run()
+    name = scenario.name
+    return RunResult(
+        metrics=_frame(model.metrics_rows, name, replication, seed),
+        firms=_frame(model.firm_rows, name, replication, seed),
+        events=_frame(model.events, name, replication, seed),
+    )
+
+
+def _worker(args: tuple[Scenario, int, int, bool]) -> tuple[int, RunResult]:
+    scenario, seed, replication, record_firms = args
+    return replication, run_replication(scenario, seed, replication, record_firms)
+
+
+def run_scenario(
+    scenario: Scenario,
+    replications: int | None = None,
+    root_seed: int | None = None,
+    workers: int = 1,
+    record_firms: bool = True,
+    on_done: Callable[[int], None] | None = None,
+) -> tuple[RunResult, list[int]]:
+    """Run ``replications`` replications (default: the scenario's) from ``root_seed``.
+
+    Returns the stacked tables in replication order and the replication seeds. ``on_done`` is
+    called with the replication index as each one finishes (for progress bars).
+    """
+    n = scenario.replications if replications is None else replications
+    root = scenario.seed if root_seed is None else root_seed
+    seeds = replication_seeds(root, n)
+    jobs = [(scenario, s, i, record_firms) for i, s in enumerate(seeds)]
+    results: dict[int, RunResult] = {}
+    if workers <= 1 or n == 1:
+        for job in jobs:
+            i, res = _worker(job)
+            results[i] = res
+            if on_done:
+                on_done(i)
+    else:
+        # 'spawn' gives clean workers on every platform and never changes the global start method.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, n), mp_context=ctx) as pool:
+            futures = [pool.submit(_worker, job) for job in jobs]
+            for fut in as_completed(futures):
+                i, res = fut.result()
+                results[i] = res
+                if on_done:
+                    on_done(i)
+    return RunResult.concat([results[i] for i in range(n)]), seeds
+
+
+# --------------------------------------------------------------------------------------------------
+# Provenance and writing
+# --------------------------------------------------------------------------------------------------
+
+
+def _git_commit() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+        if out.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for pkg in (
+        "genai-market-sim",
+        "mesa",
+        "numpy",
+        "pandas",
+        "scipy",
+        "pydantic",
+        "matplotlib",
+        "pyarrow",
+        "PyYAML",
+    ):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def manifest(
+    scenario: Scenario,
+    scenario_file: str | None,
+    root_seed: int,
+    seeds: list[int],
+    workers: int,
+    started: datetime,
+    finished: datetime,
+    command: str | None = None,
+) -> dict[str, Any]:
+    """Provenance of a results folder."""
+    text = scenario_to_yaml(scenario)
+    return {
+        "scenario": scenario.name,
+        "scenario_file": scenario_file,
+        "scenario_sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "root_seed": root_seed,
+        "replications": len(seeds),
+        "replication_seeds": seeds,
+        "workers": workers,
+        "started_utc": started.isoformat(timespec="seconds"),
+        "finished_utc": finished.isoformat(timespec="seconds"),
+        "duration_s": round((finished - started).total_seconds(), 3),
+        "git_commit": _git_commit(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "versions": _versions(),
+        "command": command,
+    }
+
+
+def default_out_dir(scenario: Scenario, root_seed: int, base: Path = Path("results")) -> Path:
+    """``results/<scenario>-<UTC timestamp>-seed<seed>``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return base / f"{scenario.name}-{stamp}-seed{root_seed}"
+
+
+def write_results(
+    out_dir: Path,
+    writer: Callable[[Path], None],
+) -> Path:
+    """Write a results folder atomically.
+
+    ``writer`` fills a temporary folder beside ``out_dir``; only when it returns is the folder
+    renamed into place. On any error the temporary folder is removed, so no half-written results
+    folder is ever left behind.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise FileExistsError(f"{out_dir} exists and is not empty")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    try:
+        writer(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; results are ordinary files
+        if out_dir.exists():
+            out_dir.rmdir()
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def save_tables(result: RunResult, folder: Path) -> None:
+    """Tidy tables as Parquet (all) and CSV (metrics and events, for spreadsheets)."""
+    for name in TABLES:
+        getattr(result, name).to_parquet(folder / f"{name}.parquet", index=False)
+    result.metrics.to_csv(folder / "metrics.csv", index=False)
+    result.events.to_csv(folder / "events.csv", index=False)
+
+
+def load_tables(folder: Path) -> RunResult:
+    """Read the tables of a results folder."""
+    return RunResult(*(pd.read_parquet(Path(folder) / f"{t}.parquet") for t in TABLES))
+
+
+def save_run(
+    folder: Path,
+    result: RunResult,
+    scenario: Scenario,
+    provenance: dict[str, Any],
+    summary_text: str,
+    summary_data: dict[str, Any],
+    figures: Callable[[Path], None] | None = None,
+) -> None:
+    """Everything a results folder holds: resolved scenario, manifest, tables, summary, figures."""
+    (folder / "scenario.resolved.yaml").write_text(scenario_to_yaml(scenario), encoding="utf-8")
+    (folder / "manifest.json").write_text(json.dumps(provenance, indent=2), encoding="utf-8")
+    save_tables(result, folder)
+    (folder / "summary.txt").write_text(summary_text, encoding="utf-8")
+    (folder / "summary.json").write_text(json.dumps(summary_data, indent=2), encoding="utf-8")
+    if figures is not None:
+        fig_dir = folder / "figures"
+        fig_dir.mkdir()
+        figures(fig_dir)

@@ -1,0 +1,947 @@
+"""The scenario schema: the single source of truth for every parameter.
+
+Strict pydantic models (unknown keys rejected), each field with a description, its unit in its name
+or description, and bounds. Behavioural parameters (assumptions of the model) have defaults here;
+numbers that come from the world (policies, the roster of named firms, demand segments, supply
+figures) have no default and are set, with their sources, in ``scenarios/baseline.yaml``, which
+every other scenario extends.
+
+Loading (``load_scenario``) reads YAML safely, follows ``extends:`` chains (a child overrides its
+base key by key; lists are replaced whole), reads the roster file and validates. Every problem
+becomes an ``InputError`` naming the file, the key path and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sim.calendar import parse_month
+from sim.errors import InputError
+
+FirmKind = Literal["megatech", "startup", "institute", "vertical"]
+FIRM_KINDS: tuple[str, ...] = ("megatech", "startup", "institute", "vertical")
+Monetisation = Literal["api", "integration", "subscription"]
+SubsidyKind = Literal["compute_voucher", "cofunding", "equity_fund"]
+
+
+class Strict(BaseModel):
+    """Base for every schema block: unknown keys are errors, values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+def _check_date(value: str) -> str:
+    parse_month(value)
+    return value
+
+
+def F(default: Any = ..., desc: str = "", **bounds: Any) -> Any:
+    """Shorthand for ``Field`` with a mandatory description."""
+    return Field(default, description=desc, **bounds)
+
+
+# --------------------------------------------------------------------------------------------------
+# World data blocks (lists with a source on every entry)
+# --------------------------------------------------------------------------------------------------
+
+
+class Sourced(Strict):
+    source: str = F(desc="where the numbers of this entry come from", min_length=3)
+
+
+class Dated(Sourced):
+    date: str = F(desc="date, YYYY-MM or YYYY-MM-DD; takes effect from that month")
+
+    @field_validator("date")
+    @classmethod
+    def _date_ok(cls, v: str) -> str:
+        return _check_date(v)
+
+
+class RosterFirm(Sourced):
+    """A named player of the source report, entering on its real date."""
+
+    name: str = F(desc="firm or model name, unique in the roster", min_length=1)
+    kind: FirmKind = F(desc="the report's four kinds of model developer")
+    entry: str = F(desc="date of its first large model, YYYY-MM[-DD]")
+    cash_m_rmb: float = F(desc="cash for foundation-model work at entry, M RMB", ge=0, le=1e6)
+    budget_m_rmb_per_month: float = F(
+        0.0,
+        desc="committed monthly R&D budget from a parent or grant (megatechs, institutes), "
+        "M RMB per month at entry",
+        ge=0,
+        le=1e5,
+    )
+    ecosystem: float = F(
+        0.0, desc="strength of its consumer/enterprise ecosystem for lock-in, 0-1", ge=0, le=1
+    )
+    own_chips_share: float = F(
+        0.0,
+        desc="share of its compute from its own chips, unaffected by export controls, 0-1",
+        ge=0,
+        le=1,
+    )
+    open_source: bool = F(False, desc="releases open weights (feeds the open-weight floor)")
+    home_sectors: list[str] = F(
+        default_factory=list, desc="sectors it specialises in (names of demand sectors)"
+    )
+    efficiency: float = F(
+        1.0, desc="research efficiency multiplier relative to an average lab", gt=0, le=10
+    )
+    initial_capability_log10: float | None = F(
+        None,
+        desc="capability at entry, log10 of effective H100-equivalent training months; "
+        "default: the open-weight floor",
+        ge=0,
+        le=10,
+    )
+
+    @field_validator("entry")
+    @classmethod
+    def _entry_ok(cls, v: str) -> str:
+        return _check_date(v)
+
+
+class ExportControlStep(Dated):
+    """A dated change in the supply of imported advanced accelerators to China."""
+
+    name: str = F(desc="short name of the measure", min_length=1)
+    imported_supply_factor: float = F(
+        desc="new imported advanced-chip supply as a share of the uncontrolled path, 0-1 "
+        "(severity is a modelling judgement of the measure's text; see source)",
+        ge=0,
+        le=1,
+    )
+
+
+class SubsidyProgramme(Dated):
+    """A subsidy programme: compute vouchers, project co-funding, or a government equity fund."""
+
+    name: str = F(desc="programme name", min_length=1)
+    kind: SubsidyKind = F(
+        desc="compute_voucher: share of compute bills; cofunding: share of R&D "
+        "spending; equity_fund: equity investment in startups"
+    )
+    end: str | None = F(None, desc="last month of the programme, YYYY-MM; none = open-ended")
+    eligible: list[FirmKind] = F(
+        default_factory=lambda: list(FIRM_KINDS), desc="firm kinds that may claim it"
+    )
+    rate: float = F(
+        desc="share of the eligible bill paid (vouchers, co-funding), 0-1; "
+        "for equity funds the share of a round the fund takes",
+        ge=0,
+        le=1,
+    )
+    cap_per_firm_m_rmb_per_year: float = F(
+        desc="most one firm may receive per year, M RMB", ge=0, le=1e5
+    )
+    budget_m_rmb_per_year: float = F(
+        desc="programme budget per year, M RMB (equity funds: the part of the fund deployed in "
+        "foundation-model start-ups per year)",
+        ge=0,
+        le=1e6,
+    )
+
+    @field_validator("end")
+    @classmethod
+    def _end_ok(cls, v: str | None) -> str | None:
+        return None if v is None else _check_date(v)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SubsidyProgramme:
+        if self.end is not None and parse_month(self.end) < parse_month(self.date):
+            raise ValueError(f"end {self.end} is before start date {self.date}")
+        return self
+
+
+class PublicCompute(Dated):
+    """A public compute platform offering subsidised capacity."""
+
+    name: str = F(desc="platform name", min_length=1)
+    capacity_h100e: float = F(desc="capacity, H100-equivalent accelerators", ge=0, le=1e7)
+    discount: float = F(desc="discount on the market compute price, 0-1", ge=0, le=1)
+    eligible: list[FirmKind] = F(
+        default_factory=lambda: ["startup", "institute", "vertical"],
+        desc="firm kinds that may use it",
+    )
+
+
+class OpenWeightRelease(Dated):
+    """An exogenous open-weight release that lifts the capability floor available to everyone."""
+
+    name: str = F(desc="model name", min_length=1)
+    gap_to_frontier_log10: float = F(
+        desc="capability of the release below the global frontier, log10 effective compute",
+        ge=0,
+        le=5,
+    )
+
+
+class DecouplingStep(Dated):
+    """A change in the inflow of frontier talent (students and returnees from the US)."""
+
+    name: str = F(desc="short name", min_length=1)
+    frontier_inflow_factor: float = F(
+        desc="frontier-talent inflow as a share of the undisturbed inflow, 0-1", ge=0, le=1
+    )
+
+
+class Segment(Sourced):
+    """A demand segment: a sector x customer type, with its monetisation model."""
+
+    name: str = F(desc="segment name, unique", min_length=1)
+    sector: str = F(desc="sector (matches firms' home_sectors)", min_length=1)
+    customer: Literal["consumer", "enterprise"] = F(desc="consumer or enterprise customers")
+    monetisation: Monetisation = F(desc="api fees, product integration (licences) or subscriptions")
+    potential_users_m_2023: float = F(desc="potential adopters in 2023, millions", gt=0, le=2000)
+    spend_rmb_per_user_month_2023: float = F(
+        desc="spending per adopting user per month at the 2023 reference price, RMB", gt=0, le=1e7
+    )
+    price_elasticity: float = F(
+        desc="elasticity of usage per user to price (revenue per user moves as price^(1-e))",
+        ge=0,
+        le=3,
+    )
+    ecosystem_weight: float = F(
+        desc="how much megatech ecosystems matter to these users, 0-1", ge=0, le=1
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Behavioural and world-scalar blocks
+# --------------------------------------------------------------------------------------------------
+
+
+class Technology(Strict):
+    """Capability: log10 of effective training compute in H100-equivalent months (H100e-months)."""
+
+    global_frontier_2021_log10: float = F(
+        desc="global frontier capability in 2021-01, log10 effective H100e-months", ge=0, le=10
+    )
+    global_frontier_growth_log10_per_year: float = F(
+        desc="growth of the global frontier, log10 per year", ge=0, le=3
+    )
+    algorithmic_progress_log10_per_year: float = F(
+        0.35,
+        desc="growth of effective compute per physical compute (shared algorithms), log10 per year",
+        ge=0,
+        le=2,
+    )
+    capability_obsolescence_per_month: float = F(
+        0.04, desc="monthly depreciation of a firm's accumulated effective compute", ge=0, le=0.5
+    )
+    talent_output_elasticity: float = F(
+        0.35,
+        desc="output elasticity of frontier talent in research (Cobb-Douglas), 0-1",
+        gt=0,
+        lt=1,
+    )
+    flagship_share_of_compute: float = F(
+        0.02,
+        desc="share of a developer's effective research output that ends up in its "
+        "flagship model (converts budgets into the capability scale)",
+        gt=0,
+        le=1,
+    )
+    researcher_h100e_equivalent: float = F(
+        20.0,
+        desc="H100e-months one frontier researcher-month is worth at the reference mix",
+        gt=0,
+        le=1e4,
+    )
+    data_feedback_log10_per_decade_users: float = F(
+        0.15, desc="capability gained per tenfold users (data feedback), log10", ge=0, le=2
+    )
+    data_reference_users_m: float = F(
+        1.0, desc="users at which the data bonus is zero, millions", gt=0, le=1e4
+    )
+    open_weight_adoption_gap_log10: float = F(
+        0.3,
+        desc="a firm that builds on the best open weights reaches the floor minus this gap",
+        ge=0,
+        le=3,
+    )
+    open_source_lag_months: int = F(
+        3, desc="months before a firm's open-weight model lifts the public floor", ge=0, le=36
+    )
+
+
+class Talent(Strict):
+    """Talent market: scarce frontier researchers, plentiful basic engineers."""
+
+    frontier_pool_2021_people: float = F(
+        desc="frontier AI researchers in China, 2021", gt=0, le=1e6
+    )
+    frontier_inflow_people_per_month: float = F(
+        desc="undisturbed inflow of frontier researchers (graduates, returnees)", ge=0, le=1e5
+    )
+    frontier_attrition_per_month: float = F(
+        0.005, desc="share of the frontier pool leaving the field per month", ge=0, le=0.2
+    )
+    inflow_wage_elasticity: float = F(
+        1.0,
+        desc="elasticity of frontier inflow to the wage relative to its 2021 level",
+        ge=0,
+        le=5,
+    )
+    upskilling_per_frontier_researcher_month: float = F(
+        0.01,
+        desc="basic engineers turned frontier per employed frontier researcher-month "
+        "(high-level projects)",
+        ge=0,
+        le=0.2,
+    )
+    institute_training_people_per_month: float = F(
+        4.0, desc="frontier researchers each active institute trains per month", ge=0, le=1e3
+    )
+    frontier_wage_2021_m_rmb_per_year: float = F(
+        desc="frontier researcher's total cost per year in 2021, M RMB", gt=0, le=100
+    )
+    basic_wage_m_rmb_per_year: float = F(
+        desc="basic AI engineer's total cost per year, M RMB", gt=0, le=10
+    )
+    basic_per_frontier: float = F(
+        3.0, desc="basic engineers employed per frontier researcher", ge=0, le=50
+    )
+    wage_adjustment: float = F(
+        0.05,
+        desc="monthly wage response to excess demand (log wage per log demand/supply)",
+        ge=0,
+        le=2,
+    )
+    talent_budget_share: float = F(
+        0.35, desc="share of R&D budgets spent on staff (the rest on training compute)", gt=0, lt=1
+    )
+
+
+class Compute(Strict):
+    """Compute market, in H100-equivalent accelerators (H100e)."""
+
+    imported_supply_2021_h100e_per_month: float = F(
+        desc="new advanced imported accelerators per month in 2021, H100e", ge=0, le=1e7
+    )
+    imported_supply_growth_per_year: float = F(
+        desc="growth of uncontrolled imported supply per year (0.5 = +50 %)", ge=-0.9, le=5
+    )
+    domestic_supply_cap_chips_per_month: float = F(
+        desc="long-run domestic accelerator output, chips per month (logistic ramp)", ge=0, le=1e8
+    )
+    domestic_supply_midpoint: str = F(
+        desc="month in which domestic output reaches half its long-run level, YYYY-MM"
+    )
+    domestic_supply_steepness_per_year: float = F(
+        desc="steepness of the domestic ramp (logistic rate per year)", gt=0, le=20
+    )
+    domestic_efficiency_2021: float = F(
+        desc="performance of a domestic accelerator relative to an H100, 2021", gt=0, le=1
+    )
+    domestic_efficiency_gain_per_year: float = F(
+        desc="yearly gain in domestic efficiency (share points)", ge=0, le=0.5
+    )
+
+    @field_validator("domestic_supply_midpoint")
+    @classmethod
+    def _mid(cls, v: str) -> str:
+        return _check_date(v)
+
+    chip_lifetime_months: int = F(48, desc="months an accelerator stays in service", ge=6, le=240)
+    fm_share_of_capacity: float = F(
+        0.35,
+        desc="share of installed capacity that foundation-model developers can rent "
+        "(the rest serves other AI workloads)",
+        gt=0,
+        le=1,
+    )
+    initial_installed_h100e: float = F(
+        desc="installed accelerators in China at 2021-01, H100e", ge=0, le=1e8
+    )
+    domestic_share_of_initial: float = F(
+        desc="domestic share of the initial installed base, 0-1", ge=0, le=1
+    )
+    price_floor_2021_m_rmb_per_h100e_month: float = F(
+        desc="cost-based rental price of one H100e for a month in 2021, M RMB", gt=0, le=10
+    )
+    price_floor_decline_per_year: float = F(
+        0.25, desc="yearly decline of the cost-based price (hardware and power)", ge=0, le=0.9
+    )
+    inference_cost_share_2023: float = F(
+        0.5,
+        desc="inference compute cost per RMB of usage sold at the 2023 reference price",
+        gt=0,
+        le=5,
+    )
+    inference_efficiency_gain_per_year: float = F(
+        0.5,
+        desc="yearly fall in compute needed per unit of usage (distillation, MoE, quantisation)",
+        ge=0,
+        le=0.95,
+    )
+
+
+class Demand(Strict):
+    """Users: Bass diffusion per segment and a logit choice among providers."""
+
+    segments: list[Segment] = F(desc="demand segments (sector x customer type)", min_length=1)
+    demand_scale: float = F(
+        1.0, desc="multiplier on all potential users (calibrated)", gt=0, le=100
+    )
+    potential_growth_per_year: float = F(
+        0.15, desc="growth of potential users per year", ge=-0.5, le=3
+    )
+    usage_growth_per_year: float = F(
+        0.4, desc="growth of usage per adopting user per year at a fixed price", ge=-0.5, le=5
+    )
+    useful_capability_log10: float = F(
+        3.3,
+        desc="capability at which models become broadly useful (half of potential unlocked)",
+        ge=0,
+        le=10,
+    )
+    usefulness_width_log10: float = F(
+        0.25, desc="width of the usefulness ramp (logistic scale), log10", gt=0, le=5
+    )
+    bass_innovation_per_month: float = F(
+        0.002, desc="Bass innovation coefficient p per month at a hype index of 1", ge=0, le=1
+    )
+    bass_imitation_per_month: float = F(
+        0.06, desc="Bass imitation coefficient q per month", ge=0, le=2
+    )
+    capability_weight: float = F(
+        3.0, desc="utility per log10 of capability (returns to quality)", ge=0, le=50
+    )
+    price_sensitivity: float = F(
+        2.5,
+        desc="utility per log of price (logit price coefficient, > 1 for finite markups)",
+        gt=1,
+        le=50,
+    )
+    ecosystem_weight: float = F(
+        1.5, desc="utility of a full-strength ecosystem where the segment values it", ge=0, le=20
+    )
+    sector_fit_weight: float = F(
+        1.0, desc="utility of specialising in the segment's sector", ge=0, le=20
+    )
+    outside_option_utility: float = F(
+        0.0,
+        desc="utility of the outside option (self-hosted open weights) at the floor",
+        ge=-50,
+        le=50,
+    )
+    churn_per_month: float = F(
+        0.04,
+        desc="share of a provider's users who re-choose each month (switching cost)",
+        ge=0,
+        le=1,
+    )
+    ecosystem_churn_reduction: float = F(
+        0.6, desc="share by which a full ecosystem lowers its users' churn (lock-in)", ge=0, le=1
+    )
+    taste_shock_sd: float = F(
+        0.15, desc="monthly shock to each firm's appeal (random walk), utility units", ge=0, le=5
+    )
+
+
+class Pricing(Strict):
+    """Price setting: partial adjustment towards a logit Bertrand markup over inference cost."""
+
+    adjustment_per_month: float = F(
+        0.3, desc="share of the gap to the target price closed each month", gt=0, le=1
+    )
+    user_value_share: dict[FirmKind, float] = F(
+        default_factory=lambda: {
+            "megatech": 0.5,
+            "startup": 0.2,
+            "institute": 0.0,
+            "vertical": 0.1,
+        },
+        desc="share of marginal cost a kind forgoes to win users (ecosystem and data value), 0-1",
+    )
+    reference_price_index: float = F(
+        1.0, desc="price index of the 2023 reference price", gt=0, le=100
+    )
+
+    @field_validator("user_value_share")
+    @classmethod
+    def _shares(cls, v: dict[str, float]) -> dict[str, float]:
+        for k, x in v.items():
+            if not 0 <= x < 1:
+                raise ValueError(f"user_value_share[{k}]={x} must be in [0, 1)")
+        return v
+
+
+class KindBehaviour(Strict):
+    """How one kind of firm budgets and exits."""
+
+    ambition_share_of_top_budget: float = F(
+        desc="R&D budget a firm aims for, as a share of the largest committed budget in the market "
+        "(keeping up with the frontier spenders); paid from cash",
+        ge=0,
+        le=2,
+    )
+    min_runway_months: float = F(
+        6.0, desc="a firm spends at most cash / this per month on ambition", gt=0, le=120
+    )
+    reinvest_share_of_revenue: float = F(
+        desc="share of operating margin reinvested in R&D", ge=0, le=1
+    )
+    budget_growth_per_year: float = F(
+        desc="growth of committed budgets per year (parents' AI capex, grants)", ge=-0.5, le=5
+    )
+    pivot_gap_log10: float = F(
+        desc="consider pivoting to applications when this far behind the domestic leader",
+        gt=0,
+        le=10,
+    )
+    pivot_probability_per_month: float = F(
+        desc="monthly probability of pivoting once behind (or below the open-weight floor) and "
+        "losing money",
+        ge=0,
+        le=1,
+    )
+
+
+def _default_kinds() -> dict[str, KindBehaviour]:
+    return {
+        "megatech": KindBehaviour(
+            ambition_share_of_top_budget=0.0,
+            reinvest_share_of_revenue=1.0,
+            budget_growth_per_year=0.7,
+            pivot_gap_log10=1.0,
+            pivot_probability_per_month=0.02,
+        ),
+        "startup": KindBehaviour(
+            ambition_share_of_top_budget=0.15,
+            reinvest_share_of_revenue=1.0,
+            budget_growth_per_year=0.0,
+            pivot_gap_log10=0.8,
+            pivot_probability_per_month=0.04,
+        ),
+        "institute": KindBehaviour(
+            ambition_share_of_top_budget=0.0,
+            reinvest_share_of_revenue=0.5,
+            budget_growth_per_year=0.1,
+            pivot_gap_log10=1.0,
+            pivot_probability_per_month=0.03,
+        ),
+        "vertical": KindBehaviour(
+            ambition_share_of_top_budget=0.05,
+            reinvest_share_of_revenue=0.8,
+            budget_growth_per_year=0.1,
+            pivot_gap_log10=0.8,
+            pivot_probability_per_month=0.04,
+        ),
+    }
+
+
+class Firms(Strict):
+    """Firm behaviour by kind, and the costs every firm bears."""
+
+    kinds: dict[FirmKind, KindBehaviour] = F(
+        default_factory=_default_kinds, desc="behaviour by kind of model developer"
+    )
+    overhead_m_rmb_per_month: float = F(
+        1.0,
+        desc="fixed non-R&D overhead of a foundation-model developer, M RMB per month",
+        ge=0,
+        le=1e3,
+    )
+    efficiency_sd_log: float = F(
+        0.5,
+        desc="dispersion of research efficiency among stochastic entrants (sd of log)",
+        ge=0,
+        le=3,
+    )
+    defend_share: float = F(
+        0.02,
+        desc="a firm below the open-weight floor keeps training only if its user share "
+        "(spending-weighted) is at least this",
+        ge=0,
+        le=1,
+    )
+    pivot_grace_months: int = F(
+        12, desc="months after entry before a firm considers pivoting", ge=0, le=120
+    )
+
+
+class Entry(Strict):
+    """Stochastic entry of startups and industry-specialised firms."""
+
+    base_rate_per_month: float = F(
+        0.5,
+        desc="expected entrants per month at a hype index of 1 and normal VC and talent",
+        ge=0,
+        le=100,
+    )
+    hype_elasticity: float = F(1.2, desc="elasticity of entry to the hype index", ge=0, le=5)
+    vertical_share: float = F(
+        0.35, desc="share of stochastic entrants that are industry-specialised firms", ge=0, le=1
+    )
+    seed_cash_median_m_rmb: float = F(
+        60.0, desc="median cash of an entrant (founders and seed round), M RMB", gt=0, le=1e5
+    )
+    seed_cash_sd_log: float = F(0.8, desc="dispersion of entrant cash (sd of log)", ge=0, le=3)
+    first_month: str = F(
+        "2021-06", desc="first month in which stochastic entry can happen, YYYY-MM"
+    )
+
+    @field_validator("first_month")
+    @classmethod
+    def _d(cls, v: str) -> str:
+        return _check_date(v)
+
+
+class Capital(Strict):
+    """Venture capital and the hype index that drives it."""
+
+    funds: list[str] = F(
+        desc="venture funds (names); each starts with an equal share of dry powder", min_length=1
+    )
+    inflow_2021_m_rmb_per_month: float = F(
+        desc="new money committed to Chinese foundation-model VC per month at a hype index of 1, "
+        "M RMB",
+        ge=0,
+        le=1e6,
+    )
+    chatgpt_release: str = F(desc="date of the ChatGPT shock, YYYY-MM-DD")
+    chatgpt_shock: float = F(
+        4.0,
+        desc="jump of the hype index at the ChatGPT release (baseline hype is 1)",
+        ge=0,
+        le=100,
+    )
+    hype_half_life_months: float = F(14.0, desc="half-life of hype shocks, months", gt=0, le=600)
+    growth_hype_weight: float = F(
+        0.5, desc="hype added per unit of annual market growth rate", ge=0, le=10
+    )
+    failure_penalty: float = F(
+        0.05, desc="hype removed per bankruptcy in the last 12 months", ge=0, le=5
+    )
+    raise_below_runway_months: float = F(
+        9.0, desc="a startup seeks a round when runway falls below this", gt=0, le=120
+    )
+    round_runway_months: float = F(
+        24.0, desc="a round funds this many months of current burn", gt=0, le=240
+    )
+    screening_noise_sd: float = F(0.5, desc="noise in funds' scoring of startups", ge=0, le=10)
+    herding_weight: float = F(
+        0.5, desc="score bonus for startups funded by others in the last 12 months", ge=0, le=10
+    )
+    quality_threshold: float = F(
+        -0.3,
+        desc="minimum score to be funded at a hype index of 1 (rises as hype falls)",
+        ge=-10,
+        le=10,
+    )
+    vc_runoff_per_month: float = F(
+        0.02,
+        desc="share of undeployed dry powder leaving for other sectors each month",
+        ge=0,
+        le=1,
+    )
+
+    @field_validator("chatgpt_release")
+    @classmethod
+    def _d(cls, v: str) -> str:
+        return _check_date(v)
+
+
+class Regulation(Strict):
+    """The filing duty for generative-AI services offered to the public (Interim Measures 2023)."""
+
+    filing_start: str | None = F(
+        desc="date from which consumer services need filing approval; none = never"
+    )
+    approval_delay_mean_months: float = F(
+        desc="mean months from application to approval", ge=0, le=60
+    )
+    compliance_cost_m_rmb_per_month: float = F(
+        desc="compliance cost of a firm serving the public after the filing date, M RMB per month",
+        ge=0,
+        le=1e3,
+    )
+
+    @field_validator("filing_start")
+    @classmethod
+    def _d(cls, v: str | None) -> str | None:
+        return None if v is None else _check_date(v)
+
+
+class Acquisitions(Strict):
+    """Acquisition of distressed developers by megatechs."""
+
+    distress_runway_months: float = F(
+        4.0, desc="a startup with less runway than this and no round is a target", ge=0, le=60
+    )
+    probability_per_month: float = F(
+        0.1,
+        desc="chance that a distressed target with a willing buyer is acquired in a month",
+        ge=0,
+        le=1,
+    )
+    price_to_annual_revenue: float = F(
+        3.0,
+        desc="price paid, as a multiple of annualised revenue, plus cash-free talent value",
+        ge=0,
+        le=100,
+    )
+    talent_value_m_rmb_per_researcher: float = F(
+        2.0, desc="price paid per frontier researcher acquired, M RMB", ge=0, le=100
+    )
+    max_capability_gap_log10: float = F(
+        0.5, desc="buyers only take targets within this distance of themselves", ge=0, le=10
+    )
+
+
+class Policy(Strict):
+    """Dated policy timeline applied by the government agent."""
+
+    export_controls: list[ExportControlStep] = F(desc="dated export-control steps, chronological")
+    decoupling: list[DecouplingStep] = F(
+        default_factory=list, desc="dated cuts in frontier-talent inflow, chronological"
+    )
+    subsidies: list[SubsidyProgramme] = F(desc="subsidy programmes")
+    subsidy_scale: float = F(
+        1.0,
+        desc="multiplier on every subsidy budget, rate cap and cap (scenario lever)",
+        ge=0,
+        le=10,
+    )
+    public_compute: list[PublicCompute] = F(default_factory=list, desc="public compute platforms")
+    open_weight_releases: list[OpenWeightRelease] = F(
+        default_factory=list, desc="exogenous open-weight releases, chronological"
+    )
+    regulation: Regulation = F(desc="the generative-AI filing duty")
+
+    @field_validator("export_controls", "decoupling", "open_weight_releases")
+    @classmethod
+    def _chronological(cls, v: list[Dated]) -> list[Dated]:
+        months = [parse_month(s.date) for s in v]
+        for i in range(1, len(months)):
+            if months[i] < months[i - 1]:
+                raise ValueError(
+                    f"entries must be in date order: entry {i} ({v[i].date}) comes before "
+                    f"entry {i - 1} ({v[i - 1].date})"
+                )
+        return v
+
+
+class Scenario(Strict):
+    """A complete, resolved scenario."""
+
+    name: str = F(
+        desc="scenario name (a column in every output table)",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+    )
+    description: str = F("", desc="what question this scenario asks")
+    seed: int = F(20231130, desc="root seed of the replications", ge=0, le=2**32 - 1)
+    replications: int = F(8, desc="default number of replications for `run`", ge=1, le=10_000)
+    end: str = F("2030-12", desc="last simulated month, YYYY-MM (start is 2021-01)")
+    roster: list[RosterFirm] = F(desc="named players entering on their real dates")
+    technology: Technology
+    talent: Talent
+    compute: Compute
+    demand: Demand
+    pricing: Pricing = F(default_factory=Pricing, desc="price setting")
+    firms: Firms = F(default_factory=Firms, desc="firm behaviour by kind")
+    entry: Entry = F(default_factory=Entry, desc="stochastic entry")
+    capital: Capital
+    acquisitions: Acquisitions = F(default_factory=Acquisitions, desc="acquisitions by megatechs")
+    policy: Policy
+
+    @field_validator("end")
+    @classmethod
+    def _end(cls, v: str) -> str:
+        if parse_month(v) < 6:
+            raise ValueError(f"end {v} must be 2021-07 or later")
+        if parse_month(v) > parse_month("2060-12"):
+            raise ValueError(f"end {v} must be 2060-12 or earlier")
+        return v
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Scenario:
+        names = [f.name for f in self.roster]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"roster names must be unique; repeated: {', '.join(dupes)}")
+        segs = [s.name for s in self.demand.segments]
+        if len(set(segs)) != len(segs):
+            raise ValueError("demand.segments names must be unique")
+        sectors = {s.sector for s in self.demand.segments}
+        for firm in self.roster:
+            unknown = set(firm.home_sectors) - sectors
+            if unknown:
+                raise ValueError(
+                    f"roster firm {firm.name!r} has unknown home_sectors {sorted(unknown)}; "
+                    f"allowed: {sorted(sectors)}"
+                )
+        return self
+
+    @property
+    def n_months(self) -> int:
+        """Number of simulated months, 2021-01 to ``end`` inclusive."""
+        return parse_month(self.end) + 1
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML loader that keeps dates as the strings the user wrote (no timestamp typing)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _read_yaml(path: Path, key_path: str | None = None) -> Any:
+    if not path.is_file():
+        raise InputError(str(path), key_path, "file not found")
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return yaml.load(fh, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(str(path), None, f"not valid YAML: {where}{problem}") from None
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``override`` into ``base``: mappings merge key by key, anything else is replaced."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a scenario file and its ``extends`` chain into one merged mapping (not yet validated).
+
+    ``roster_file`` is read relative to the file that names it and replaced by ``roster``.
+    """
+    path = Path(path).resolve()
+    if path in _seen:
+        chain = " -> ".join(p.name for p in (*_seen, path))
+        raise InputError(str(path), "extends", f"circular extends chain: {chain}")
+    data = _read_yaml(path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError(str(path), None, "a scenario file must be a mapping of keys to values")
+    data = dict(data)
+    if "roster_file" in data:
+        rf = data.pop("roster_file")
+        if not isinstance(rf, str):
+            raise InputError(str(path), "roster_file", "must be a file path (string)")
+        roster_path = (path.parent / rf).resolve()
+        roster = _read_yaml(roster_path, "roster_file")
+        if not isinstance(roster, dict) or not isinstance(roster.get("firms"), list):
+            raise InputError(str(roster_path), "firms", "a roster file holds a list under `firms:`")
+        data["roster"] = roster["firms"]
+    base_name = data.pop("extends", None)
+    if base_name is None:
+        return data
+    if not isinstance(base_name, str):
+        raise InputError(str(path), "extends", "must be the path of a base scenario file")
+    base = load_raw((path.parent / base_name), (*_seen, path))
+    return deep_merge(base, data)
+
+
+def _loc_to_path(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts)
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The schema class that owns the last key of ``loc`` (for listing allowed keys)."""
+    model: Any = Scenario
+    for item in loc[:-1]:
+        if isinstance(item, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = model.model_fields.get(str(item))
+        if field is None:
+            return None
+        model = _inner_model(field.annotation)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _inner_model(annotation: Any) -> Any:
+    args = getattr(annotation, "__args__", None)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if args:
+        for a in reversed(args):
+            inner = _inner_model(a)
+            if inner is not None:
+                return inner
+    return None
+
+
+def format_validation_error(exc: ValidationError, file: str) -> InputError:
+    """Turn pydantic's error list into one message naming key paths and what is allowed."""
+    lines = []
+    first_path = None
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        key_path = _loc_to_path(loc) or "(top level)"
+        first_path = first_path or key_path
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            owner = _model_at(loc)
+            allowed = sorted(owner.model_fields) if owner else []
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            msg = f"unknown key{hint}; allowed keys here: {', '.join(allowed)}"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        elif "input" in err and err["type"] not in ("value_error",):
+            msg = f"{msg} (got {err['input']!r})"
+        lines.append(f"{key_path}: {msg}")
+    message = lines[0] if len(lines) == 1 else "\n  " + "\n  ".join(lines)
+    if len(lines) == 1:
+        path, _, rest = lines[0].partition(": ")
+        return InputError(file, path, rest)
+    return InputError(file, None, f"{len(lines)} problems:{message}")
+
+
+def validate_scenario(data: dict[str, Any], file: str = "<scenario>") -> Scenario:
+    """Validate a merged mapping into a ``Scenario`` or raise ``InputError``."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise format_validation_error(exc, file) from None
+
+
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Load, merge (``extends``), override and validate a scenario file.
+
+    ``overrides`` is a nested mapping merged last (used by sweeps and tests).
+    """
+    data = load_raw(path)
+    if overrides:
+        data = deep_merge(data, overrides)
+    return validate_scenario(data, str(path))
+
+
+def scenario_to_yaml(scenario: Scenario) -> str:
+    """The resolved scenario as YAML (self-contained: roster inline, no ``extends``)."""
+    return yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
