@@ -30,7 +30,10 @@ def parse_month(text: str) -> int:
         if not 1 <= month <= 12:
             raise ValueError(f"date {text!r} has month {month}, allowed 01-12")
         if m.group(3) is not None:
-            dt.date(year, month, int(m.group(3)))  # raises ValueError on an impossible day
+            try:
+                dt.date(year, month, int(m.group(3)))
+            except ValueError:
+                raise ValueError(f"date {text!r} is not a day of the calendar") from None
     return (year - START_YEAR) * 12 + (month - START_MONTH)
 
 

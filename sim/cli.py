@@ -7,8 +7,10 @@ traceback and exits with status 2.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -43,7 +45,22 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+def input_errors_exit_2[**P, R](func: Callable[P, R]) -> Callable[P, R]:
+    """Print an ``InputError`` as one line on stderr and exit with status 2 (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except InputError as exc:
+            _fail(str(exc))
+            raise  # unreachable: _fail raises
+
+    return wrapper
+
+
 @app.command()
+@input_errors_exit_2
 def run(
     scenario: Annotated[
         Path | None, typer.Argument(help="scenario YAML file (default: scenarios/baseline.yaml)")
@@ -158,12 +175,8 @@ def validate(
 
 
 def main() -> None:
-    """Console entry point: turns input errors into one message and exit status 2."""
-    try:
-        app()
-    except InputError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    """Console entry point."""
+    app()
 
 
 if __name__ == "__main__":

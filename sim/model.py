@@ -200,6 +200,7 @@ class GenAIMarket(mesa.Model):
             firm.flows.clear()
         self.month_flows = {
             "entries": 0.0,
+            "exited_revenue_m_rmb": 0.0,
             "vc_invested_m_rmb": 0.0,
             "gov_equity_m_rmb": 0.0,
             "subsidies_paid_m_rmb": 0.0,
@@ -301,7 +302,11 @@ class GenAIMarket(mesa.Model):
                 own_chips_share=spec.own_chips_share,
                 open_source=spec.open_source,
                 home_sectors=tuple(spec.home_sectors),
-                efficiency=spec.efficiency,
+                efficiency=(
+                    math.exp(sc.firms.roster_efficiency_sd_log * self.streams["traits"].normal())
+                    if spec.efficiency is None
+                    else spec.efficiency
+                ),
                 capability_log10=max(floor - gap, 0.0) if cap0 is None else cap0,
                 roster=True,
             )
@@ -362,14 +367,14 @@ class GenAIMarket(mesa.Model):
         ]
         if not seekers:
             return
-        caps = np.array([f.capability_log10 for f in firms])
-        median_cap = float(np.median(caps))
+        # Funds judge the team's own research output, not the open weights it builds on.
+        median_own = float(np.median([f.own_capability_log10 for f in firms]))
         rng = self.streams["funding"]
         noise = rng.normal(0.0, cap.screening_noise_sd, size=len(seekers))
         scores = (
             np.array(
                 [
-                    (f.capability_log10 - median_cap) / 0.3
+                    (f.own_capability_log10 - median_own) / 0.3
                     + cap.herding_weight * (m - f.last_funded_month < 12)
                     + np.log10(1.0 + f.revenue_m_rmb)
                     for f in seekers
@@ -414,7 +419,7 @@ class GenAIMarket(mesa.Model):
         for firm in firms:
             if firm.entry_month < self.month:
                 firm.grow_commitment()
-        top = max((f.budget_m_rmb_per_month for f in firms), default=0.0)
+        top = max((f.rd_budget_m_rmb for f in firms), default=0.0)  # last month's budgets
         for firm in firms:
             firm.plan_budget(top)
 
@@ -508,7 +513,7 @@ class GenAIMarket(mesa.Model):
         total = float(paid.sum())
         self.month_flows["subsidies_paid_m_rmb"] += total
         for f, p in zip(firms, paid, strict=True):
-            if p > 0:
+            if p > 1e-6:  # at least one RMB: rationing leaves dust that is not an event
                 self.log_event(self.month, f, "subsidy", float(p), name)
 
     def train_models(self) -> None:
@@ -535,14 +540,15 @@ class GenAIMarket(mesa.Model):
         )
         floor = self.open_floor_log10() - tech.open_weight_adoption_gap_log10
         own = np.log10(np.maximum(stock, 1e-12)) + data_bonus
-        capability = np.maximum(own, floor)
+        # Building on the best open weights adds the firm's own training to the open base.
+        capability = np.log10(10.0**floor + 10.0**own)
         open_best = 0.0
         for f, k, o, c in zip(firms, stock, own, capability, strict=True):
             f.effective_compute = float(k)
             f.own_capability_log10 = float(o)
             f.capability_log10 = float(c)
             if f.open_source:
-                open_best = max(open_best, float(c))
+                open_best = max(open_best, float(c) - tech.open_release_gap_log10)
         self.open_source_history.append(open_best)
 
     def _compute_cost_index(self, own_share: np.ndarray) -> np.ndarray:
@@ -730,13 +736,18 @@ class GenAIMarket(mesa.Model):
             b = f.behaviour
             if m - f.entry_month < sc.firms.pivot_grace_months:
                 continue
-            # Behind the leader, or commoditised: its own model is no better than open weights
-            # and it has no user base of its own to defend.
-            share = float((f.users_m * self.seg_spend_2023).sum()) / total_value
-            commoditised = f.own_capability_log10 < floor and share < sc.firms.defend_share
-            behind = leader - f.capability_log10 > b.pivot_gap_log10 or commoditised
             losing = f.operating_margin_m_rmb - f.flows["staff_cost"] - f.flows["compute_cost"] < 0
-            if behind and losing and rng.random() < b.pivot_probability_per_month:
+            if not losing:
+                continue
+            # Pressure to stop training: far behind the leader (full pressure), or commoditised,
+            # i.e. its own model is below the open weights (graded by how far below) and it has
+            # no user base of its own to defend.
+            pressure = 1.0 if leader - f.capability_log10 > b.pivot_gap_log10 else 0.0
+            share = float((f.users_m * self.seg_spend_2023).sum()) / total_value
+            if share < sc.firms.defend_share:
+                below = (floor - f.own_capability_log10) / b.pivot_gap_log10
+                pressure = max(pressure, min(max(below, 0.0), 1.0))
+            if pressure > 0 and rng.random() < b.pivot_probability_per_month * pressure:
                 self._exit(f, "pivoted")
 
     def _acquire(self, buyer: Firm, target: Firm) -> None:
@@ -745,8 +756,12 @@ class GenAIMarket(mesa.Model):
             acq.price_to_annual_revenue * 12 * target.revenue_m_rmb
             + acq.talent_value_m_rmb_per_researcher * target.frontier_staff
         )
-        buyer.flows["acquisition_cost"] += price
-        buyer.cash_m_rmb -= price
+        # The buyer also assumes the target's debts (negative cash), settling them at once.
+        debt = max(-target.cash_m_rmb, 0.0)
+        target.flows["debt_settled"] += debt
+        target.cash_m_rmb += debt
+        buyer.flows["acquisition_cost"] += price + debt
+        buyer.cash_m_rmb -= price + debt
         if buyer.cash_m_rmb < 0:
             buyer.flows["parent"] += -buyer.cash_m_rmb
             buyer.cash_m_rmb = 0.0
@@ -767,6 +782,7 @@ class GenAIMarket(mesa.Model):
         firm.exit_cause = cause
         firm.exit_month = self.month
         self.month_flows[f"exits_{cause}"] += 1
+        self.month_flows["exited_revenue_m_rmb"] += firm.flows["revenue"]
         self.log_event(self.month, firm, cause, amount if amount else firm.cash_m_rmb, detail)
         if self.record_firms:
             self._firm_row(firm)
@@ -788,8 +804,10 @@ class GenAIMarket(mesa.Model):
                 "status": f.status,
                 "roster": f.roster,
                 "entry_month": f.entry_month,
+                "efficiency": f.efficiency,
                 "cash_m_rmb": f.cash_m_rmb,
                 "capability_log10": f.capability_log10,
+                "own_capability_log10": f.own_capability_log10,
                 "users_m": float(f.users_m.sum()),
                 "revenue_m_rmb": fl["revenue"],
                 "price_index": f.price_index,
@@ -807,6 +825,7 @@ class GenAIMarket(mesa.Model):
                 "parent_in_m_rmb": fl["parent"],
                 "entry_capital_m_rmb": fl["entry_capital"],
                 "acquisition_cost_m_rmb": fl["acquisition_cost"],
+                "debt_settled_m_rmb": fl["debt_settled"],
                 "approved": f.approved,
             }
         )
@@ -817,7 +836,8 @@ class GenAIMarket(mesa.Model):
         m = self.month
         users = np.array([f.users_m.sum() for f in firms]) if firms else np.zeros(0)
         revenue = np.array([f.revenue_m_rmb for f in firms]) if firms else np.zeros(0)
-        market_m_rmb = float(revenue.sum())
+        # Market size counts this month's revenue of firms that exited at its end as well.
+        market_m_rmb = float(revenue.sum()) + self.month_flows["exited_revenue_m_rmb"]
         self.market_history.append(market_m_rmb)
         best = max((f.capability_log10 for f in firms), default=0.0)
         installed = self.imported_installed + self.domestic_installed
@@ -841,6 +861,7 @@ class GenAIMarket(mesa.Model):
             "revenue_m_rmb": market_m_rmb,
             "users_m": float(users.sum()),
             "outside_users_m": float(self.outside_users_m.sum()),
+            "users_awaiting_choice_m": float(self.orphans_m.sum()),
             "adopters_m": float(self.adopters_m.sum()),
             "mean_price_index": mean_price,
             "frontier_wage_m_rmb_per_year": self.frontier_wage,

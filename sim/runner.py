@@ -96,6 +96,9 @@ def run_scenario(
 
     Returns the stacked tables in replication order and the replication seeds. ``on_done`` is
     called with the replication index as each one finishes (for progress bars).
+
+    With ``workers > 1`` replications run in 'spawn' worker processes: a script that calls this
+    needs the usual ``if __name__ == "__main__":`` guard (notebooks and the CLI do not).
     """
     n = scenario.replications if replications is None else replications
     root = scenario.seed if root_seed is None else root_seed

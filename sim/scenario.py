@@ -90,8 +90,12 @@ class RosterFirm(Sourced):
     home_sectors: list[str] = F(
         default_factory=list, desc="sectors it specialises in (names of demand sectors)"
     )
-    efficiency: float = F(
-        1.0, desc="research efficiency multiplier relative to an average lab", gt=0, le=10
+    efficiency: float | None = F(
+        None,
+        desc="research efficiency multiplier relative to an average lab; default: drawn with "
+        "dispersion firms.roster_efficiency_sd_log (execution is uncertain ex ante)",
+        gt=0,
+        le=10,
     )
     initial_capability_log10: float | None = F(
         None,
@@ -265,6 +269,13 @@ class Technology(Strict):
         desc="a firm that builds on the best open weights reaches the floor minus this gap",
         ge=0,
         le=3,
+    )
+    open_release_gap_log10: float = F(
+        0.5,
+        desc="an open-source developer's open weights trail its own flagship by this much "
+        "(labs open smaller or older models than they serve)",
+        ge=0,
+        le=5,
     )
     open_source_lag_months: int = F(
         3, desc="months before a firm's open-weight model lifts the public floor", ge=0, le=36
@@ -446,6 +457,9 @@ class Demand(Strict):
     )
 
 
+_USER_VALUE_DEFAULTS = {"megatech": 0.5, "startup": 0.2, "institute": 0.0, "vertical": 0.1}
+
+
 class Pricing(Strict):
     """Price setting: partial adjustment towards a logit Bertrand markup over inference cost."""
 
@@ -453,17 +467,15 @@ class Pricing(Strict):
         0.3, desc="share of the gap to the target price closed each month", gt=0, le=1
     )
     user_value_share: dict[FirmKind, float] = F(
-        default_factory=lambda: {
-            "megatech": 0.5,
-            "startup": 0.2,
-            "institute": 0.0,
-            "vertical": 0.1,
-        },
-        desc="share of marginal cost a kind forgoes to win users (ecosystem and data value), 0-1",
+        default_factory=lambda: dict(_USER_VALUE_DEFAULTS),
+        desc="share of marginal cost a kind forgoes to win users (ecosystem and data value), "
+        "0-1; kinds not given keep their defaults",
     )
-    reference_price_index: float = F(
-        1.0, desc="price index of the 2023 reference price", gt=0, le=100
-    )
+
+    @field_validator("user_value_share", mode="before")
+    @classmethod
+    def _merge(cls, v: Any) -> Any:
+        return {**_USER_VALUE_DEFAULTS, **v} if isinstance(v, dict) else v
 
     @field_validator("user_value_share")
     @classmethod
@@ -478,8 +490,8 @@ class KindBehaviour(Strict):
     """How one kind of firm budgets and exits."""
 
     ambition_share_of_top_budget: float = F(
-        desc="R&D budget a firm aims for, as a share of the largest committed budget in the market "
-        "(keeping up with the frontier spenders); paid from cash",
+        desc="R&D budget a firm aims for, as a share of last month's largest R&D budget in the "
+        "market (keeping up with the frontier spenders); paid from cash",
         ge=0,
         le=2,
     )
@@ -505,44 +517,72 @@ class KindBehaviour(Strict):
     )
 
 
-def _default_kinds() -> dict[str, KindBehaviour]:
-    return {
-        "megatech": KindBehaviour(
-            ambition_share_of_top_budget=0.0,
-            reinvest_share_of_revenue=1.0,
-            budget_growth_per_year=0.7,
-            pivot_gap_log10=1.0,
-            pivot_probability_per_month=0.02,
-        ),
-        "startup": KindBehaviour(
-            ambition_share_of_top_budget=0.15,
-            reinvest_share_of_revenue=1.0,
-            budget_growth_per_year=0.0,
-            pivot_gap_log10=0.8,
-            pivot_probability_per_month=0.04,
-        ),
-        "institute": KindBehaviour(
-            ambition_share_of_top_budget=0.0,
-            reinvest_share_of_revenue=0.5,
-            budget_growth_per_year=0.1,
-            pivot_gap_log10=1.0,
-            pivot_probability_per_month=0.03,
-        ),
-        "vertical": KindBehaviour(
-            ambition_share_of_top_budget=0.05,
-            reinvest_share_of_revenue=0.8,
-            budget_growth_per_year=0.1,
-            pivot_gap_log10=0.8,
-            pivot_probability_per_month=0.04,
-        ),
-    }
+_KIND_DEFAULTS: dict[str, dict[str, float]] = {
+    # Megatech commitments grow 0.3 a year: capex of the named firms 2023-2025 (Alibaba 24.4 ->
+    # 103.9 bn RMB, Tencent ~77 -> 79, Baidu 11.2 -> 12.1; company reports) averages about that;
+    # further escalation comes from reinvesting revenue as the market grows.
+    "megatech": {
+        "ambition_share_of_top_budget": 0.0,
+        "reinvest_share_of_revenue": 1.0,
+        "budget_growth_per_year": 0.3,
+        "pivot_gap_log10": 1.0,
+        "pivot_probability_per_month": 0.02,
+    },
+    "startup": {
+        "ambition_share_of_top_budget": 0.15,
+        "reinvest_share_of_revenue": 1.0,
+        "budget_growth_per_year": 0.0,
+        "pivot_gap_log10": 0.8,
+        "pivot_probability_per_month": 0.04,
+    },
+    "institute": {
+        "ambition_share_of_top_budget": 0.0,
+        "reinvest_share_of_revenue": 0.5,
+        "budget_growth_per_year": 0.1,
+        "pivot_gap_log10": 1.0,
+        "pivot_probability_per_month": 0.03,
+    },
+    "vertical": {
+        "ambition_share_of_top_budget": 0.05,
+        "reinvest_share_of_revenue": 0.8,
+        "budget_growth_per_year": 0.1,
+        "pivot_gap_log10": 0.8,
+        "pivot_probability_per_month": 0.04,
+    },
+}
+
+
+class KindTable(Strict):
+    """Behaviour of each kind of developer. A scenario may override single fields of one kind
+    (``firms: {kinds: {startup: {min_runway_months: 3}}}``); the rest keep their defaults."""
+
+    megatech: KindBehaviour = F(desc="internet platforms with ecosystems")
+    startup: KindBehaviour = F(desc="venture-backed start-ups")
+    institute: KindBehaviour = F(desc="universities and research institutes")
+    vertical: KindBehaviour = F(desc="industry-specialised firms")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        merged: dict[str, Any] = {}
+        for kind, defaults in _KIND_DEFAULTS.items():
+            given = data.get(kind, {})
+            merged[kind] = {**defaults, **given} if isinstance(given, dict) else given
+        merged.update({k: v for k, v in data.items() if k not in _KIND_DEFAULTS})
+        return merged
+
+    def __getitem__(self, kind: str) -> KindBehaviour:
+        return getattr(self, kind)
 
 
 class Firms(Strict):
     """Firm behaviour by kind, and the costs every firm bears."""
 
-    kinds: dict[FirmKind, KindBehaviour] = F(
-        default_factory=_default_kinds, desc="behaviour by kind of model developer"
+    kinds: KindTable = F(
+        default_factory=lambda: KindTable.model_validate({}),
+        desc="behaviour by kind of model developer",
     )
     overhead_m_rmb_per_month: float = F(
         1.0,
@@ -551,8 +591,10 @@ class Firms(Strict):
         le=1e3,
     )
     efficiency_sd_log: float = F(
-        0.5,
-        desc="dispersion of research efficiency among stochastic entrants (sd of log)",
+        0.8,
+        desc="dispersion of research efficiency among stochastic entrants (sd of log); 0.8 puts "
+        "1 entrant in 40 at 5x the average, the order of DeepSeek-V3's reported cost advantage "
+        "(2,048 H800s, ~USD 5.6 M final run; DeepSeek-V3 technical report)",
         ge=0,
         le=3,
     )
@@ -562,6 +604,13 @@ class Firms(Strict):
         "(spending-weighted) is at least this",
         ge=0,
         le=1,
+    )
+    roster_efficiency_sd_log: float = F(
+        0.3,
+        desc="dispersion of research efficiency among named firms without a set efficiency "
+        "(sd of log; established teams vary less than new entrants)",
+        ge=0,
+        le=3,
     )
     pivot_grace_months: int = F(
         12, desc="months after entry before a firm considers pivoting", ge=0, le=120
@@ -802,9 +851,17 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
+def _display(path: Path) -> str:
+    """A path as the user would write it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _read_yaml(path: Path, key_path: str | None = None) -> Any:
     if not path.is_file():
-        raise InputError(str(path), key_path, "file not found")
+        raise InputError(_display(path), key_path, "file not found")
     try:
         with path.open(encoding="utf-8") as fh:
             return yaml.load(fh, Loader=_Loader)
@@ -812,7 +869,7 @@ def _read_yaml(path: Path, key_path: str | None = None) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(str(path), None, f"not valid YAML: {where}{problem}") from None
+        raise InputError(_display(path), None, f"not valid YAML: {where}{problem}") from None
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -834,27 +891,31 @@ def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     path = Path(path).resolve()
     if path in _seen:
         chain = " -> ".join(p.name for p in (*_seen, path))
-        raise InputError(str(path), "extends", f"circular extends chain: {chain}")
+        raise InputError(_display(path), "extends", f"circular extends chain: {chain}")
     data = _read_yaml(path)
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise InputError(str(path), None, "a scenario file must be a mapping of keys to values")
+        raise InputError(
+            _display(path), None, "a scenario file must be a mapping of keys to values"
+        )
     data = dict(data)
     if "roster_file" in data:
         rf = data.pop("roster_file")
         if not isinstance(rf, str):
-            raise InputError(str(path), "roster_file", "must be a file path (string)")
+            raise InputError(_display(path), "roster_file", "must be a file path (string)")
         roster_path = (path.parent / rf).resolve()
         roster = _read_yaml(roster_path, "roster_file")
         if not isinstance(roster, dict) or not isinstance(roster.get("firms"), list):
-            raise InputError(str(roster_path), "firms", "a roster file holds a list under `firms:`")
+            raise InputError(
+                _display(roster_path), "firms", "a roster file holds a list under `firms:`"
+            )
         data["roster"] = roster["firms"]
     base_name = data.pop("extends", None)
     if base_name is None:
         return data
     if not isinstance(base_name, str):
-        raise InputError(str(path), "extends", "must be the path of a base scenario file")
+        raise InputError(_display(path), "extends", "must be the path of a base scenario file")
     base = load_raw((path.parent / base_name), (*_seen, path))
     return deep_merge(base, data)
 
@@ -904,7 +965,7 @@ def format_validation_error(exc: ValidationError, file: str) -> InputError:
         loc = tuple(err["loc"])
         key_path = _loc_to_path(loc) or "(top level)"
         first_path = first_path or key_path
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             owner = _model_at(loc)
             allowed = sorted(owner.model_fields) if owner else []

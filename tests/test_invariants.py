@@ -1,0 +1,118 @@
+"""Accounting invariants over several seeds: money, head-count and users are conserved; shares
+sum to one; nothing is negative or NaN where it must not be."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.runner import RunResult, run_replication
+from sim.scenario import Scenario
+
+from .conftest import scenario_with
+
+SEEDS = (1, 2, 3)
+INFLOWS = [
+    "entry_capital_m_rmb",
+    "vc_in_m_rmb",
+    "gov_equity_in_m_rmb",
+    "revenue_m_rmb",
+    "subsidy_in_m_rmb",
+    "parent_in_m_rmb",
+    "debt_settled_m_rmb",
+]
+OUTFLOWS = [
+    "staff_cost_m_rmb",
+    "compute_cost_m_rmb",
+    "inference_cost_m_rmb",
+    "overhead_m_rmb",
+    "compliance_cost_m_rmb",
+    "acquisition_cost_m_rmb",
+]
+
+
+@pytest.fixture(scope="module")
+def through_shakeout() -> Scenario:
+    """The baseline to 2026-12: entry wave, filing duty, price war and most exits."""
+    return scenario_with(end="2026-12")
+
+
+@pytest.fixture(scope="module", params=SEEDS)
+def run(request: pytest.FixtureRequest, through_shakeout: Scenario) -> RunResult:
+    return run_replication(through_shakeout, seed=request.param)
+
+
+def test_cash_is_conserved_firm_by_firm(run: RunResult) -> None:
+    f = run.firms.sort_values(["firm_id", "month"])
+    previous = f.groupby("firm_id")["cash_m_rmb"].shift(1).fillna(0.0)
+    expected = previous + f[INFLOWS].sum(axis=1) - f[OUTFLOWS].sum(axis=1)
+    np.testing.assert_allclose(f["cash_m_rmb"], expected, rtol=0, atol=1e-6)
+
+
+def test_market_totals_equal_the_sum_over_firms(run: RunResult) -> None:
+    by_month = run.firms.groupby("month")[
+        ["revenue_m_rmb", "vc_in_m_rmb", "subsidy_in_m_rmb"]
+    ].sum()
+    m = run.metrics.set_index("month")
+    joined = m.join(by_month.add_suffix("_firms")).fillna(0.0)
+    np.testing.assert_allclose(joined["vc_invested_m_rmb"], joined["vc_in_m_rmb_firms"], atol=1e-6)
+    np.testing.assert_allclose(
+        joined["subsidies_paid_m_rmb"], joined["subsidy_in_m_rmb_firms"], atol=1e-6
+    )
+    np.testing.assert_allclose(joined["revenue_m_rmb"], joined["revenue_m_rmb_firms"], rtol=1e-9)
+
+
+def test_users_are_conserved(run: RunResult) -> None:
+    m = run.metrics
+    held = m["users_m"] + m["outside_users_m"] + m["users_awaiting_choice_m"]
+    np.testing.assert_allclose(held, m["adopters_m"], rtol=1e-9, atol=1e-9)
+    assert (np.diff(m["adopters_m"]) >= -1e-9).all()  # adopters never fall
+
+
+def test_head_count_within_the_talent_pool(run: RunResult) -> None:
+    m = run.metrics
+    assert (m["frontier_employed"] <= m["frontier_pool"] * (1 + 1e-9)).all()
+    staff = run.firms[run.firms["status"] == "active"].groupby("month")["frontier_staff"].sum()
+    np.testing.assert_allclose(m.set_index("month").loc[staff.index, "frontier_employed"], staff)
+
+
+def test_shares_and_concentration_are_shares(run: RunResult) -> None:
+    m = run.metrics
+    for col in ("hhi_users", "cr3_users", "hhi_revenue", "cr3_revenue", "domestic_chip_share"):
+        assert m[col].between(0, 1 + 1e-12).all(), col
+    assert (m["hhi_users"] <= m["cr3_users"] + 1e-12).all()  # sum s^2 <= sum of top-3 s
+
+
+def test_nothing_negative_or_nan(run: RunResult) -> None:
+    m = run.metrics[run.metrics["active_developers"] > 0]
+    numeric = m.select_dtypes("number")
+    assert not numeric.isna().any().any(), numeric.columns[numeric.isna().any()].tolist()
+    negative = [c for c in numeric if c != "capability_gap_log10" and (numeric[c] < 0).any()]
+    assert negative == []
+    f = run.firms.select_dtypes("number")
+    assert not f.isna().any().any()
+    # Only a bankrupt firm, in its exit month, may show negative cash.
+    neg_cash = run.firms[run.firms["cash_m_rmb"] < 0]
+    assert set(neg_cash["status"]) <= {"bankrupt"}
+    assert not (f.drop(columns=["cash_m_rmb"]) < 0).any().any()
+
+
+def test_each_firm_exits_at_most_once_and_then_disappears(run: RunResult) -> None:
+    f = run.firms
+    exits = f[f["status"] != "active"]
+    assert exits["firm_id"].is_unique
+    last_month = f.groupby("firm_id")["month"].max()
+    assert (last_month.loc[exits["firm_id"]].to_numpy() == exits["month"].to_numpy()).all()
+    events = run.events[run.events["event"].isin(["bankrupt", "acquired", "pivoted"])]
+    assert sorted(events["firm_id"]) == sorted(exits["firm_id"])
+
+
+def test_active_counts_match_the_panel(run: RunResult) -> None:
+    active = run.firms[run.firms["status"] == "active"]
+    counts = active.groupby(["month", "kind"]).size().unstack(fill_value=0)
+    m = run.metrics.set_index("month")
+    for kind in counts.columns:
+        pd.testing.assert_series_equal(
+            m.loc[counts.index, f"active_{kind}"], counts[kind], check_names=False
+        )
