@@ -40,6 +40,15 @@ def _default_scenario() -> Path:
     raise InputError(str(BASELINE), None, "file not found; pass a scenario file explicitly")
 
 
+def default_workers(replications: int) -> int:
+    """One worker per 16 replications, up to the CPU count.
+
+    A spawned worker costs about a second to start (imports) while a replication takes about
+    0.2 s, so extra processes only pay off for larger jobs (see bench/bench_run.py).
+    """
+    return max(1, min(os.cpu_count() or 1, replications // 16))
+
+
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=2)
@@ -99,7 +108,7 @@ def run(
     sc = load_scenario(path)
     n = replications or sc.replications
     root = sc.seed if seed is None else seed
-    n_workers = min(workers or os.cpu_count() or 1, n)
+    n_workers = min(workers or default_workers(n), n)
     out_dir = out or runner.default_out_dir(sc, root)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         _fail(f"--out {out_dir}: folder exists and is not empty; choose a new folder")

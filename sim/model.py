@@ -73,6 +73,9 @@ class GenAIMarket(mesa.Model):
         self.seg_elasticity = np.array([s.price_elasticity for s in segs])
         self.seg_eco_weight = np.array([s.ecosystem_weight for s in segs])
         self.seg_consumer = np.array([s.customer == "consumer" for s in segs])
+        self.seg_churn_multiplier = np.array(
+            [sc.demand.churn_multiplier[s.monetisation] for s in segs]
+        )
         self.seg_sectors = [s.sector for s in segs]
         self.sectors = sorted(set(self.seg_sectors))
         self.enterprise_sectors = sorted({s.sector for s in segs if s.customer == "enterprise"})
@@ -638,9 +641,10 @@ class GenAIMarket(mesa.Model):
         approved = np.array([f.approved for f in firms])
         available = np.where(self.seg_consumer[:, None], approved[None, :], True)
         shares = logit_shares(utility, available, outside_u)
-        churn = d.churn_per_month * (
+        churn = (d.churn_per_month * self.seg_churn_multiplier)[:, None] * (
             1 - d.ecosystem_churn_reduction * self.seg_eco_weight[:, None] * eco[None, :]
         )
+        churn = np.minimum(churn, 1.0)
         users = np.stack([f.users_m for f in firms], axis=1)
         # Users of a provider that may not serve a segment (awaiting filing) all re-choose.
         churn = np.where(available, churn, 1.0)

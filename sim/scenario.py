@@ -394,6 +394,9 @@ class Compute(Strict):
     )
 
 
+_CHURN_DEFAULTS = {"api": 1.5, "subscription": 1.0, "integration": 0.5}
+
+
 class Demand(Strict):
     """Users: Bass diffusion per segment and a logit choice among providers."""
 
@@ -455,6 +458,24 @@ class Demand(Strict):
     taste_shock_sd: float = F(
         0.15, desc="monthly shock to each firm's appeal (random walk), utility units", ge=0, le=5
     )
+    churn_multiplier: dict[Monetisation, float] = F(
+        default_factory=lambda: dict(_CHURN_DEFAULTS),
+        desc="churn by monetisation model relative to churn_per_month: API users swap an "
+        "endpoint easily, integrations are held by contracts; models not given keep defaults",
+    )
+
+    @field_validator("churn_multiplier", mode="before")
+    @classmethod
+    def _merge_churn(cls, v: Any) -> Any:
+        return {**_CHURN_DEFAULTS, **v} if isinstance(v, dict) else v
+
+    @field_validator("churn_multiplier")
+    @classmethod
+    def _churn_ok(cls, v: dict[str, float]) -> dict[str, float]:
+        for k, x in v.items():
+            if not 0 <= x <= 10:
+                raise ValueError(f"churn_multiplier[{k}]={x} must be in [0, 10]")
+        return v
 
 
 _USER_VALUE_DEFAULTS = {"megatech": 0.5, "startup": 0.2, "institute": 0.0, "vertical": 0.1}
