@@ -12,6 +12,7 @@ from typing import Any
 
 import mesa
 import numpy as np
+from mesa.agent import AgentSet
 
 from sim.agents import (
     ACTIVE,
@@ -109,10 +110,9 @@ class GenAIMarket(mesa.Model):
 
         self.government = Government(self)
         base_powder = sc.capital.inflow_2021_m_rmb_per_month * 12.0
-        self.funds = [
+        for name in sc.capital.funds:
             VentureFund(self, name, base_powder / len(sc.capital.funds))
-            for name in sc.capital.funds
-        ]
+        self.funds = self.agents_by_type[VentureFund]
 
     # ----------------------------------------------------------------------------------------
     # Schedule
@@ -144,9 +144,9 @@ class GenAIMarket(mesa.Model):
     # Helpers
     # ----------------------------------------------------------------------------------------
 
-    def active_firms(self) -> list[Firm]:
+    def active_firms(self) -> AgentSet[Firm]:
         """Active foundation-model developers, in entry order."""
-        return [a for a in self.agents if isinstance(a, Firm) and a.status == ACTIVE]
+        return self.agents.select(agent_type=Firm)  # exited firms are removed from the model
 
     def years_from_reference(self, month: int | None = None) -> float:
         """Years since 2023-01 (negative before)."""
@@ -199,8 +199,7 @@ class GenAIMarket(mesa.Model):
         """Reset monthly flows; new calendar year resets subsidy budgets."""
         if self.month % 12 == 0:
             self.government.new_year()
-        for firm in self.active_firms():
-            firm.flows.clear()
+        self.active_firms().do(lambda firm: firm.flows.clear())
         self.month_flows = {
             "entries": 0.0,
             "exited_revenue_m_rmb": 0.0,
@@ -234,8 +233,7 @@ class GenAIMarket(mesa.Model):
             - cap.failure_penalty * failures,
         )
         inflow = cap.inflow_2021_m_rmb_per_month * self.hype / len(self.funds)
-        for fund in self.funds:
-            fund.receive_inflow(inflow, cap.vc_runoff_per_month)
+        self.funds.do("receive_inflow", inflow, cap.vc_runoff_per_month)
 
         # Frontier-talent pool: attrition, inflow (cut by decoupling), institutes' training,
         # upskilling through high-level projects.
@@ -319,7 +317,7 @@ class GenAIMarket(mesa.Model):
             return
         e = sc.entry
         ref_powder = sc.capital.inflow_2021_m_rmb_per_month * 12.0
-        powder = sum(f.dry_powder_m_rmb for f in self.funds)
+        powder = self.funds.agg("dry_powder_m_rmb", sum)
         money = float(np.clip(powder / max(ref_powder, 1e-9), 0.1, 4.0)) ** 0.5
         rate = e.base_rate_per_month * self.hype**e.hype_elasticity * money
         rng_entry = self.streams["entry"]
@@ -419,12 +417,9 @@ class GenAIMarket(mesa.Model):
     def plan_budgets(self) -> None:
         """Each firm sets its R&D budget; committed budgets grow."""
         firms = self.active_firms()
-        for firm in firms:
-            if firm.entry_month < self.month:
-                firm.grow_commitment()
-        top = max((f.rd_budget_m_rmb for f in firms), default=0.0)  # last month's budgets
-        for firm in firms:
-            firm.plan_budget(top)
+        firms.select(lambda f: f.entry_month < self.month).do("grow_commitment")
+        top = firms.agg("rd_budget_m_rmb", max) if firms else 0.0  # last month's budgets
+        firms.do("plan_budget", top)
 
     def clear_talent(self) -> None:
         """Frontier-talent market: desired head-counts at the going wage, then hiring and wage."""
@@ -878,7 +873,7 @@ class GenAIMarket(mesa.Model):
             "subsidies_paid_m_rmb": self.month_flows["subsidies_paid_m_rmb"],
             "gov_equity_m_rmb": self.month_flows["gov_equity_m_rmb"],
             "vc_invested_m_rmb": self.month_flows["vc_invested_m_rmb"],
-            "vc_dry_powder_m_rmb": float(sum(f.dry_powder_m_rmb for f in self.funds)),
+            "vc_dry_powder_m_rmb": float(self.funds.agg("dry_powder_m_rmb", sum)),
             "hype_index": self.hype,
             "best_capability_log10": best,
             "open_floor_log10": self.open_floor_log10(),
