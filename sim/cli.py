@@ -89,7 +89,11 @@ def run(
     workers: Annotated[
         int | None,
         typer.Option(
-            "--workers", "-w", min=1, max=512, help="worker processes (default: CPU count)"
+            "--workers",
+            "-w",
+            min=1,
+            max=512,
+            help="worker processes (default: one per 16 replications, up to the CPU count)",
         ),
     ] = None,
     out: Annotated[

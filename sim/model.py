@@ -574,7 +574,7 @@ class GenAIMarket(mesa.Model):
                 for f in firms
             ]
         )
-        value_share = np.array([sc.pricing.user_value_share.get(f.kind, 0.0) for f in firms])
+        value_share = np.array([sc.pricing.user_value_share[f.kind] for f in firms])
         target = mc * (1 - value_share) * bertrand_markup(shares, sc.demand.price_sensitivity)
         k = sc.pricing.adjustment_per_month
         for f, tgt, cost in zip(firms, target, mc, strict=True):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.model import KINDS
@@ -33,7 +34,25 @@ def _banded(ax, metrics: pd.DataFrame, column: str, label: str, colour: str | No
     ax.fill_between(x, b["p10"], b["p90"], color=line.get_color(), alpha=0.2, lw=0)
 
 
-def _caption(fig: Figure, metrics: pd.DataFrame) -> None:
+def _axes() -> tuple[Figure, Axes]:
+    fig = Figure(figsize=(9, 5), layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _finish(
+    fig: Figure,
+    ax: Axes,
+    metrics: pd.DataFrame,
+    path: Path,
+    title: str,
+    ylabel: str,
+    legend: dict[str, object],
+) -> Path:
+    """Title, units, legend, grid, a caption naming scenario, replications and band; save."""
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False, **legend)
+    ax.grid(alpha=0.3, which="both")
     scen = ", ".join(sorted(metrics["scenario"].unique()))
     n = metrics["replication"].nunique()
     fig.text(
@@ -43,45 +62,48 @@ def _caption(fig: Figure, metrics: pd.DataFrame) -> None:
         fontsize=8,
         color="0.3",
     )
+    fig.savefig(path, dpi=120)
+    return path
 
 
 def consolidation(metrics: pd.DataFrame, path: Path) -> Path:
     """Active foundation-model developers over time, total and by kind."""
-    fig = Figure(figsize=(9, 5), layout="constrained")
-    ax = fig.add_subplot()
+    fig, ax = _axes()
     _banded(ax, metrics, "active_developers", "all developers", "black")
     for kind in KINDS:
         _banded(ax, metrics, f"active_{kind}", kind, KIND_COLOURS[kind])
-    ax.set_title("Consolidation: active foundation-model developers")
-    ax.set_ylabel("active developers (count)")
     ax.set_ylim(bottom=0)
-    ax.legend(loc="upper left", frameon=False)
-    ax.grid(alpha=0.3)
-    _caption(fig, metrics)
-    fig.savefig(path, dpi=120)
-    return path
+    return _finish(
+        fig,
+        ax,
+        metrics,
+        path,
+        "Consolidation: active foundation-model developers",
+        "active developers (count)",
+        {"loc": "upper left"},
+    )
 
 
 def market_size(metrics: pd.DataFrame, path: Path) -> Path:
     """Market size (annualised monthly revenue, bn RMB, iiMedia 'AIGC core market'), log scale."""
-    fig = Figure(figsize=(9, 5), layout="constrained")
-    ax = fig.add_subplot()
+    fig, ax = _axes()
     pos = metrics[metrics["market_size_bn_rmb_annualised"] > 0]
     _banded(ax, pos, "market_size_bn_rmb_annualised", "simulated market size", "#1f77b4")
     ax.set_yscale("log")
-    ax.set_title("Market size (China AIGC core market definition)")
-    ax.set_ylabel("bn RMB per year (monthly revenue x 12, log scale)")
-    ax.legend(loc="upper left", frameon=False)
-    ax.grid(alpha=0.3, which="both")
-    _caption(fig, metrics)
-    fig.savefig(path, dpi=120)
-    return path
+    return _finish(
+        fig,
+        ax,
+        metrics,
+        path,
+        "Market size (China AIGC core market definition)",
+        "bn RMB per year (monthly revenue x 12, log scale)",
+        {"loc": "upper left"},
+    )
 
 
 def concentration(metrics: pd.DataFrame, path: Path) -> Path:
     """HHI and top-three shares of users and revenue."""
-    fig = Figure(figsize=(9, 5), layout="constrained")
-    ax = fig.add_subplot()
+    fig, ax = _axes()
     for col, label, colour in (
         ("cr3_users", "top-3 share of users", "#1f77b4"),
         ("cr3_revenue", "top-3 share of revenue", "#ff7f0e"),
@@ -99,13 +121,15 @@ def concentration(metrics: pd.DataFrame, path: Path) -> Path:
         va="bottom",
     )
     ax.set_ylim(0, 1)
-    ax.set_title("Concentration of users and revenue")
-    ax.set_ylabel("share or HHI (0-1)")
-    ax.legend(loc="upper right", frameon=False, ncols=2)
-    ax.grid(alpha=0.3)
-    _caption(fig, metrics)
-    fig.savefig(path, dpi=120)
-    return path
+    return _finish(
+        fig,
+        ax,
+        metrics,
+        path,
+        "Concentration of users and revenue",
+        "share or HHI (0-1)",
+        {"loc": "upper right", "ncols": 2},
+    )
 
 
 def run_figures(metrics: pd.DataFrame, folder: Path) -> list[Path]:

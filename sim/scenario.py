@@ -394,7 +394,27 @@ class Compute(Strict):
     )
 
 
-_CHURN_DEFAULTS = {"api": 1.5, "subscription": 1.0, "integration": 0.5}
+class ChurnMultiplier(Strict):
+    """Switching costs by monetisation model, as multipliers of demand.churn_per_month."""
+
+    api: float = F(1.5, desc="API customers swap an endpoint easily", ge=0, le=10)
+    integration: float = F(0.5, desc="integrations are held by licences and contracts", ge=0, le=10)
+    subscription: float = F(1.0, desc="subscribers cancel month by month", ge=0, le=10)
+
+    def __getitem__(self, monetisation: str) -> float:
+        return float(getattr(self, monetisation))
+
+
+class UserValueShare(Strict):
+    """Share of marginal cost a kind forgoes to win users (a user's ecosystem and data value)."""
+
+    megatech: float = F(0.5, desc="platforms value users for their ecosystems", ge=0, lt=1)
+    startup: float = F(0.2, desc="start-ups buy growth for their next round", ge=0, lt=1)
+    institute: float = F(0.0, desc="institutes price at cost", ge=0, lt=1)
+    vertical: float = F(0.1, desc="industry firms value users in their sector", ge=0, lt=1)
+
+    def __getitem__(self, kind: str) -> float:
+        return float(getattr(self, kind))
 
 
 class Demand(Strict):
@@ -458,27 +478,10 @@ class Demand(Strict):
     taste_shock_sd: float = F(
         0.15, desc="monthly shock to each firm's appeal (random walk), utility units", ge=0, le=5
     )
-    churn_multiplier: dict[Monetisation, float] = F(
-        default_factory=lambda: dict(_CHURN_DEFAULTS),
-        desc="churn by monetisation model relative to churn_per_month: API users swap an "
-        "endpoint easily, integrations are held by contracts; models not given keep defaults",
+    churn_multiplier: ChurnMultiplier = F(
+        default_factory=lambda: ChurnMultiplier(),
+        desc="churn by monetisation model relative to churn_per_month (switching costs)",
     )
-
-    @field_validator("churn_multiplier", mode="before")
-    @classmethod
-    def _merge_churn(cls, v: Any) -> Any:
-        return {**_CHURN_DEFAULTS, **v} if isinstance(v, dict) else v
-
-    @field_validator("churn_multiplier")
-    @classmethod
-    def _churn_ok(cls, v: dict[str, float]) -> dict[str, float]:
-        for k, x in v.items():
-            if not 0 <= x <= 10:
-                raise ValueError(f"churn_multiplier[{k}]={x} must be in [0, 10]")
-        return v
-
-
-_USER_VALUE_DEFAULTS = {"megatech": 0.5, "startup": 0.2, "institute": 0.0, "vertical": 0.1}
 
 
 class Pricing(Strict):
@@ -487,24 +490,10 @@ class Pricing(Strict):
     adjustment_per_month: float = F(
         0.3, desc="share of the gap to the target price closed each month", gt=0, le=1
     )
-    user_value_share: dict[FirmKind, float] = F(
-        default_factory=lambda: dict(_USER_VALUE_DEFAULTS),
-        desc="share of marginal cost a kind forgoes to win users (ecosystem and data value), "
-        "0-1; kinds not given keep their defaults",
+    user_value_share: UserValueShare = F(
+        default_factory=lambda: UserValueShare(),
+        desc="share of marginal cost each kind forgoes to win users",
     )
-
-    @field_validator("user_value_share", mode="before")
-    @classmethod
-    def _merge(cls, v: Any) -> Any:
-        return {**_USER_VALUE_DEFAULTS, **v} if isinstance(v, dict) else v
-
-    @field_validator("user_value_share")
-    @classmethod
-    def _shares(cls, v: dict[str, float]) -> dict[str, float]:
-        for k, x in v.items():
-            if not 0 <= x < 1:
-                raise ValueError(f"user_value_share[{k}]={x} must be in [0, 1)")
-        return v
 
 
 class KindBehaviour(Strict):
