@@ -304,7 +304,7 @@ class GenAIMarket(mesa.Model):
                 open_source=spec.open_source,
                 home_sectors=tuple(spec.home_sectors),
                 efficiency=(
-                    math.exp(sc.firms.roster_efficiency_sd_log * self.streams["traits"].normal())
+                    math.exp(sc.firms.roster_efficiency_sd_log * self.streams["roster"].normal())
                     if spec.efficiency is None
                     else spec.efficiency
                 ),

@@ -20,6 +20,7 @@ STREAMS: tuple[str, ...] = (
     "demand",  # taste shocks in user choice
     "regulation",  # filing approval delays
     "exits",  # acquisition and pivot draws
+    "roster",  # traits of named firms not fixed by the roster (efficiency)
 )
 
 

@@ -40,3 +40,28 @@ def test_replications_extend_without_changing_earlier_ones() -> None:
     pd.testing.assert_frame_equal(
         three.metrics[three.metrics["replication"] < 2].reset_index(drop=True), two.metrics
     )
+
+
+def test_adding_a_named_firm_keeps_other_entrants_traits() -> None:
+    """Named firms draw from their own stream, so entrants after a new named firm keep their
+    traits (the stream of entrant traits is not shifted)."""
+    base = scenario_with(end="2023-08")
+    extra = {
+        "name": "Extra",
+        "kind": "megatech",
+        "entry": "2023-01",
+        "cash_m_rmb": 0.0,
+        "budget_m_rmb_per_month": 5.0,
+        "source": "test",
+    }
+    more = scenario_with(end="2023-08", roster=[*base.model_dump(mode="json")["roster"], extra])
+
+    def entrant_traits(sc: Scenario) -> pd.Series:
+        f = run_replication(sc, seed=3).firms
+        first = f[~f["roster"]].sort_values("month").groupby("firm").head(1)
+        return first.set_index("firm").sort_index()[["entry_month", "efficiency"]]
+
+    a, b = entrant_traits(base), entrant_traits(more)
+    common = a.index.intersection(b.index)
+    assert (a.loc[common, "entry_month"] >= 24).sum() >= 5  # entrants after the new firm
+    pd.testing.assert_frame_equal(a.loc[common, ["efficiency"]], b.loc[common, ["efficiency"]])
