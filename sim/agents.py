@@ -13,6 +13,7 @@ Agents decide; markets clear; the model orders the stages (see ``GenAIMarket.ste
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from typing import TYPE_CHECKING, ClassVar
 
@@ -50,11 +51,18 @@ class Firm(mesa.Agent):
         own_chips_share: float = 0.0,
         open_source: bool = False,
         home_sectors: tuple[str, ...] = (),
-        efficiency: float = 1.0,
+        efficiency: float | None = None,
+        efficiency_sd_log: float = 0.0,
         capability_log10: float = 0.0,
         roster: bool = False,
+        rng: np.random.Generator | None = None,
     ) -> None:
         super().__init__(model)
+        # The firm's own random stream (sim.rng): the same luck in every scenario it exists in.
+        # (Not `rng`: mesa.Agent.rng is the model's generator.)
+        self.stream = rng if rng is not None else model.streams.firm(name)
+        if efficiency is None:  # execution is uncertain ex ante: lognormal around 1
+            efficiency = math.exp(efficiency_sd_log * self.stream.normal())
         self.name = name
         self.roster = roster
         self.entry_month = model.month

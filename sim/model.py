@@ -185,9 +185,7 @@ class GenAIMarket(mesa.Model):
         """Start the filing of a consumer service: approval after a random delay."""
         reg = self.scenario_params.policy.regulation
         mean = reg.approval_delay_mean_months
-        delay = (
-            0 if mean <= 0 else int(self.streams["regulation"].geometric(1.0 / (1.0 + mean))) - 1
-        )
+        delay = 0 if mean <= 0 else int(firm.stream.geometric(1.0 / (1.0 + mean))) - 1
         firm.approved = False
         firm.approval_month = self.month + max(delay, 0)
 
@@ -303,11 +301,8 @@ class GenAIMarket(mesa.Model):
                 own_chips_share=spec.own_chips_share,
                 open_source=spec.open_source,
                 home_sectors=tuple(spec.home_sectors),
-                efficiency=(
-                    math.exp(sc.firms.roster_efficiency_sd_log * self.streams["roster"].normal())
-                    if spec.efficiency is None
-                    else spec.efficiency
-                ),
+                efficiency=spec.efficiency,
+                efficiency_sd_log=sc.firms.roster_efficiency_sd_log,
                 capability_log10=max(floor - gap, 0.0) if cap0 is None else cap0,
                 roster=True,
             )
@@ -321,26 +316,27 @@ class GenAIMarket(mesa.Model):
         money = float(np.clip(powder / max(ref_powder, 1e-9), 0.1, 4.0)) ** 0.5
         rate = e.base_rate_per_month * self.hype**e.hype_elasticity * money
         rng_entry = self.streams["entry"]
-        rng_traits = self.streams["traits"]
         for _ in range(int(rng_entry.poisson(rate))):
-            vertical = rng_entry.random() < e.vertical_share
-            cls = VerticalFirm if vertical else Startup
-            cash = e.seed_cash_median_m_rmb * math.exp(e.seed_cash_sd_log * rng_traits.normal())
-            efficiency = math.exp(sc.firms.efficiency_sd_log * rng_traits.normal())
-            if vertical and self.enterprise_sectors:
-                sectors = (
-                    self.enterprise_sectors[rng_traits.integers(len(self.enterprise_sectors))],
-                )
-            else:
-                sectors = ()
             self._entrant_counter += 1
+            key = (
+                f"entrant-{self._entrant_counter}"  # the n-th entrant has the same traits anywhere
+            )
+            traits = self.streams.firm(key)
+            vertical = traits.random() < e.vertical_share
+            cls = VerticalFirm if vertical else Startup
+            cash = e.seed_cash_median_m_rmb * math.exp(e.seed_cash_sd_log * traits.normal())
+            sectors: tuple[str, ...] = ()
+            if vertical and self.enterprise_sectors:
+                sectors = (self.enterprise_sectors[traits.integers(len(self.enterprise_sectors))],)
             firm = cls(
                 self,
                 name=f"{cls.kind}-{self._entrant_counter:03d}",
                 cash_m_rmb=cash,
                 home_sectors=sectors,
-                efficiency=efficiency,
+                efficiency=None,
+                efficiency_sd_log=sc.firms.efficiency_sd_log,
                 capability_log10=max(floor - gap, 0.0),
+                rng=traits,
             )
             self._admit(firm)
 
@@ -370,8 +366,7 @@ class GenAIMarket(mesa.Model):
             return
         # Funds judge the team's own research output, not the open weights it builds on.
         median_own = float(np.median([f.own_capability_log10 for f in firms]))
-        rng = self.streams["funding"]
-        noise = rng.normal(0.0, cap.screening_noise_sd, size=len(seekers))
+        noise = np.array([f.stream.normal(0.0, cap.screening_noise_sd) for f in seekers])
         scores = (
             np.array(
                 [
@@ -615,8 +610,7 @@ class GenAIMarket(mesa.Model):
             self.orphans_m = np.zeros(self.n_segments)
             return
 
-        rng = self.streams["demand"]
-        shocks = rng.normal(0.0, d.taste_shock_sd, size=len(firms))
+        shocks = np.array([f.stream.normal(0.0, d.taste_shock_sd) for f in firms])
         cap = np.array([f.capability_log10 for f in firms])
         price = np.array([f.price_index for f in firms])
         eco = np.array([f.ecosystem for f in firms])
@@ -704,7 +698,6 @@ class GenAIMarket(mesa.Model):
         """Bankruptcy (cash out, no rescue), acquisition by a megatech, or pivot to applications."""
         sc = self.scenario_params
         acq = sc.acquisitions
-        rng = self.streams["exits"]
         m = self.month
         firms = self.active_firms()
         if not firms:
@@ -724,8 +717,8 @@ class GenAIMarket(mesa.Model):
                     if b.status == ACTIVE
                     and f.capability_log10 >= b.capability_log10 - acq.max_capability_gap_log10
                 ]
-                if candidates and rng.random() < acq.probability_per_month:
-                    buyer = candidates[int(rng.integers(len(candidates)))]
+                if candidates and f.stream.random() < acq.probability_per_month:
+                    buyer = candidates[int(f.stream.integers(len(candidates)))]
                     self._acquire(buyer, f)
                     continue
             if f.cash_m_rmb < 0:
@@ -746,7 +739,7 @@ class GenAIMarket(mesa.Model):
             if share < sc.firms.defend_share:
                 below = (floor - f.own_capability_log10) / b.pivot_gap_log10
                 pressure = max(pressure, min(max(below, 0.0), 1.0))
-            if pressure > 0 and rng.random() < b.pivot_probability_per_month * pressure:
+            if pressure > 0 and f.stream.random() < b.pivot_probability_per_month * pressure:
                 self._exit(f, "pivoted")
 
     def _acquire(self, buyer: Firm, target: Firm) -> None:

@@ -30,18 +30,19 @@ def test_streams_are_independent() -> None:
     """Drawing more from one stream never shifts another (adding a random decision is safe)."""
     a, b = Streams(7), Streams(7)
     b["entry"].random(1000)
-    b["funding"].normal(size=50)
-    for name in STREAMS:
-        if name in ("entry", "funding"):
-            continue
-        np.testing.assert_array_equal(a[name].random(5), b[name].random(5))
+    b.firm("Baidu ERNIE Bot").normal(size=50)
+    np.testing.assert_array_equal(a["mesa"].random(5), b["mesa"].random(5))
+    np.testing.assert_array_equal(a.firm("entrant-3").random(5), b.firm("entrant-3").random(5))
 
 
-def test_streams_differ_by_name_and_seed() -> None:
+def test_firm_streams_are_keyed_by_identity() -> None:
     s = Streams(7)
-    draws = {name: s[name].random() for name in STREAMS}
-    assert len(set(draws.values())) == len(STREAMS)
-    assert Streams(8)["entry"].random() != Streams(7)["entry"].random()
+    first = s.firm("entrant-3").random(3)
+    np.testing.assert_array_equal(first, Streams(7).firm("entrant-3").random(3))
+    assert not np.array_equal(first, s.firm("entrant-4").random(3))
+    assert not np.array_equal(first, Streams(8).firm("entrant-3").random(3))
+    draws = [s[name].random() for name in STREAMS] + [s.firm(k).random() for k in ("a", "b")]
+    assert len(set(draws)) == len(draws)
 
 
 def test_replication_seeds_extend_as_a_prefix() -> None:
