@@ -197,6 +197,7 @@ class Government(mesa.Agent):
         policy = model.scenario_params.policy
         self.imported_supply_factor = 1.0
         self.frontier_inflow_factor = 1.0
+        self.vc_inflow_factor = 1.0
         reg = policy.regulation
         self.filing_required_from = (
             None if reg.filing_start is None else parse_month(reg.filing_start)
@@ -221,6 +222,8 @@ class Government(mesa.Agent):
             self._due[parse_month(step.date)].append(("export_control", step))
         for step in policy.decoupling:
             self._due[parse_month(step.date)].append(("decoupling", step))
+        for step in policy.capital_flows:
+            self._due[parse_month(step.date)].append(("capital_flow", step))
         for prog in policy.subsidies:
             self._due[parse_month(prog.date)].append(("subsidy_start", prog))
             if prog.end is not None:
@@ -258,6 +261,8 @@ class Government(mesa.Agent):
             self.imported_supply_factor = item.imported_supply_factor
         elif what == "decoupling":
             self.frontier_inflow_factor = item.frontier_inflow_factor
+        elif what == "capital_flow":
+            self.vc_inflow_factor = item.vc_inflow_factor
         elif what == "subsidy_start":
             self.programmes.append(item)
         elif what == "subsidy_end":

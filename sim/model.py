@@ -91,6 +91,7 @@ class GenAIMarket(mesa.Model):
         self.imported_installed = c.initial_installed_h100e * (1 - c.domestic_share_of_initial)
         self.domestic_installed = c.initial_installed_h100e * c.domestic_share_of_initial
         self.compute_price = c.price_floor_2021_m_rmb_per_h100e_month
+        self.inference_spend_m_rmb = 0.0
         self.open_source_history: list[float] = []
         self.market_history: list[float] = []
         self.bankruptcy_months: list[int] = []
@@ -230,7 +231,12 @@ class GenAIMarket(mesa.Model):
             + cap.growth_hype_weight * max(growth, 0.0)
             - cap.failure_penalty * failures,
         )
-        inflow = cap.inflow_2021_m_rmb_per_month * self.hype / len(self.funds)
+        inflow = (
+            cap.inflow_2021_m_rmb_per_month
+            * self.hype
+            * self.government.vc_inflow_factor
+            / len(self.funds)
+        )
         self.funds.do("receive_inflow", inflow, cap.vc_runoff_per_month)
 
         # Frontier-talent pool: attrition, inflow (cut by decoupling), institutes' training,
@@ -480,12 +486,16 @@ class GenAIMarket(mesa.Model):
                     f.flows["compute_cost"] += float(p)  # the voucher is spent on compute
             self._book_subsidy(prog.name, paid, firms)
 
+        # Serving users bids for the same capacity as training: last month's inference spending
+        # (lagged, so the price need not solve a fixed point) joins this month's contracts.
         capacity = (
             fm_share * (self.imported_installed + self.domestic_installed)
             - own_h100e.sum()
             + gov.public_capacity_h100e
         )
-        self.compute_price, market_h100e = clear_compute(contracts, capacity, self.price_floor)
+        self.compute_price, market_h100e = clear_compute(
+            contracts, capacity, self.price_floor, other_demand_m_rmb=self.inference_spend_m_rmb
+        )
 
         # Public compute: eligible firms get the platform's discount on their share of it.
         if gov.public_capacity_h100e > 0 and gov.public_discount > 0:
@@ -544,15 +554,19 @@ class GenAIMarket(mesa.Model):
                 open_best = max(open_best, float(c) - tech.open_release_gap_log10)
         self.open_source_history.append(open_best)
 
-    def _compute_cost_index(self, own_share: np.ndarray) -> np.ndarray:
-        """Cost of inference per RMB of usage at the reference price, by firm."""
+    def marginal_cost_index(self) -> float:
+        """Compute cost of serving one RMB of usage at the 2023 reference price (price-index units).
+
+        Inference compute is valued at the market price for every firm: chips a firm owns have the
+        market rental as their opportunity cost, so own chips secure supply and cheapen training
+        but do not lower the marginal cost of serving users.
+        """
         c = self.scenario_params.compute
         ref_price = c.price_floor_2021_m_rmb_per_h100e_month * (
             1 - c.price_floor_decline_per_year
         ) ** (REFERENCE_MONTH / 12)
-        unit_price = own_share * self.price_floor + (1 - own_share) * self.compute_price
         efficiency = (1 - c.inference_efficiency_gain_per_year) ** self.years_from_reference()
-        return c.inference_cost_share_2023 * unit_price / ref_price * efficiency
+        return c.inference_cost_share_2023 * self.compute_price / ref_price * efficiency
 
     def set_prices(self) -> None:
         """Partial adjustment towards a logit-Bertrand markup over (strategic) marginal cost."""
@@ -560,7 +574,7 @@ class GenAIMarket(mesa.Model):
         firms = self.active_firms()
         if not firms:
             return
-        mc = self._compute_cost_index(np.array([f.own_chips_share for f in firms]))
+        mc = np.full(len(firms), self.marginal_cost_index())
         spend = self.seg_spend_2023
         total_value = float((self.adopters_m * spend).sum())
         shares = np.array(
@@ -570,7 +584,11 @@ class GenAIMarket(mesa.Model):
             ]
         )
         value_share = np.array([sc.pricing.user_value_share[f.kind] for f in firms])
-        target = mc * (1 - value_share) * bertrand_markup(shares, sc.demand.price_sensitivity)
+        target = (
+            mc
+            * (1 - value_share)
+            * bertrand_markup(shares, sc.demand.price_sensitivity, sc.pricing.max_markup)
+        )
         k = sc.pricing.adjustment_per_month
         for f, tgt, cost in zip(firms, target, mc, strict=True):
             if not np.isfinite(f.price_index):
@@ -597,8 +615,7 @@ class GenAIMarket(mesa.Model):
         self.adopters_m = self.adopters_m + new
         self.potential_m = potential
 
-        mc_market = float(self._compute_cost_index(np.array([0.0]))[0])
-        outside_price = max(mc_market * SELF_HOSTING_MARKUP, 1e-9)
+        outside_price = max(self.marginal_cost_index() * SELF_HOSTING_MARKUP, 1e-9)
         outside_u = np.full(
             self.n_segments,
             d.capability_weight * (floor - best)
@@ -651,6 +668,8 @@ class GenAIMarket(mesa.Model):
             f.users_m = users[:, j].copy()
             f.flows["revenue"] += float(revenue[j])
             f.flows["inference_cost"] += float(inference[j])
+        # Spending on serving users, which bids for compute capacity next month.
+        self.inference_spend_m_rmb = float(inference.sum())
 
     def settle_accounts(self) -> None:
         """Cash flows: revenue, subsidies and funding in; staff, compute, inference, overheads out.
@@ -861,8 +880,10 @@ class GenAIMarket(mesa.Model):
             "frontier_employed": float(sum(f.frontier_staff for f in firms)),
             "compute_price_m_rmb_per_h100e_month": self.compute_price,
             "installed_h100e": installed,
+            "inference_h100e": self.inference_spend_m_rmb / self.compute_price,
             "domestic_chip_share": self.domestic_installed / installed if installed > 0 else 0.0,
             "imported_supply_factor": self.government.imported_supply_factor,
+            "vc_inflow_factor": self.government.vc_inflow_factor,
             "subsidies_paid_m_rmb": self.month_flows["subsidies_paid_m_rmb"],
             "gov_equity_m_rmb": self.month_flows["gov_equity_m_rmb"],
             "vc_invested_m_rmb": self.month_flows["vc_invested_m_rmb"],

@@ -79,9 +79,50 @@ def run_replication(
     )
 
 
-def _worker(args: tuple[Scenario, int, int, bool]) -> tuple[int, RunResult]:
-    scenario, seed, replication, record_firms = args
-    return replication, run_replication(scenario, seed, replication, record_firms)
+def _worker(args: tuple[int, Scenario, int, int, bool]) -> tuple[int, RunResult]:
+    job, scenario, seed, replication, record_firms = args
+    return job, run_replication(scenario, seed, replication, record_firms)
+
+
+def run_many(
+    scenarios: list[Scenario],
+    replications: int,
+    root_seed: int,
+    workers: int = 1,
+    record_firms: bool = True,
+    on_done: Callable[[int], None] | None = None,
+) -> tuple[RunResult, list[int]]:
+    """Run every scenario with the same ``replications`` seeds (common random numbers).
+
+    Replication ``i`` of every scenario uses the same seed, and every firm draws from its own
+    stream (``sim.rng``), so differences between scenarios come from the scenarios, not from noise.
+    Returns the stacked tables in (scenario order, replication) order, whatever the number of
+    workers, and the replication seeds. ``on_done`` is called with a job index as each finishes.
+
+    With ``workers > 1`` runs happen in 'spawn' worker processes: a script that calls this needs
+    the usual ``if __name__ == "__main__":`` guard (notebooks and the CLI do not).
+    """
+    seeds = replication_seeds(root_seed, replications)
+    pairs = [(sc, i, seed) for sc in scenarios for i, seed in enumerate(seeds)]
+    jobs = [(k, sc, seed, i, record_firms) for k, (sc, i, seed) in enumerate(pairs)]
+    results: dict[int, RunResult] = {}
+    if workers <= 1 or len(jobs) == 1:
+        for job in jobs:
+            k, res = _worker(job)
+            results[k] = res
+            if on_done:
+                on_done(k)
+    else:
+        # 'spawn' gives clean workers on every platform and never changes the global start method.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as pool:
+            futures = [pool.submit(_worker, job) for job in jobs]
+            for fut in as_completed(futures):
+                k, res = fut.result()
+                results[k] = res
+                if on_done:
+                    on_done(k)
+    return RunResult.concat([results[k] for k in range(len(jobs))]), seeds
 
 
 def run_scenario(
@@ -92,36 +133,11 @@ def run_scenario(
     record_firms: bool = True,
     on_done: Callable[[int], None] | None = None,
 ) -> tuple[RunResult, list[int]]:
-    """Run ``replications`` replications (default: the scenario's) from ``root_seed``.
-
-    Returns the stacked tables in replication order and the replication seeds. ``on_done`` is
-    called with the replication index as each one finishes (for progress bars).
-
-    With ``workers > 1`` replications run in 'spawn' worker processes: a script that calls this
-    needs the usual ``if __name__ == "__main__":`` guard (notebooks and the CLI do not).
-    """
+    """Run ``replications`` replications (default: the scenario's) from ``root_seed`` (default:
+    the scenario's seed). See ``run_many``."""
     n = scenario.replications if replications is None else replications
     root = scenario.seed if root_seed is None else root_seed
-    seeds = replication_seeds(root, n)
-    jobs = [(scenario, s, i, record_firms) for i, s in enumerate(seeds)]
-    results: dict[int, RunResult] = {}
-    if workers <= 1 or n == 1:
-        for job in jobs:
-            i, res = _worker(job)
-            results[i] = res
-            if on_done:
-                on_done(i)
-    else:
-        # 'spawn' gives clean workers on every platform and never changes the global start method.
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, n), mp_context=ctx) as pool:
-            futures = [pool.submit(_worker, job) for job in jobs]
-            for fut in as_completed(futures):
-                i, res = fut.result()
-                results[i] = res
-                if on_done:
-                    on_done(i)
-    return RunResult.concat([results[i] for i in range(n)]), seeds
+    return run_many([scenario], n, root, workers, record_firms, on_done)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -195,6 +195,17 @@ class DecouplingStep(Dated):
     )
 
 
+class CapitalFlowStep(Dated):
+    """A dated change in the money flowing into Chinese foundation-model venture funds."""
+
+    name: str = F(desc="short name", min_length=1)
+    vc_inflow_factor: float = F(
+        desc="VC inflow as a share of its undisturbed level (1 = unchanged; > 1 a boom)",
+        ge=0,
+        le=10,
+    )
+
+
 class Segment(Sourced):
     """A demand segment: a sector x customer type, with its monetisation model."""
 
@@ -490,6 +501,13 @@ class Pricing(Strict):
     adjustment_per_month: float = F(
         0.3, desc="share of the gap to the target price closed each month", gt=0, le=1
     )
+    max_markup: float = F(
+        3.0,
+        desc="largest price-to-cost ratio: a dominant provider's price is held down by "
+        "self-hosted open weights and the threat of entry (contestability; assumption)",
+        ge=1,
+        le=20,
+    )
     user_value_share: UserValueShare = F(
         default_factory=lambda: UserValueShare(),
         desc="share of marginal cost each kind forgoes to win users",
@@ -763,6 +781,10 @@ class Policy(Strict):
     decoupling: list[DecouplingStep] = F(
         default_factory=list, desc="dated cuts in frontier-talent inflow, chronological"
     )
+    capital_flows: list[CapitalFlowStep] = F(
+        default_factory=list,
+        desc="dated changes in VC inflow (outbound-investment rules, a VC winter), chronological",
+    )
     subsidies: list[SubsidyProgramme] = F(desc="subsidy programmes")
     subsidy_scale: float = F(
         1.0,
@@ -776,7 +798,7 @@ class Policy(Strict):
     )
     regulation: Regulation = F(desc="the generative-AI filing duty")
 
-    @field_validator("export_controls", "decoupling", "open_weight_releases")
+    @field_validator("export_controls", "decoupling", "capital_flows", "open_weight_releases")
     @classmethod
     def _chronological(cls, v: list[Dated]) -> list[Dated]:
         months = [parse_month(s.date) for s in v]

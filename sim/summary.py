@@ -42,6 +42,50 @@ def annual_market_bn_rmb(metrics: pd.DataFrame) -> pd.DataFrame:
     return out[out["months"] == 12].drop(columns="months").reset_index()
 
 
+OUTCOME_MONTHS = ("2025-12", "2028-12")
+
+
+def replication_outcomes(metrics: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """Headline outcomes per scenario and replication (one row each; a wide, tidy table).
+
+    Columns: ``scenario, replication``, then for each month of ``OUTCOME_MONTHS`` within the
+    horizon: active developers in total and by kind, top-three user share, compute price,
+    domestic-chip share and capability gap; the calendar-year market size (bn RMB) of 2025 and
+    2028 where complete; the month of peak active developers; exits by cause over the run.
+    """
+    keys = ["scenario", "replication"]
+    out = metrics.groupby(keys).size().rename("months").to_frame()
+    for label in OUTCOME_MONTHS:
+        at = metrics[metrics["date"] == label].set_index(keys)
+        if at.empty:
+            continue
+        for col, name in (
+            ("active_developers", "active_developers"),
+            *((f"active_{k}", f"survivors_{k}") for k in KINDS),
+            ("cr3_users", "cr3_users"),
+            ("compute_price_m_rmb_per_h100e_month", "compute_price_m_rmb_per_h100e_month"),
+            ("domestic_chip_share", "domestic_chip_share"),
+            ("capability_gap_log10", "capability_gap_log10"),
+        ):
+            out[f"{name}_{label}"] = at[col]
+    annual = metrics[["scenario", "replication", "month", "revenue_m_rmb"]].assign(
+        year=lambda d: 2021 + d["month"] // 12
+    )
+    g = annual.groupby([*keys, "year"])["revenue_m_rmb"]
+    yearly = (g.sum() / 1000).where(g.size() == 12).unstack("year")
+    for year in (2025, 2028):
+        if year in yearly.columns:
+            out[f"market_bn_rmb_{year}"] = yearly[year]
+    peak = metrics.loc[metrics.groupby(keys)["active_developers"].idxmax()].set_index(keys)
+    out["peak_month"] = peak["month"]
+    exits = events[events["event"].isin(EXIT_CAUSES)]
+    counts = exits.groupby([*keys, "event"]).size().unstack(fill_value=0)
+    for cause in EXIT_CAUSES:
+        col = counts[cause] if cause in counts.columns else 0
+        out[f"exits_{cause}"] = pd.Series(col, index=out.index).reindex(out.index).fillna(0)
+    return out.drop(columns="months").reset_index()
+
+
 def _q(values: pd.Series | np.ndarray) -> dict[str, float]:
     v = np.asarray(values, dtype=float)
     p10, p50, p90 = np.quantile(v, QUANTILES) if v.size else (np.nan,) * 3

@@ -49,6 +49,13 @@ class TestCompute:
         np.testing.assert_allclose(h, [25.0, 75.0])
         assert h.sum() == pytest.approx(100.0)
 
+    def test_other_demand_bids_for_the_same_capacity(self) -> None:
+        # 40 M RMB of contracts and 60 of inference on 100 H100e: price 1, contracts get 10 and 30.
+        price, h = clear_compute(np.array([10.0, 30.0]), 100.0, 0.3, other_demand_m_rmb=60.0)
+        assert price == pytest.approx(1.0)
+        np.testing.assert_allclose(h, [10.0, 30.0])
+        assert h.sum() + 60.0 / price == pytest.approx(100.0)
+
     def test_floor_price_when_capacity_is_ample(self) -> None:
         price, h = clear_compute(
             np.array([10.0, 30.0]), capacity_h100e=1000.0, price_floor_m_rmb=0.3
@@ -124,6 +131,11 @@ class TestUsers:
     )
     def test_bertrand_markup(self, share: float, sensitivity: float, expected: float) -> None:
         assert bertrand_markup(np.array([share]), sensitivity)[0] == pytest.approx(expected)
+
+    def test_markup_cap(self) -> None:
+        # s = 0.5, a = 3: 1.5 / 0.5 = 3 is below a cap of 4 but above a cap of 2.
+        assert bertrand_markup(np.array([0.5]), 3.0, max_markup=4.0)[0] == pytest.approx(3.0)
+        assert bertrand_markup(np.array([0.5]), 3.0, max_markup=2.0)[0] == pytest.approx(2.0)
 
     def test_markup_rises_with_share(self) -> None:
         m = bertrand_markup(np.linspace(0, 1, 101), 2.5)

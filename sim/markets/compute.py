@@ -15,21 +15,27 @@ FloatArray = NDArray[np.float64]
 
 
 def clear_compute(
-    contracts_m_rmb: FloatArray, capacity_h100e: float, price_floor_m_rmb: float
+    contracts_m_rmb: FloatArray,
+    capacity_h100e: float,
+    price_floor_m_rmb: float,
+    other_demand_m_rmb: float = 0.0,
 ) -> tuple[float, FloatArray]:
     """Clear the rental market.
 
     Args:
-        contracts_m_rmb: (n,) money each firm spends on compute this month, M RMB (>= 0).
+        contracts_m_rmb: (n,) money each firm spends on training compute this month, M RMB (>= 0).
         capacity_h100e: H100e available to rent this month (>= 0).
         price_floor_m_rmb: cost-based price of one H100e-month, M RMB (> 0).
+        other_demand_m_rmb: money other uses bid for the same capacity (serving users), M RMB.
 
     Returns:
         (price, h100e_months): the clearing price in M RMB per H100e-month and each firm's
-        H100e-months. ``sum(h100e_months) <= capacity`` whenever the price is above the floor.
+        H100e-months. Every buyer gets capacity in proportion to its money, so
+        ``sum(h100e_months) + other_demand / price <= capacity`` whenever the price is above the
+        floor.
     """
     contracts = np.asarray(contracts_m_rmb, dtype=float)
-    total = contracts.sum()
+    total = contracts.sum() + max(other_demand_m_rmb, 0.0)
     scarcity_price = total / capacity_h100e if capacity_h100e > 0 else np.inf
     price = float(max(price_floor_m_rmb, scarcity_price))
     if not np.isfinite(price):

@@ -84,17 +84,20 @@ def reallocate_users(
     return users - movers + gained[:, :-1], outside - out_movers + gained[:, -1]
 
 
-def bertrand_markup(share: FloatArray, price_sensitivity: float) -> FloatArray:
+def bertrand_markup(
+    share: FloatArray, price_sensitivity: float, max_markup: float = 20.0
+) -> FloatArray:
     """Price-to-marginal-cost ratio of a single-product firm in a logit market.
 
     With utility ``-a * ln(p)`` and share ``s``, the first-order condition of
-    ``s(p) * (p - c)`` gives ``p / c = a (1 - s) / (a (1 - s) - 1)``. Shares are clipped so that the
-    ratio stays finite (at most 20): a firm near monopoly is limited by the outside option.
+    ``s(p) * (p - c)`` gives ``p / c = a (1 - s) / (a (1 - s) - 1)``. The ratio is capped at
+    ``max_markup``: beyond it (and where ``a (1 - s) <= 1`` has no finite optimum) a dominant firm's
+    price is held down by the outside option and the threat of entry (a contestable market).
     """
     a = float(price_sensitivity)
     s = np.clip(np.asarray(share, dtype=float), 0.0, 1.0)
     numer = a * (1.0 - s)
     denom = numer - 1.0
-    # p/c <= 20  <=>  denom >= numer / 20; beyond that (near-monopoly) the cap applies.
-    finite = denom >= numer / 20.0
-    return np.where(finite, numer / np.where(finite, denom, 1.0), 20.0)
+    # p/c <= cap  <=>  denom >= numer / cap; beyond that (near-monopoly) the cap applies.
+    finite = denom >= numer / max_markup
+    return np.where(finite, numer / np.where(finite, denom, 1.0), max_markup)
