@@ -68,43 +68,78 @@ def input_errors_exit_2[**P, R](func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+ReplicationsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--replications",
+        "-n",
+        min=1,
+        max=10_000,
+        help="replications (default: the (first) scenario's)",
+    ),
+]
+SeedOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--seed", "-s", min=0, max=2**32 - 1, help="root seed (default: the (first) scenario's)"
+    ),
+]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        "-w",
+        min=1,
+        max=512,
+        help="worker processes (default: one per 16 runs, up to the CPU count)",
+    ),
+]
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", "-o", help="results folder (must not exist or be empty)")
+]
+FiguresOpt = Annotated[bool, typer.Option(help="draw figures")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")]
+
+
+def _check_out(out_dir: Path) -> None:
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        _fail(f"--out {out_dir}: folder exists and is not empty; choose a new folder")
+
+
+def _with_progress(label: str, total: int, quiet: bool, work: Callable[[Callable], object]):
+    """Run ``work(on_done)`` under a progress bar with an ETA."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(),
+        disable=quiet,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(label, total=total)
+        return work(lambda _i: progress.advance(task))
+
+
+def _command_line() -> str:
+    return " ".join(["genai-sim", *sys.argv[1:]])
+
+
 @app.command()
 @input_errors_exit_2
 def run(
     scenario: Annotated[
         Path | None, typer.Argument(help="scenario YAML file (default: scenarios/baseline.yaml)")
     ] = None,
-    replications: Annotated[
-        int | None,
-        typer.Option(
-            "--replications", "-n", min=1, max=10_000, help="replications (default: the scenario's)"
-        ),
-    ] = None,
-    seed: Annotated[
-        int | None,
-        typer.Option(
-            "--seed", "-s", min=0, max=2**32 - 1, help="root seed (default: the scenario's)"
-        ),
-    ] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            "--workers",
-            "-w",
-            min=1,
-            max=512,
-            help="worker processes (default: one per 16 replications, up to the CPU count)",
-        ),
-    ] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="results folder (must not exist or be empty)")
-    ] = None,
-    figures: Annotated[bool, typer.Option(help="draw figures")] = True,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    replications: ReplicationsOpt = None,
+    seed: SeedOpt = None,
+    workers: WorkersOpt = None,
+    out: OutOpt = None,
+    figures: FiguresOpt = True,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run a scenario with replications; write tables, figures and a summary."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
     from sim import plots, runner, summary
     from sim.scenario import load_scenario
 
@@ -113,53 +148,109 @@ def run(
     n = replications or sc.replications
     root = sc.seed if seed is None else seed
     n_workers = min(workers or default_workers(n), n)
-    out_dir = out or runner.default_out_dir(sc, root)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        _fail(f"--out {out_dir}: folder exists and is not empty; choose a new folder")
+    out_dir = out or runner.default_out_dir(sc.name, root)
+    _check_out(out_dir)
 
     started = datetime.now(UTC)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeRemainingColumn(),
-        disable=quiet,
-        transient=True,
-        console=None,
-    ) as progress:
-        task = progress.add_task(f"{sc.name}: replications", total=n)
-        result, seeds = runner.run_scenario(
-            sc, n, root, n_workers, on_done=lambda _i: progress.advance(task)
-        )
+    result, seeds = _with_progress(
+        f"{sc.name}: replications",
+        n,
+        quiet,
+        lambda done: runner.run_scenario(sc, n, root, n_workers, on_done=done),
+    )
     finished = datetime.now(UTC)
     h = summary.headline(result.metrics, result.events)
     text = summary.format_summary(h)
     prov = runner.manifest(
-        sc,
-        str(path),
-        root,
-        seeds,
-        n_workers,
-        started,
-        finished,
-        command=" ".join(["genai-sim", *sys.argv[1:]]),
+        [sc], [str(path)], root, seeds, n_workers, started, finished, _command_line()
     )
-
-    def write(folder: Path) -> None:
-        runner.save_run(
+    runner.write_results(
+        out_dir,
+        lambda folder: runner.save_run(
             folder,
             result,
-            sc,
+            [sc],
             prov,
             text,
             h,
             figures=(lambda d: plots.run_figures(result.metrics, d)) if figures else None,
-        )
-
-    runner.write_results(out_dir, write)
+        ),
+    )
     typer.echo(text)
     typer.echo(
         f"Results: {out_dir} ({n} replications in {prov['duration_s']:.1f} s, "
+        f"{n_workers} worker{'s' if n_workers > 1 else ''})"
+    )
+
+
+@app.command()
+@input_errors_exit_2
+def compare(
+    scenarios: Annotated[list[Path], typer.Argument(help="scenario YAML files (two or more)")],
+    replications: ReplicationsOpt = None,
+    seed: SeedOpt = None,
+    workers: WorkersOpt = None,
+    out: OutOpt = None,
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            "--reference", "-r", help="scenario name differences are taken to (default: first)"
+        ),
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="override every scenario's last month, YYYY-MM")
+    ] = None,
+    figures: FiguresOpt = True,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run several scenarios with common random numbers; compare headline outcomes."""
+    from sim import compare as cmp
+    from sim import runner, summary
+    from sim.scenario import load_scenario
+
+    if len(scenarios) < 2:
+        _fail("compare needs at least two scenario files")
+    overrides = {"end": end} if end else None
+    scs = [load_scenario(p, overrides) for p in scenarios]
+    files = [str(p) for p in scenarios]
+    cmp.check_distinct(scs, files)
+    ref = reference or scs[0].name
+    if ref not in {sc.name for sc in scs}:
+        _fail(f"--reference {ref!r} is not among the scenarios: {', '.join(s.name for s in scs)}")
+    n = replications or scs[0].replications
+    root = scs[0].seed if seed is None else seed
+    total = n * len(scs)
+    n_workers = min(workers or default_workers(total), total)
+    out_dir = out or runner.default_out_dir("compare", root)
+    _check_out(out_dir)
+
+    started = datetime.now(UTC)
+    result, seeds = _with_progress(
+        f"{len(scs)} scenarios x {n} replications",
+        total,
+        quiet,
+        lambda done: runner.run_many(scs, n, root, n_workers, on_done=done),
+    )
+    finished = datetime.now(UTC)
+    outcomes = summary.replication_outcomes(result.metrics, result.events)
+    table = cmp.headline_table(outcomes, ref)
+    text = cmp.format_comparison(table, ref, n)
+    prov = runner.manifest(scs, files, root, seeds, n_workers, started, finished, _command_line())
+    runner.write_results(
+        out_dir,
+        lambda folder: runner.save_run(
+            folder,
+            result,
+            scs,
+            prov,
+            text,
+            figures=(lambda d: cmp.comparison_figures(result.metrics, d)) if figures else None,
+            extra_tables={"outcomes": outcomes, "headline": table},
+        ),
+    )
+    typer.echo(text)
+    typer.echo(
+        f"Results: {out_dir} ({total} runs in {prov['duration_s']:.1f} s, "
         f"{n_workers} worker{'s' if n_workers > 1 else ''})"
     )
 

@@ -132,6 +132,21 @@ def concentration(metrics: pd.DataFrame, path: Path) -> Path:
     )
 
 
+def scenarios_figure(
+    metrics: pd.DataFrame, column: str, path: Path, title: str, ylabel: str, log: bool = False
+) -> Path:
+    """One metric for every scenario in ``metrics``, median and 10-90 % band each."""
+    fig, ax = _axes()
+    data = metrics[metrics[column] > 0] if log else metrics
+    for i, (name, group) in enumerate(data.groupby("scenario", sort=False)):
+        _banded(ax, group, column, str(name), f"C{i % 10}")
+    if log:
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(bottom=0)
+    return _finish(fig, ax, metrics, path, title, ylabel, {"loc": "best", "fontsize": 8})
+
+
 def run_figures(metrics: pd.DataFrame, folder: Path) -> list[Path]:
     """The standard figures of a run, as PNG files in ``folder``."""
     folder = Path(folder)

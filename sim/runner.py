@@ -190,8 +190,8 @@ def _versions() -> dict[str, str]:
 
 
 def manifest(
-    scenario: Scenario,
-    scenario_file: str | None,
+    scenarios: list[Scenario],
+    files: list[str | None],
     root_seed: int,
     seeds: list[int],
     workers: int,
@@ -199,12 +199,16 @@ def manifest(
     finished: datetime,
     command: str | None = None,
 ) -> dict[str, Any]:
-    """Provenance of a results folder."""
-    text = scenario_to_yaml(scenario)
+    """Provenance of a results folder (one or several scenarios run with the same seeds)."""
     return {
-        "scenario": scenario.name,
-        "scenario_file": scenario_file,
-        "scenario_sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "scenarios": [
+            {
+                "name": sc.name,
+                "file": f,
+                "sha256": hashlib.sha256(scenario_to_yaml(sc).encode()).hexdigest(),
+            }
+            for sc, f in zip(scenarios, files, strict=True)
+        ],
         "root_seed": root_seed,
         "replications": len(seeds),
         "replication_seeds": seeds,
@@ -220,10 +224,10 @@ def manifest(
     }
 
 
-def default_out_dir(scenario: Scenario, root_seed: int, base: Path = Path("results")) -> Path:
-    """``results/<scenario>-<UTC timestamp>-seed<seed>``."""
+def default_out_dir(label: str, root_seed: int, base: Path = Path("results")) -> Path:
+    """``results/<label>-<UTC timestamp>-seed<seed>`` (label: a scenario name or 'compare')."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    return base / f"{scenario.name}-{stamp}-seed{root_seed}"
+    return base / f"{label}-{stamp}-seed{root_seed}"
 
 
 def write_results(
@@ -271,18 +275,33 @@ def load_tables(folder: Path) -> RunResult:
 def save_run(
     folder: Path,
     result: RunResult,
-    scenario: Scenario,
+    scenarios: list[Scenario],
     provenance: dict[str, Any],
     summary_text: str,
-    summary_data: dict[str, Any],
-    figures: Callable[[Path], None] | None = None,
+    summary_data: dict[str, Any] | None = None,
+    figures: Callable[[Path], object] | None = None,
+    extra_tables: dict[str, pd.DataFrame] | None = None,
 ) -> None:
-    """Everything a results folder holds: resolved scenario, manifest, tables, summary, figures."""
-    (folder / "scenario.resolved.yaml").write_text(scenario_to_yaml(scenario), encoding="utf-8")
+    """Everything a results folder holds: resolved scenarios, manifest, tables, summary, figures.
+
+    One scenario is saved as ``scenario.resolved.yaml``; several as
+    ``scenarios/<name>.resolved.yaml``. ``extra_tables`` are written as CSV (small summaries).
+    """
+    if len(scenarios) == 1:
+        (folder / "scenario.resolved.yaml").write_text(scenario_to_yaml(scenarios[0]), "utf-8")
+    else:
+        (folder / "scenarios").mkdir()
+        for sc in scenarios:
+            (folder / "scenarios" / f"{sc.name}.resolved.yaml").write_text(
+                scenario_to_yaml(sc), "utf-8"
+            )
     (folder / "manifest.json").write_text(json.dumps(provenance, indent=2), encoding="utf-8")
     save_tables(result, folder)
+    for name, table in (extra_tables or {}).items():
+        table.to_csv(folder / f"{name}.csv", index=False)
     (folder / "summary.txt").write_text(summary_text, encoding="utf-8")
-    (folder / "summary.json").write_text(json.dumps(summary_data, indent=2), encoding="utf-8")
+    if summary_data is not None:
+        (folder / "summary.json").write_text(json.dumps(summary_data, indent=2), encoding="utf-8")
     if figures is not None:
         fig_dir = folder / "figures"
         fig_dir.mkdir()

@@ -439,7 +439,7 @@ class Demand(Strict):
         0.15, desc="growth of potential users per year", ge=-0.5, le=3
     )
     usage_growth_per_year: float = F(
-        0.4, desc="growth of usage per adopting user per year at a fixed price", ge=-0.5, le=5
+        0.15, desc="growth of usage per adopting user per year at a fixed price", ge=-0.5, le=5
     )
     useful_capability_log10: float = F(
         3.3,

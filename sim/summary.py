@@ -54,7 +54,7 @@ def replication_outcomes(metrics: pd.DataFrame, events: pd.DataFrame) -> pd.Data
     2028 where complete; the month of peak active developers; exits by cause over the run.
     """
     keys = ["scenario", "replication"]
-    out = metrics.groupby(keys).size().rename("months").to_frame()
+    out = metrics.groupby(keys, sort=False).size().rename("months").to_frame()
     for label in OUTCOME_MONTHS:
         at = metrics[metrics["date"] == label].set_index(keys)
         if at.empty:
@@ -71,12 +71,13 @@ def replication_outcomes(metrics: pd.DataFrame, events: pd.DataFrame) -> pd.Data
     annual = metrics[["scenario", "replication", "month", "revenue_m_rmb"]].assign(
         year=lambda d: 2021 + d["month"] // 12
     )
-    g = annual.groupby([*keys, "year"])["revenue_m_rmb"]
+    g = annual.groupby([*keys, "year"], sort=False)["revenue_m_rmb"]
     yearly = (g.sum() / 1000).where(g.size() == 12).unstack("year")
     for year in (2025, 2028):
         if year in yearly.columns:
-            out[f"market_bn_rmb_{year}"] = yearly[year]
-    peak = metrics.loc[metrics.groupby(keys)["active_developers"].idxmax()].set_index(keys)
+            out[f"market_bn_rmb_{year}"] = yearly[year].reindex(out.index)
+    peak = metrics.loc[metrics.groupby(keys, sort=False)["active_developers"].idxmax()]
+    peak = peak.set_index(keys)
     out["peak_month"] = peak["month"]
     exits = events[events["event"].isin(EXIT_CAUSES)]
     counts = exits.groupby([*keys, "event"]).size().unstack(fill_value=0)
