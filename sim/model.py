@@ -747,8 +747,8 @@ class GenAIMarket(mesa.Model):
             b = f.behaviour
             if m - f.entry_month < sc.firms.pivot_grace_months:
                 continue
-            losing = f.operating_margin_m_rmb - f.flows["staff_cost"] - f.flows["compute_cost"] < 0
-            if not losing:
+            # Losing money: all costs exceed revenue and subsidies (funding rounds aside).
+            if f.net_burn_m_rmb <= 0:
                 continue
             # Pressure to stop training: far behind the leader (full pressure), or commoditised,
             # i.e. its own model is below the open weights (graded by how far below) and it has
