@@ -258,7 +258,10 @@ class Government(mesa.Agent):
     def _apply(self, what: str, item, month: int) -> None:
         model = self.model
         if what == "export_control":
-            self.imported_supply_factor = item.imported_supply_factor
+            cut = (
+                1.0 - item.imported_supply_factor
+            ) * model.scenario_params.policy.export_control_scale
+            self.imported_supply_factor = max(0.0, 1.0 - cut)
         elif what == "decoupling":
             self.frontier_inflow_factor = item.frontier_inflow_factor
         elif what == "capital_flow":

@@ -256,6 +256,79 @@ def compare(
 
 
 @app.command()
+@input_errors_exit_2
+def sweep(
+    file: Annotated[Path, typer.Argument(help="sweep YAML file")],
+    workers: WorkersOpt = None,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Dask scheduler address, tcp://HOST:PORT")
+    ] = None,
+    dask_local: Annotated[
+        int | None,
+        typer.Option(
+            "--dask-local", min=1, max=512, help="start a Dask LocalCluster with this many workers"
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="sweep folder (default: results/sweep-NAME;"
+            " rerunning the same command resumes it)",
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count runs, estimate, stop")] = False,
+    figures: FiguresOpt = True,
+    quiet: QuietOpt = False,
+) -> None:
+    """Sweep parameters (grid, lhs, sobol, morris); resumable; local processes or Dask."""
+    from sim import sweep as sw
+
+    spec = sw.load_sweep(file)
+    total = sw.n_runs(spec)
+    folder = out or Path("results") / f"sweep-{spec.spec.name}"
+    done = (
+        len(sw.RunStore(folder).done() & {j.key for j in sw.jobs(spec)}) if folder.exists() else 0
+    )
+    if scheduler and dask_local:
+        _fail("give either --scheduler or --dask-local, not both")
+    n_workers = dask_local or min(workers or default_workers(total), max(total, 1))
+    if dry_run:
+        seconds = sw.estimate_seconds(spec)
+        left = total - done
+        typer.echo(
+            f"{spec.spec.name}: {total // spec.spec.replications} points x "
+            f"{spec.spec.replications} replications = {total} runs ({done} already stored, "
+            f"{left} to run).\nTiming probe: {seconds:.2f} s per run; estimated "
+            f"{left * seconds / max(n_workers, 1):.0f} s with {n_workers} worker(s), "
+            "plus about a second per worker to start."
+        )
+        return
+    if scheduler or dask_local:
+        executor: sw.Executor = sw.DaskExecutor(scheduler=scheduler, local=dask_local)
+    elif n_workers > 1:
+        executor = sw.ProcessExecutor(n_workers)
+    else:
+        executor = sw.SequentialExecutor()
+    started = datetime.now(UTC)
+    try:
+        table = _with_progress(
+            f"{spec.spec.name}: runs",
+            total - done,
+            quiet,
+            lambda tick: sw.run_sweep(spec, folder, executor, on_done=lambda: tick(0)),
+        )
+    finally:
+        executor.close()
+    finished = datetime.now(UTC)
+    text = sw.write_sweep_outputs(
+        spec, folder, table, started, finished, n_workers, _command_line(), figures
+    )
+    typer.echo(text)
+
+
+@app.command()
 def validate(
     files: Annotated[list[Path], typer.Argument(help="scenario YAML files to check")],
 ) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -34,6 +35,12 @@ def _banded(ax, metrics: pd.DataFrame, column: str, label: str, colour: str | No
     ax.fill_between(x, b["p10"], b["p90"], color=line.get_color(), alpha=0.2, lw=0)
 
 
+def _caption(fig: Figure, text: str) -> None:
+    """A caption under the axes, with room kept for it by the layout engine."""
+    fig.get_layout_engine().set(rect=(0, 0.04, 1, 0.96))
+    fig.text(0.01, 0.01, text, fontsize=8, color="0.3")
+
+
 def _axes() -> tuple[Figure, Axes]:
     fig = Figure(figsize=(9, 5), layout="constrained")
     return fig, fig.add_subplot()
@@ -53,14 +60,11 @@ def _finish(
     ax.set_ylabel(ylabel)
     ax.legend(frameon=False, **legend)
     ax.grid(alpha=0.3, which="both")
-    scen = ", ".join(sorted(metrics["scenario"].unique()))
+    scen = ", ".join(dict.fromkeys(metrics["scenario"]))
     n = metrics["replication"].nunique()
-    fig.text(
-        0.01,
-        0.01,
+    _caption(
+        fig,
         f"Scenario: {scen}. Lines: median of {n} replications; bands: 10-90 % across replications.",
-        fontsize=8,
-        color="0.3",
     )
     fig.savefig(path, dpi=120)
     return path
@@ -155,3 +159,50 @@ def run_figures(metrics: pd.DataFrame, folder: Path) -> list[Path]:
         market_size(metrics, folder / "market_size.png"),
         concentration(metrics, folder / "concentration.png"),
     ]
+
+
+def heatmap(
+    means: pd.DataFrame, x: str, y: str, outcome: str, path: Path, title: str, caption: str
+) -> Path:
+    """Outcome (mean over replications) on a 2-D grid of two swept parameters."""
+    grid = means.pivot_table(index=y, columns=x, values=outcome)
+    fig, ax = _axes()
+    image = ax.imshow(grid.to_numpy(), origin="lower", aspect="auto", cmap="viridis")
+    ax.set_xticks(range(len(grid.columns)), [f"{v:g}" for v in grid.columns])
+    ax.set_yticks(range(len(grid.index)), [f"{v:g}" for v in grid.index])
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    for (i, j), value in np.ndenumerate(grid.to_numpy()):
+        ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=8, color="white")
+    fig.colorbar(image, ax=ax, label=outcome)
+    ax.set_title(title, fontsize=10)
+    _caption(fig, caption)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def sensitivity_bars(table: pd.DataFrame, path: Path, title: str, caption: str) -> Path:
+    """Sobol S1 and ST (with confidence intervals) or Morris mu* (with sigma), per outcome."""
+    outcomes = list(dict.fromkeys(table["outcome"]))
+    fig = Figure(figsize=(9, 2.2 + 2.0 * len(outcomes)), layout="constrained")
+    axes = fig.subplots(len(outcomes), 1, squeeze=False)[:, 0]
+    sobol = "S1" in table.columns
+    for ax, outcome in zip(axes, outcomes, strict=True):
+        t = table[table["outcome"] == outcome]
+        pos = np.arange(len(t))
+        if sobol:
+            ax.barh(pos - 0.2, t["S1"], 0.4, xerr=t["S1_conf"], label="first order S1")
+            ax.barh(pos + 0.2, t["ST"], 0.4, xerr=t["ST_conf"], label="total ST")
+            ax.set_xlabel("Sobol index (share of output variance), 95 % CI")
+        else:
+            ax.barh(pos, t["mu_star"], 0.6, xerr=t["mu_star_conf"], label="mu* (mean |effect|)")
+            ax.plot(t["sigma"], pos, "k|", markersize=12, label="sigma")
+            ax.set_xlabel("elementary effect (outcome units), 95 % CI")
+        ax.set_yticks(pos, t["parameter"], fontsize=8)
+        ax.set_title(outcome, fontsize=10)
+        ax.grid(alpha=0.3, axis="x")
+    axes[0].legend(frameon=False, fontsize=8, loc="lower right")
+    fig.suptitle(title)
+    _caption(fig, caption)
+    fig.savefig(path, dpi=120)
+    return path

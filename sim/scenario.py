@@ -778,6 +778,13 @@ class Policy(Strict):
     """Dated policy timeline applied by the government agent."""
 
     export_controls: list[ExportControlStep] = F(desc="dated export-control steps, chronological")
+    export_control_scale: float = F(
+        1.0,
+        desc="severity lever on every export-control step: the supply cut (1 - factor) is "
+        "multiplied by this (0 = no controls, 1 = as listed, 2 = cuts twice as deep)",
+        ge=0,
+        le=5,
+    )
     decoupling: list[DecouplingStep] = F(
         default_factory=list, desc="dated cuts in frontier-talent inflow, chronological"
     )

@@ -45,6 +45,29 @@ def annual_market_bn_rmb(metrics: pd.DataFrame) -> pd.DataFrame:
 OUTCOME_MONTHS = ("2025-12", "2028-12")
 
 
+MONTH_OUTCOMES = (
+    ("active_developers", "active_developers"),
+    *((f"active_{k}", f"survivors_{k}") for k in KINDS),
+    ("cr3_users", "cr3_users"),
+    ("compute_price_m_rmb_per_h100e_month", "compute_price_m_rmb_per_h100e_month"),
+    ("domestic_chip_share", "domestic_chip_share"),
+    ("capability_gap_log10", "capability_gap_log10"),
+)
+MARKET_YEARS = (2025, 2028)
+
+
+def outcome_names(n_months: int) -> list[str]:
+    """Names of the outcomes ``replication_outcomes`` gives for a horizon of ``n_months``."""
+    names = [
+        f"{name}_{label}"
+        for label in OUTCOME_MONTHS
+        if parse_month(label) < n_months
+        for _, name in MONTH_OUTCOMES
+    ]
+    names += [f"market_bn_rmb_{y}" for y in MARKET_YEARS if (y - 2021 + 1) * 12 <= n_months]
+    return [*names, "peak_month", *(f"exits_{c}" for c in EXIT_CAUSES)]
+
+
 def replication_outcomes(metrics: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     """Headline outcomes per scenario and replication (one row each; a wide, tidy table).
 
@@ -59,21 +82,14 @@ def replication_outcomes(metrics: pd.DataFrame, events: pd.DataFrame) -> pd.Data
         at = metrics[metrics["date"] == label].set_index(keys)
         if at.empty:
             continue
-        for col, name in (
-            ("active_developers", "active_developers"),
-            *((f"active_{k}", f"survivors_{k}") for k in KINDS),
-            ("cr3_users", "cr3_users"),
-            ("compute_price_m_rmb_per_h100e_month", "compute_price_m_rmb_per_h100e_month"),
-            ("domestic_chip_share", "domestic_chip_share"),
-            ("capability_gap_log10", "capability_gap_log10"),
-        ):
+        for col, name in MONTH_OUTCOMES:
             out[f"{name}_{label}"] = at[col]
     annual = metrics[["scenario", "replication", "month", "revenue_m_rmb"]].assign(
         year=lambda d: 2021 + d["month"] // 12
     )
     g = annual.groupby([*keys, "year"], sort=False)["revenue_m_rmb"]
     yearly = (g.sum() / 1000).where(g.size() == 12).unstack("year")
-    for year in (2025, 2028):
+    for year in MARKET_YEARS:
         if year in yearly.columns:
             out[f"market_bn_rmb_{year}"] = yearly[year].reindex(out.index)
     peak = metrics.loc[metrics.groupby(keys, sort=False)["active_developers"].idxmax()]

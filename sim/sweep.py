@@ -1,0 +1,733 @@
+"""Parameter sweeps and sensitivity analysis.
+
+A sweep file names a base scenario, parameters (dotted key paths into the scenario schema, with a
+range or a list of values), a design (``grid``, ``lhs``, ``sobol``, ``morris``), replications and
+outcomes. Samplers draw in the unit cube (SALib for LHS, Sobol and Morris) and points are rescaled
+to the ranges, so samplers are small and interchangeable.
+
+Every run is a pure function of (resolved scenario, seed) and is stored as it finishes under a key
+hashed from both (``runs/<key>.parquet``): a killed sweep rerun with the same command only runs what
+is missing, results stream to disk instead of into one list in memory, and any executor (one
+process, local processes, a Dask cluster) gives the same final table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import re
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ValidationError, field_validator, model_validator
+
+from sim.errors import InputError
+from sim.scenario import (
+    F,
+    Scenario,
+    Strict,
+    _display,
+    _inner_model,
+    _read_yaml,
+    format_validation_error,
+    load_raw,
+    scenario_to_yaml,
+    validate_scenario,
+)
+from sim.summary import outcome_names, replication_outcomes
+
+DesignKind = Literal["grid", "lhs", "sobol", "morris"]
+_PATH_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[\d+\])?(\.[A-Za-z_][A-Za-z0-9_]*(\[\d+\])?)*$")
+
+
+# --------------------------------------------------------------------------------------------------
+# The sweep file
+# --------------------------------------------------------------------------------------------------
+
+
+class SweepParameter(Strict):
+    """One parameter to vary: a key path into the scenario and a range or values."""
+
+    path: str = F(
+        desc="dotted key path into the scenario, e.g. policy.subsidy_scale or "
+        "policy.export_controls[3].imported_supply_factor"
+    )
+    range: tuple[float, float] | None = F(None, desc="[low, high] for lhs, sobol, morris, grid")
+    values: list[float] | None = F(None, desc="explicit values (grid only)", min_length=1)
+    steps: int | None = F(None, desc="grid: evenly spaced values over the range", ge=2, le=1000)
+
+    @field_validator("path")
+    @classmethod
+    def _path_form(cls, v: str) -> str:
+        if not _PATH_RE.match(v):
+            raise ValueError(f"{v!r} is not a dotted key path like policy.subsidy_scale")
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SweepParameter:
+        if (self.range is None) == (self.values is None):
+            raise ValueError("give exactly one of range or values")
+        if self.range is not None and not self.range[0] < self.range[1]:
+            raise ValueError(f"range {list(self.range)} is empty: low must be below high")
+        return self
+
+    def grid_values(self) -> list[float]:
+        """The values a grid design takes."""
+        if self.values is not None:
+            return list(self.values)
+        assert self.range is not None
+        return list(np.linspace(self.range[0], self.range[1], self.steps or 3))
+
+
+class Design(Strict):
+    """How points are chosen."""
+
+    kind: DesignKind = F(
+        desc="grid (all combinations), lhs (Latin hypercube), sobol (Saltelli "
+        "sampling and Sobol indices), morris (elementary effects)"
+    )
+    samples: int = F(
+        16,
+        desc="lhs: points; sobol: base samples N (runs N(D+2)); morris: trajectories (runs r(D+1))",
+        ge=2,
+        le=1_000_000,
+    )
+    levels: int = F(4, desc="morris: grid levels", ge=2, le=100)
+    second_order: bool = F(False, desc="sobol: also second-order indices")
+    seed: int = F(0, desc="seed of the sampler", ge=0, le=2**32 - 1)
+
+
+class SweepSpec(Strict):
+    """A sweep file."""
+
+    name: str = F(desc="sweep name (labels the output)", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    base: str = F(desc="base scenario file, relative to the sweep file")
+    end: str | None = F(None, desc="override the base scenario's last month, YYYY-MM")
+    replications: int = F(
+        2, desc="replications per point (common random numbers across points)", ge=1, le=10_000
+    )
+    seed: int = F(1, desc="root seed of the replications", ge=0, le=2**32 - 1)
+    parameters: list[SweepParameter] = F(desc="parameters to vary", min_length=1)
+    design: Design = F(desc="sampling design")
+    outcomes: list[str] = F(desc="outcomes to summarise (see docs: outcome names)", min_length=1)
+    curves: int = F(4, desc="consolidation curves drawn for this many selected points", ge=0, le=20)
+
+    @model_validator(mode="after")
+    def _checks(self) -> SweepSpec:
+        paths = [p.path for p in self.parameters]
+        if len(set(paths)) != len(paths):
+            raise ValueError("each parameter path may appear once")
+        if self.design.kind == "grid":
+            for p in self.parameters:
+                if p.values is None and p.steps is None:
+                    raise ValueError(f"grid design: parameter {p.path} needs values or steps")
+        else:
+            for p in self.parameters:
+                if p.range is None:
+                    raise ValueError(f"{self.design.kind} design: parameter {p.path} needs a range")
+        return self
+
+
+@dataclass
+class Sweep:
+    """A validated sweep: the spec, the base scenario mapping and where things live."""
+
+    spec: SweepSpec
+    file: Path
+    base_raw: dict[str, Any]
+
+    @property
+    def problem(self) -> dict[str, Any]:
+        """SALib problem in the unit cube (points are rescaled to ranges afterwards)."""
+        d = len(self.spec.parameters)
+        return {
+            "num_vars": d,
+            "names": [p.path for p in self.spec.parameters],
+            "bounds": [[0.0, 1.0]] * d,
+        }
+
+
+def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``value`` at a dotted key path (with ``[i]`` list indices) in nested mappings."""
+    parts = re.findall(r"[A-Za-z_][A-Za-z0-9_]*|\[\d+\]", path)
+    node: Any = data
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if part.startswith("["):
+            idx = int(part[1:-1])
+            if not isinstance(node, list) or idx >= len(node):
+                raise KeyError(f"{path}: no list entry [{idx}] here")
+            if last:
+                node[idx] = value
+            else:
+                node = node[idx]
+        else:
+            if not isinstance(node, dict):
+                raise KeyError(f"{path}: {part!r} is not a key of a mapping here")
+            if last:
+                node[part] = value
+            else:
+                node = node.setdefault(part, {})
+
+
+def _schema_field(path: str) -> tuple[bool, str]:
+    """Whether ``path`` names a numeric field of the schema, and its type name."""
+    model: Any = Scenario
+    parts = [p for p in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", path)]
+    annotation: Any = None
+    for part in parts:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return False, "not a field"
+        field = model.model_fields.get(part)
+        if field is None:
+            allowed = ", ".join(sorted(model.model_fields))
+            raise KeyError(f"{part!r} is not a key of {model.__name__}; allowed: {allowed}")
+        annotation = field.annotation
+        model = _inner_model(annotation)
+    numeric = annotation in (int, float)
+    return numeric, getattr(annotation, "__name__", str(annotation))
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read and validate a sweep file; every problem is an ``InputError`` (exit 2)."""
+    path = Path(path)
+    raw = _read_yaml(path)
+    if not isinstance(raw, dict):
+        raise InputError(_display(path), None, "a sweep file must be a mapping of keys to values")
+    try:
+        spec = SweepSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise format_validation_error(exc, _display(path)) from None
+    base_raw = load_raw(path.parent / spec.base)
+    if spec.end is not None:
+        base_raw["end"] = spec.end
+    validate_scenario(base_raw, _display(path.parent / spec.base))
+    n_months = validate_scenario(base_raw).n_months
+    allowed = outcome_names(n_months)
+    for i, name in enumerate(spec.outcomes):
+        if name not in allowed:
+            raise InputError(
+                _display(path),
+                f"outcomes[{i}]",
+                f"unknown outcome {name!r} for a horizon to {base_raw['end']}; "
+                f"allowed: {', '.join(allowed)}",
+            )
+    sweep = Sweep(spec, path, base_raw)
+    for i, p in enumerate(spec.parameters):
+        try:
+            numeric, type_name = _schema_field(p.path)
+        except KeyError as exc:
+            raise InputError(
+                _display(path), f"parameters[{i}].path", str(exc).strip("'\"")
+            ) from None
+        if not numeric:
+            raise InputError(
+                _display(path),
+                f"parameters[{i}].path",
+                f"{p.path} is a {type_name}, not a number; sweeps vary numbers",
+            )
+        probe = p.values if p.values is not None else list(p.range or ())
+        for value in probe:  # the ends of each range must be valid scenario values
+            try:
+                _point_scenario(sweep, {p.path: value})
+            except InputError as exc:
+                key = "values" if p.values is not None else "range"
+                raise InputError(
+                    _display(path),
+                    f"parameters[{i}].{key}",
+                    f"{value!r} is not allowed for {p.path}: {exc.message}",
+                ) from None
+    return sweep
+
+
+def _point_scenario(sweep: Sweep, values: dict[str, float]) -> Scenario:
+    data = json.loads(json.dumps(sweep.base_raw))  # deep copy of plain data
+    for path, value in values.items():
+        numeric_int = _schema_field(path)[1] == "int"
+        try:
+            _set_path(data, path, round(value) if numeric_int else float(value))
+        except KeyError as exc:
+            raise InputError(_display(sweep.file), path, str(exc).strip("'\"")) from None
+    return validate_scenario(data, _display(sweep.file))
+
+
+# --------------------------------------------------------------------------------------------------
+# Designs
+# --------------------------------------------------------------------------------------------------
+
+
+def unit_samples(sweep: Sweep) -> np.ndarray:
+    """Design points in the unit cube, shape (points, parameters); grid points exactly."""
+    d = sweep.spec.design
+    problem = sweep.problem
+    if d.kind == "lhs":
+        from SALib.sample import latin
+
+        return latin.sample(problem, d.samples, seed=d.seed)
+    if d.kind == "sobol":
+        from SALib.sample import sobol
+
+        return sobol.sample(problem, d.samples, calc_second_order=d.second_order, seed=d.seed)
+    if d.kind == "morris":
+        from SALib.sample import morris
+
+        return morris.sample(problem, d.samples, num_levels=d.levels, seed=d.seed)
+    raise ValueError("grid designs have no unit samples; use design_points")
+
+
+def design_points(sweep: Sweep) -> pd.DataFrame:
+    """The points to run: one row per point, one column per parameter path (in real units)."""
+    params = sweep.spec.parameters
+    if sweep.spec.design.kind == "grid":
+        rows = list(itertools.product(*(p.grid_values() for p in params)))
+        return pd.DataFrame(rows, columns=[p.path for p in params])
+    unit = unit_samples(sweep)
+    lows = np.array([p.range[0] for p in params])  # type: ignore[index]
+    highs = np.array([p.range[1] for p in params])  # type: ignore[index]
+    return pd.DataFrame(lows + unit * (highs - lows), columns=[p.path for p in params])
+
+
+# --------------------------------------------------------------------------------------------------
+# Running
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run: a resolved scenario and a seed, with where it sits in the sweep."""
+
+    key: str
+    point: int
+    replication: int
+    seed: int
+    values: tuple[tuple[str, float], ...]
+    scenario_yaml: str
+
+
+def run_key(scenario_yaml: str, seed: int) -> str:
+    """Storage key of a run: a hash of its resolved scenario and seed."""
+    return hashlib.sha256(f"{scenario_yaml}\n#seed={seed}".encode()).hexdigest()[:20]
+
+
+def jobs(sweep: Sweep) -> list[Job]:
+    """All runs of the sweep, in (point, replication) order."""
+    from sim.rng import replication_seeds
+
+    seeds = replication_seeds(sweep.spec.seed, sweep.spec.replications)
+    out = []
+    for point, row in design_points(sweep).iterrows():
+        values = {k: float(v) for k, v in row.items()}
+        sc = _point_scenario(sweep, values).model_copy(update={"name": sweep.spec.name})
+        text = scenario_to_yaml(sc)
+        for rep, seed in enumerate(seeds):
+            out.append(Job(run_key(text, seed), int(point), rep, seed, tuple(values.items()), text))
+    return out
+
+
+def execute_job(job: Job) -> dict[str, Any]:
+    """Run one job in any worker: returns its outcome row and monthly metrics (or its error)."""
+    import yaml
+
+    from sim.runner import run_replication
+
+    row: dict[str, Any] = {
+        "key": job.key,
+        "point": job.point,
+        "replication": job.replication,
+        "seed": job.seed,
+        **dict(job.values),
+        "error": "",
+    }
+    try:
+        sc = validate_scenario(yaml.safe_load(job.scenario_yaml))
+        res = run_replication(sc, job.seed, job.replication, record_firms=False)
+        outcomes = replication_outcomes(res.metrics, res.events).iloc[0]
+        row.update(
+            {k: float(v) for k, v in outcomes.items() if k not in ("scenario", "replication")}
+        )
+        metrics = res.metrics[
+            [
+                "month",
+                "date",
+                "active_developers",
+                *(f"active_{k}" for k in ("megatech", "startup", "institute", "vertical")),
+            ]
+        ]
+    except Exception:  # a failed run is recorded with its reason and does not stop the sweep
+        row["error"] = traceback.format_exc(limit=3)
+        metrics = pd.DataFrame()
+    return {"row": row, "metrics": metrics}
+
+
+class Executor:
+    """Runs jobs and yields results as they finish (any order)."""
+
+    def map(self, fn: Callable[[Job], dict[str, Any]], items: list[Job]) -> Iterator[dict]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release resources."""
+
+
+class SequentialExecutor(Executor):
+    """In this process."""
+
+    def map(self, fn: Callable[[Job], dict[str, Any]], items: list[Job]) -> Iterator[dict]:
+        for item in items:
+            yield fn(item)
+
+
+class ProcessExecutor(Executor):
+    """Local worker processes ('spawn': clean workers, global start method untouched)."""
+
+    def __init__(self, workers: int) -> None:
+        import multiprocessing
+
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+        )
+
+    def map(self, fn: Callable[[Job], dict[str, Any]], items: list[Job]) -> Iterator[dict]:
+        futures = [self.pool.submit(fn, item) for item in items]
+        for fut in as_completed(futures):
+            yield fut.result()
+
+    def close(self) -> None:
+        self.pool.shutdown()
+
+
+class DaskExecutor(Executor):
+    """A Dask distributed cluster: a scheduler address, or a LocalCluster of ``local`` workers."""
+
+    def __init__(self, scheduler: str | None = None, local: int | None = None) -> None:
+        from distributed import Client, LocalCluster
+
+        self.cluster = None
+        if scheduler:
+            self.client = Client(scheduler)
+        else:
+            self.cluster = LocalCluster(
+                n_workers=local or 1, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            self.client = Client(self.cluster)
+
+    def map(self, fn: Callable[[Job], dict[str, Any]], items: list[Job]) -> Iterator[dict]:
+        from distributed import as_completed as dask_completed
+
+        futures = self.client.map(fn, items, pure=False)
+        for fut in dask_completed(futures):
+            yield fut.result()
+            fut.release()
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+class RunStore:
+    """Results of finished runs on disk, one small Parquet file per run (atomic writes)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder) / "runs"
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def done(self) -> set[str]:
+        """Keys of the runs already stored."""
+        return {p.name.removesuffix(".row.parquet") for p in self.folder.glob("*.row.parquet")}
+
+    def save(self, result: dict[str, Any]) -> None:
+        """Store one run's outcome row and metrics, each written then renamed into place."""
+        key = result["row"]["key"]
+        for suffix, frame in (
+            ("metrics", result["metrics"]),
+            ("row", pd.DataFrame([result["row"]])),
+        ):
+            tmp = self.folder / f".{key}.{suffix}.tmp"
+            frame.to_parquet(tmp, index=False)
+            os.replace(tmp, self.folder / f"{key}.{suffix}.parquet")
+
+    def rows(self, keys: Iterable[str]) -> pd.DataFrame:
+        """Outcome rows of ``keys`` (in that order)."""
+        return pd.concat(
+            [pd.read_parquet(self.folder / f"{k}.row.parquet") for k in keys], ignore_index=True
+        )
+
+    def metrics(self, key: str) -> pd.DataFrame:
+        """Monthly metrics of one run."""
+        return pd.read_parquet(self.folder / f"{key}.metrics.parquet")
+
+
+def run_sweep(
+    sweep: Sweep, folder: Path, executor: Executor, on_done: Callable[[], None] | None = None
+) -> pd.DataFrame:
+    """Run whatever is missing from ``folder``'s store; return the outcome table of every run.
+
+    The table is in (point, replication) order whatever the executor or the order runs finish.
+    """
+    store = RunStore(folder)
+    all_jobs = jobs(sweep)
+    done = store.done()
+    todo = [j for j in all_jobs if j.key not in done]
+    for result in executor.map(execute_job, todo):
+        store.save(result)
+        if on_done:
+            on_done()
+    table = store.rows(j.key for j in all_jobs)
+    table["point"] = [j.point for j in all_jobs]  # a key shared by two points keeps both
+    table["replication"] = [j.replication for j in all_jobs]
+    return table
+
+
+# --------------------------------------------------------------------------------------------------
+# Analysis
+# --------------------------------------------------------------------------------------------------
+
+
+def point_means(sweep: Sweep, table: pd.DataFrame) -> pd.DataFrame:
+    """Mean of each outcome over replications, one row per design point (in point order)."""
+    ok = table[table["error"] == ""]
+    means = ok.groupby("point")[sweep.spec.outcomes].mean()
+    return means.reindex(range(len(design_points(sweep))))
+
+
+def sensitivity(sweep: Sweep, table: pd.DataFrame) -> pd.DataFrame:
+    """Sobol first-order and total indices with confidence intervals, or Morris mu*, sigma.
+
+    Computed on each outcome's mean over replications per point. Returns a tidy table: outcome,
+    parameter, then the index columns. Empty for grid and lhs designs.
+    """
+    kind = sweep.spec.design.kind
+    if kind not in ("sobol", "morris"):
+        return pd.DataFrame()
+    means = point_means(sweep, table)
+    return sensitivity_indices(sweep, means)
+
+
+def sensitivity_indices(sweep: Sweep, y: pd.DataFrame) -> pd.DataFrame:
+    """Indices for outcomes ``y`` (one row per design point, one column per outcome)."""
+    kind = sweep.spec.design.kind
+    problem = sweep.problem
+    rows = []
+    for outcome in y.columns:
+        values = y[outcome].to_numpy(dtype=float)
+        if not np.isfinite(values).all():
+            raise ValueError(f"outcome {outcome} has failed or missing runs; cannot analyse")
+        if kind == "sobol":
+            from SALib.analyze import sobol
+
+            res = sobol.analyze(
+                problem,
+                values,
+                calc_second_order=sweep.spec.design.second_order,
+                seed=sweep.spec.design.seed,
+            )
+            for i, name in enumerate(problem["names"]):
+                rows.append(
+                    {
+                        "outcome": outcome,
+                        "parameter": name,
+                        "S1": res["S1"][i],
+                        "S1_conf": res["S1_conf"][i],
+                        "ST": res["ST"][i],
+                        "ST_conf": res["ST_conf"][i],
+                    }
+                )
+        else:
+            from SALib.analyze import morris
+
+            x = unit_samples(sweep)
+            res = morris.analyze(
+                problem, x, values, num_levels=sweep.spec.design.levels, seed=sweep.spec.design.seed
+            )
+            for i, name in enumerate(problem["names"]):
+                rows.append(
+                    {
+                        "outcome": outcome,
+                        "parameter": name,
+                        "mu_star": res["mu_star"][i],
+                        "mu_star_conf": res["mu_star_conf"][i],
+                        "sigma": res["sigma"][i],
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def selected_points(sweep: Sweep, table: pd.DataFrame) -> list[int]:
+    """Points whose consolidation curves are drawn: the extremes of the first outcome and the
+    first and last points of the design, at most ``curves``."""
+    means = point_means(sweep, table)[sweep.spec.outcomes[0]].dropna()
+    if means.empty:
+        return []
+    chosen = [int(means.idxmin()), int(means.idxmax()), 0, len(means) - 1]
+    return list(dict.fromkeys(chosen))[: sweep.spec.curves]
+
+
+def estimate_seconds(sweep: Sweep) -> float:
+    """Seconds for one run of the base scenario at the sweep's horizon (a short timing probe)."""
+    import time
+
+    from sim.runner import run_replication
+
+    sc = validate_scenario(json.loads(json.dumps(sweep.base_raw)))
+    start = time.perf_counter()
+    run_replication(sc, seed=0, record_firms=False)
+    return time.perf_counter() - start
+
+
+def n_runs(sweep: Sweep) -> int:
+    """Number of runs: points x replications."""
+    return len(design_points(sweep)) * sweep.spec.replications
+
+
+def _atomic(path: Path, write: Callable[[Path], object]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def write_sweep_outputs(
+    sweep: Sweep,
+    folder: Path,
+    table: pd.DataFrame,
+    started: Any,
+    finished: Any,
+    workers: int,
+    command: str,
+    figures: bool = True,
+) -> str:
+    """Tables, sensitivity indices, figures, manifest and a summary; returns the summary text.
+
+    Each file is written under a temporary name and renamed, so no output is ever half-written;
+    ``runs/`` keeps the per-run store that makes the sweep resumable.
+    """
+    from sim import plots
+    from sim.runner import _git_commit, _versions
+
+    folder = Path(folder)
+    spec = sweep.spec
+    params = [p.path for p in spec.parameters]
+    _atomic(folder / "outcomes.parquet", lambda t: table.to_parquet(t, index=False))
+    _atomic(folder / "outcomes.csv", lambda t: table.to_csv(t, index=False))
+    means = design_points(sweep).join(point_means(sweep, table))
+    _atomic(folder / "point_means.csv", lambda t: means.to_csv(t, index_label="point"))
+    failed = table[table["error"] != ""]
+    sens = pd.DataFrame()
+    if failed.empty:
+        sens = sensitivity(sweep, table)
+        if not sens.empty:
+            _atomic(folder / "sensitivity.csv", lambda t: sens.to_csv(t, index=False))
+    manifest = {
+        "sweep": spec.name,
+        "file": str(sweep.file),
+        "design": spec.design.model_dump(),
+        "runs": len(table),
+        "failed_runs": len(failed),
+        "workers": workers,
+        "started_utc": started.isoformat(timespec="seconds"),
+        "finished_utc": finished.isoformat(timespec="seconds"),
+        "git_commit": _git_commit(),
+        "versions": _versions(),
+        "command": command,
+    }
+    _atomic(folder / "manifest.json", lambda t: t.write_text(json.dumps(manifest, indent=2)))
+    _atomic(
+        folder / "sweep.resolved.yaml",
+        lambda t: t.write_text(yaml_dump(spec.model_dump(mode="json"))),
+    )
+
+    caption = (
+        f"Sweep {spec.name}: {spec.design.kind} design, {len(means)} points x "
+        f"{spec.replications} replications; values are means over replications."
+    )
+    if figures:
+        fig_dir = folder / "figures"
+        fig_dir.mkdir(exist_ok=True)
+        if spec.design.kind == "grid" and len(params) == 2:
+            for outcome in spec.outcomes:
+                plots.heatmap(
+                    means,
+                    params[0],
+                    params[1],
+                    outcome,
+                    fig_dir / f"heatmap_{_slug(outcome)}.png",
+                    f"{outcome} over {params[0]} x {params[1]}",
+                    caption,
+                )
+        if not sens.empty:
+            plots.sensitivity_bars(
+                sens,
+                fig_dir / "sensitivity.png",
+                f"Sensitivity ({spec.design.kind}) of sweep {spec.name}",
+                caption,
+            )
+        chosen = selected_points(sweep, table)
+        if chosen:
+            store = RunStore(folder)
+            frames = []
+            for point in chosen:
+                label = ", ".join(
+                    f"{p.rsplit('.', 1)[-1]}={means.loc[point, p]:.3g}" for p in params
+                )
+                for j in table[(table["point"] == point) & (table["error"] == "")].itertuples():
+                    frames.append(
+                        store.metrics(j.key).assign(
+                            scenario=f"point {point}: {label}", replication=j.replication
+                        )
+                    )
+            plots.scenarios_figure(
+                pd.concat(frames, ignore_index=True),
+                "active_developers",
+                fig_dir / "consolidation_selected.png",
+                "Active developers at selected sweep points",
+                "active developers (count)",
+            )
+
+    lines = [
+        f"Sweep {spec.name}: {spec.design.kind} design, {len(means)} points x "
+        f"{spec.replications} replications = {len(table)} runs; {len(failed)} failed.",
+        "",
+    ]
+    for outcome in spec.outcomes:
+        col = means[outcome]
+        lo, hi = col.idxmin(), col.idxmax()
+        lines.append(
+            f"{outcome}: {col.min():.3g} at "
+            + ", ".join(f"{p}={means.loc[lo, p]:.3g}" for p in params)
+            + f"; {col.max():.3g} at "
+            + ", ".join(f"{p}={means.loc[hi, p]:.3g}" for p in params)
+        )
+    if not sens.empty:
+        key = "ST" if "ST" in sens.columns else "mu_star"
+        lines.append("")
+        for outcome, g in sens.groupby("outcome", sort=False):
+            top = g.sort_values(key, ascending=False).head(3)
+            lines.append(
+                f"{outcome}: most influential ({key}) "
+                + ", ".join(f"{r.parameter} {getattr(r, key):.2f}" for r in top.itertuples())
+            )
+    if not failed.empty:
+        lines.append("\nFailed runs are listed with their errors in outcomes.csv (column error).")
+    lines.append(f"\nResults: {folder}")
+    text = "\n".join(lines) + "\n"
+    _atomic(folder / "summary.txt", lambda t: t.write_text(text))
+    return text
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+
+
+def yaml_dump(data: Any) -> str:
+    """YAML text of plain data."""
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
