@@ -39,8 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         sweep = make_sweep(Path(tmp), args.runs)
-        executor = (sw.ProcessExecutor(args.workers) if args.workers > 1
-                    else sw.SequentialExecutor())
+        executor = sw.ProcessExecutor(args.workers) if args.workers > 1 else sw.SequentialExecutor()
         start = time.perf_counter()
         try:
             table = sw.run_sweep(sweep, Path(tmp) / "out", executor)
@@ -48,9 +47,11 @@ def main() -> None:
             executor.close()
         seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{len(table)} runs (to 2028-12), {args.workers} worker(s): {seconds:.1f} s, "
-          f"{len(table) / seconds:.2f} runs/s; peak memory of the coordinating process "
-          f"{peak_mb:.0f} MB")
+    print(
+        f"{len(table)} runs (to 2028-12), {args.workers} worker(s): {seconds:.1f} s, "
+        f"{len(table) / seconds:.2f} runs/s; peak memory of the coordinating process "
+        f"{peak_mb:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -329,6 +329,55 @@ def sweep(
 
 
 @app.command()
+@input_errors_exit_2
+def calibrate(
+    file: Annotated[
+        Path, typer.Argument(help="calibration file (default: calibration/calibrate.yaml)")
+    ] = Path("calibration") / "calibrate.yaml",
+    workers: WorkersOpt = None,
+    trials: Annotated[
+        int | None, typer.Option("--trials", min=1, help="override the trial budget")
+    ] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Fit the free parameters to the targets; write calibrated.yaml and a fit report."""
+    from sim import calibrate as cb
+    from sim import sweep as sw
+
+    cal = cb.load_calibration(file)
+    if trials is not None:
+        cal.spec.optimizer.trials = trials
+    opt = cal.spec.optimizer
+    n_workers = min(workers or os.cpu_count() or 1, opt.batch)
+    executor: sw.Executor = (
+        sw.ProcessExecutor(n_workers) if n_workers > 1 else sw.SequentialExecutor()
+    )
+    try:
+        study = cb.open_study(cal)
+        left = max(opt.trials - cb.finished_trials(study), 0)
+        n_prof = len(cal.spec.parameters) * (cal.spec.profile_points + 1)
+        if left < opt.trials:
+            typer.echo(
+                f"Continuing study {cal.spec.name!r}: {opt.trials - left} trials stored, "
+                f"{left} to run."
+            )
+
+        def work(tick: Callable[[int], None]) -> tuple:
+            st = cb.optimise(cal, executor, on_done=lambda: tick(0))
+            best = cb.best_values(st)
+            prof = cb.profiles(cal, best, executor, on_done=lambda: tick(0))
+            final = cb.simulate(cal, best, cal.spec.final_replications)
+            return st, prof, final
+
+        study, prof, final = _with_progress(
+            f"{cal.spec.name}: trials and profiles", left + n_prof, quiet, work
+        )
+    finally:
+        executor.close()
+    typer.echo(cb.write_outputs(cal, study, prof, final))
+
+
+@app.command()
 def validate(
     files: Annotated[list[Path], typer.Argument(help="scenario YAML files to check")],
 ) -> None:

@@ -659,7 +659,11 @@ class GenAIMarket(mesa.Model):
         )
         self.orphans_m = np.zeros(self.n_segments)
 
-        spend = self.seg_spend_2023 * (1 + d.usage_growth_per_year) ** self.years_from_reference()
+        spend = (
+            self.seg_spend_2023
+            * d.spend_scale
+            * (1 + d.usage_growth_per_year) ** self.years_from_reference()
+        )
         el = self.seg_elasticity
         usage_value = spend[:, None] * price[None, :] ** (-el[:, None])  # RMB of usage per user
         revenue = (users * usage_value * price[None, :]).sum(axis=0)  # M RMB (users in millions)

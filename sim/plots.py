@@ -206,3 +206,80 @@ def sensitivity_bars(table: pd.DataFrame, path: Path, title: str, caption: str) 
     _caption(fig, caption)
     fig.savefig(path, dpi=120)
     return path
+
+
+def calibration_fit(fit: pd.DataFrame, path: Path, replications: int) -> Path:
+    """Targets against simulated medians with 10-90 % bands, one panel per target."""
+    fig = Figure(figsize=(9, 3.8), layout="constrained")
+    axes = fig.subplots(1, len(fit), squeeze=False)[0]
+    for ax, row in zip(axes, fit.itertuples(), strict=True):
+        ax.errorbar(
+            [0],
+            [row.simulated_median],
+            yerr=[
+                [row.simulated_median - row.simulated_p10],
+                [row.simulated_p90 - row.simulated_median],
+            ],
+            fmt="o",
+            capsize=6,
+            label="simulated median, 10-90 %",
+        )
+        tol = row.value * row.tolerance if row.target == "market_size" else row.tolerance
+        ax.axhspan(row.value - tol, row.value + tol, color="0.85", label="target ± tolerance")
+        ax.axhline(row.value, color="black", lw=1, label="target")
+        ax.set_xticks([])
+        unit = "bn RMB (calendar year)" if row.target == "market_size" else "active developers"
+        ax.set_title(f"{row.target} {row.period}", fontsize=10)
+        ax.set_ylabel(unit)
+    axes[0].legend(frameon=False, fontsize=7, loc="lower left")
+    fig.suptitle("Calibration fit: targets and simulated medians")
+    _caption(
+        fig,
+        f"Best parameters re-run with {replications} replications; bars: 10-90 % "
+        "across replications; grey: the target's tolerance.",
+    )
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def loss_history(history: pd.DataFrame, path: Path) -> Path:
+    """Loss of every completed trial and the best so far (log scale)."""
+    fig, ax = _axes()
+    ax.scatter(history["trial"], history["loss"], s=10, color="0.5", label="trial")
+    ax.plot(history["trial"], history["best_so_far"], color="C3", label="best so far")
+    ax.set_yscale("log")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("loss (squared errors in tolerance units, log scale)")
+    ax.set_title("Calibration: loss history")
+    ax.legend(frameon=False)
+    ax.grid(alpha=0.3, which="both")
+    _caption(fig, "Optuna TPE; each trial runs the same replication seeds.")
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def loss_profiles(
+    profiles: pd.DataFrame, best: dict[str, float], best_loss: float, path: Path
+) -> Path:
+    """One-at-a-time loss profiles around the optimum (flat = not identified)."""
+    names = list(dict.fromkeys(profiles["parameter"]))
+    cols = min(3, len(names))
+    rows = -(-len(names) // cols)
+    fig = Figure(figsize=(3.3 * cols, 2.6 * rows + 0.6), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax, name in zip(axes, names, strict=False):
+        g = profiles[profiles["parameter"] == name]
+        ax.plot(g["value"], g["loss"], "o-", ms=3)
+        ax.axvline(best[name], color="C3", lw=1)
+        ax.axhline(best_loss + 1, color="0.5", ls=":", lw=1)
+        ax.set_yscale("log")
+        ax.set_title(name, fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in axes[len(names) :]:
+        ax.set_visible(False)
+    fig.suptitle("Loss profiles around the optimum (others at their best values)")
+    _caption(
+        fig, "Red: best value; dotted: best loss + 1 (the identification threshold); log scale."
+    )
+    fig.savefig(path, dpi=120)
+    return path

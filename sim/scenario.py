@@ -435,6 +435,12 @@ class Demand(Strict):
     demand_scale: float = F(
         1.0, desc="multiplier on all potential users (calibrated)", gt=0, le=100
     )
+    spend_scale: float = F(
+        1.0,
+        desc="multiplier on spending per user in every segment (willingness to pay; calibrated)",
+        gt=0,
+        le=100,
+    )
     potential_growth_per_year: float = F(
         0.15, desc="growth of potential users per year", ge=-0.5, le=3
     )
@@ -922,10 +928,14 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+def load_raw(
+    path: str | Path, _seen: tuple[Path, ...] = (), use_calibration: bool = True
+) -> dict[str, Any]:
     """Read a scenario file and its ``extends`` chain into one merged mapping (not yet validated).
 
     ``roster_file`` is read relative to the file that names it and replaced by ``roster``.
+    ``calibration_file`` (a fragment written by ``genai-sim calibrate``) is merged underneath the
+    file that names it; ``use_calibration=False`` leaves it out (calibration itself does).
     """
     path = Path(path).resolve()
     if path in _seen:
@@ -950,12 +960,24 @@ def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
                 _display(roster_path), "firms", "a roster file holds a list under `firms:`"
             )
         data["roster"] = roster["firms"]
+    calibration = data.pop("calibration_file", None)
+    if calibration is not None and use_calibration:
+        if not isinstance(calibration, str):
+            raise InputError(_display(path), "calibration_file", "must be a file path (string)")
+        fragment = _read_yaml((path.parent / calibration).resolve(), "calibration_file")
+        if not isinstance(fragment, dict):
+            raise InputError(
+                _display(path.parent / calibration),
+                None,
+                "a calibration file holds a mapping of parameters",
+            )
+        data = deep_merge(fragment, data)
     base_name = data.pop("extends", None)
     if base_name is None:
         return data
     if not isinstance(base_name, str):
         raise InputError(_display(path), "extends", "must be the path of a base scenario file")
-    base = load_raw((path.parent / base_name), (*_seen, path))
+    base = load_raw((path.parent / base_name), (*_seen, path), use_calibration)
     return deep_merge(base, data)
 
 
