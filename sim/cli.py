@@ -378,6 +378,43 @@ def calibrate(
 
 
 @app.command()
+@input_errors_exit_2
+def report(
+    folders: Annotated[list[Path], typer.Argument(help="results folders (run, compare, sweep)")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="HTML file (default: report.html in the first folder)"),
+    ] = None,
+) -> None:
+    """Write one self-contained HTML report (figures embedded; opens offline)."""
+    from sim.report import build_report
+
+    for f in folders:
+        if not f.is_dir():
+            raise InputError(str(f), None, "not a folder")
+    path = build_report(folders, out or folders[0] / "report.html")
+    typer.echo(f"Report: {path}")
+
+
+@app.command()
+@input_errors_exit_2
+def plot(
+    folder: Annotated[Path, typer.Argument(help="a run's results folder")],
+    figure: Annotated[str, typer.Option("--figure", "-f", help="figure name (see --list)")] = "",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="file, .png or .svg")] = None,
+    list_figures: Annotated[bool, typer.Option("--list", help="list figure names")] = False,
+) -> None:
+    """Redraw one figure of a run as PNG or SVG."""
+    from sim.report import RUN_FIGURES, plot_figure
+
+    if list_figures or not figure:
+        typer.echo("\n".join(f"{name}: {spec.caption}" for name, spec in RUN_FIGURES.items()))
+        return
+    path = plot_figure(folder, figure, out or folder / "figures" / f"{figure}.png")
+    typer.echo(f"Figure: {path}")
+
+
+@app.command()
 def validate(
     files: Annotated[list[Path], typer.Argument(help="scenario YAML files to check")],
 ) -> None:

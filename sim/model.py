@@ -494,7 +494,12 @@ class GenAIMarket(mesa.Model):
             + gov.public_capacity_h100e
         )
         self.compute_price, market_h100e = clear_compute(
-            contracts, capacity, self.price_floor, other_demand_m_rmb=self.inference_spend_m_rmb
+            contracts,
+            capacity,
+            self.price_floor,
+            other_demand_m_rmb=self.inference_spend_m_rmb,
+            previous_price_m_rmb=self.compute_price,
+            adjustment=sc.compute.price_adjustment_per_month,
         )
 
         # Public compute: eligible firms get the platform's discount on their share of it.

@@ -54,6 +54,8 @@ def _finish(
     title: str,
     ylabel: str,
     legend: dict[str, object],
+    replications: int | None = None,
+    band: bool = True,
 ) -> Path:
     """Title, units, legend, grid, a caption naming scenario, replications and band; save."""
     ax.set_title(title)
@@ -61,21 +63,30 @@ def _finish(
     ax.legend(frameon=False, **legend)
     ax.grid(alpha=0.3, which="both")
     scen = ", ".join(dict.fromkeys(metrics["scenario"]))
-    n = metrics["replication"].nunique()
-    _caption(
-        fig,
-        f"Scenario: {scen}. Lines: median of {n} replications; bands: 10-90 % across replications.",
+    n = replications if replications is not None else metrics["replication"].nunique()
+    what = (
+        f"Lines: median of {n} replications; bands: 10-90 % across replications."
+        if band
+        else f"Pooled over {n} replications."
     )
+    _caption(fig, f"Scenario: {scen}. {what}")
     fig.savefig(path, dpi=120)
     return path
 
 
-def consolidation(metrics: pd.DataFrame, path: Path) -> Path:
-    """Active foundation-model developers over time, total and by kind."""
+def consolidation(
+    metrics: pd.DataFrame, path: Path, marks: list[tuple[str, float, str]] | None = None
+) -> Path:
+    """Active foundation-model developers over time, total and by kind.
+
+    ``marks``: published counts to show as points, (YYYY-MM, value, label).
+    """
     fig, ax = _axes()
     _banded(ax, metrics, "active_developers", "all developers", "black")
     for kind in KINDS:
         _banded(ax, metrics, f"active_{kind}", kind, KIND_COLOURS[kind])
+    for month, value, label in marks or []:
+        ax.plot(pd.to_datetime(month + "-01"), value, "D", color="C3", ms=8, label=label)
     ax.set_ylim(bottom=0)
     return _finish(
         fig,
@@ -115,15 +126,12 @@ def concentration(metrics: pd.DataFrame, path: Path) -> Path:
         ("hhi_revenue", "HHI of revenue", "#d62728"),
     ):
         _banded(ax, metrics, col, label, colour)
-    ax.axhline(0.25, color="0.4", ls=":", lw=1)
-    ax.text(
-        ax.get_xlim()[0],
-        0.255,
-        " HHI 0.25 (2,500): highly concentrated (US merger guidelines)",
-        fontsize=7,
-        color="0.4",
-        va="bottom",
-    )
+    for level, label in (
+        (0.10, "HHI 1,000: moderately concentrated"),
+        (0.18, "HHI 1,800: highly concentrated (US merger guidelines 2023)"),
+    ):
+        ax.axhline(level, color="0.4", ls=":", lw=1)
+        ax.text(ax.get_xlim()[0], level + 0.005, " " + label, fontsize=7, color="0.4", va="bottom")
     ax.set_ylim(0, 1)
     return _finish(
         fig,
@@ -280,6 +288,157 @@ def loss_profiles(
     fig.suptitle("Loss profiles around the optimum (others at their best values)")
     _caption(
         fig, "Red: best value; dotted: best loss + 1 (the identification threshold); log scale."
+    )
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def _single(scenario: str) -> pd.DataFrame:
+    """A stand-in metrics frame naming one scenario (for captions of derived figures)."""
+    return pd.DataFrame({"scenario": [scenario], "replication": [0]})
+
+
+def market_vs_forecast(
+    annual: pd.DataFrame, points: pd.DataFrame, path: Path, scenario: str
+) -> Path:
+    """Calendar-year market size (median and 10-90 % band) against published forecast points."""
+    fig, ax = _axes()
+    q = annual.groupby("year")["market_bn_rmb"].quantile([0.1, 0.5, 0.9]).unstack()
+    ax.plot(q.index, q[0.5], "-o", color="#1f77b4", ms=3, label="simulated (median)")
+    ax.fill_between(q.index, q[0.1], q[0.9], color="#1f77b4", alpha=0.2, lw=0)
+    if len(points):
+        ax.plot(
+            points["period"].astype(int),
+            points["value"],
+            "D",
+            color="C3",
+            ms=8,
+            label="iiMedia forecast (published points)",
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel("year")
+    return _finish(
+        fig,
+        ax,
+        _single(scenario),
+        path,
+        "Market size against iiMedia's forecast (China AIGC core market)",
+        "bn RMB per calendar year (log scale)",
+        {"loc": "upper left"},
+        replications=int(annual["replication"].nunique()),
+    )
+
+
+def leader_shares(firms: pd.DataFrame, path: Path, top: int = 6) -> Path:
+    """Stacked shares of users and revenue of the leading firms (mean over replications)."""
+    active = firms[firms["status"] == "active"]
+    fig = Figure(figsize=(9, 6), layout="constrained")
+    axes = fig.subplots(2, 1, sharex=True)
+    n_rep = firms["replication"].nunique()
+    for ax, col, label in (
+        (axes[0], "users_m", "share of users"),
+        (axes[1], "revenue_m_rmb", "share of revenue"),
+    ):
+        total = active.groupby(["replication", "month"])[col].transform("sum")
+        share = active.assign(share=active[col] / total.where(total > 0))
+        mean = share.groupby(["month", "firm"])["share"].sum().unstack(fill_value=0) / n_rep
+        leaders = list(mean.iloc[-1].sort_values(ascending=False).index[:top])
+        stack = mean[leaders].copy()
+        stack["all others"] = (1 - stack.sum(axis=1)).clip(lower=0)
+        x = pd.to_datetime([f"{2021 + m // 12}-{m % 12 + 1:02d}-01" for m in stack.index])
+        ax.stackplot(x, stack.T.to_numpy(), labels=list(stack.columns), alpha=0.85)
+        ax.set_ylim(0, 1)
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].legend(loc="upper left", fontsize=7, ncols=2, frameon=False)
+    fig.suptitle("Shares of the leading firms (largest at the end of the run)")
+    _caption(
+        fig,
+        f"Scenario: {', '.join(dict.fromkeys(firms['scenario']))}. Mean share over "
+        f"{n_rep} replications; firms named by the roster or by entry order.",
+    )
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def survival_curves(
+    curves: dict[str, pd.DataFrame],
+    counts: dict[str, int],
+    path: Path,
+    scenario: str,
+    replications: int,
+) -> Path:
+    """Kaplan-Meier survival by kind of developer, months since entry."""
+    fig, ax = _axes()
+    for kind, km in curves.items():
+        ax.step(
+            km["months"],
+            km["survival"],
+            where="post",
+            color=KIND_COLOURS.get(kind),
+            label=f"{kind} (n = {counts.get(kind, 0)})",
+        )
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("months since entry")
+    return _finish(
+        fig,
+        ax,
+        _single(scenario),
+        path,
+        "Survival of developers by kind (Kaplan-Meier)",
+        "share still developing foundation models",
+        {"loc": "upper right"},
+        replications=replications,
+        band=False,
+    )
+
+
+def exits_by_year(events: pd.DataFrame, replications: int, path: Path, scenario: str) -> Path:
+    """Exits per year by cause (mean per replication), stacked bars."""
+    exits = events[events["event"].isin(["bankrupt", "acquired", "pivoted"])].copy()
+    exits["year"] = 2021 + exits["month"] // 12
+    table = exits.groupby(["year", "event"]).size().unstack(fill_value=0) / replications
+    fig, ax = _axes()
+    bottom = np.zeros(len(table))
+    for cause, colour in (("bankrupt", "#d62728"), ("acquired", "#1f77b4"), ("pivoted", "#ff7f0e")):
+        if cause in table.columns:
+            ax.bar(table.index, table[cause], bottom=bottom, color=colour, label=cause)
+            bottom += table[cause].to_numpy()
+    ax.set_xlabel("year")
+    return _finish(
+        fig,
+        ax,
+        _single(scenario),
+        path,
+        "Exits by cause per year",
+        "exits per replication (mean)",
+        {"loc": "upper right"},
+        replications=replications,
+        band=False,
+    )
+
+
+def policy_context(metrics: pd.DataFrame, path: Path) -> Path:
+    """Export-control supply factor, subsidy spending and the compute price over time."""
+    fig = Figure(figsize=(9, 7), layout="constrained")
+    axes = fig.subplots(3, 1, sharex=True)
+    med = metrics.groupby("month").median(numeric_only=True)
+    x = pd.to_datetime([f"{2021 + m // 12}-{m % 12 + 1:02d}-01" for m in med.index])
+    axes[0].step(x, med["imported_supply_factor"], where="post", color="C3")
+    axes[0].set_ylabel("imported supply\n(share of uncontrolled)")
+    axes[0].set_ylim(0, 1.05)
+    axes[1].bar(x, med["subsidies_paid_m_rmb"] + med["gov_equity_m_rmb"], width=25, color="C2")
+    axes[1].set_ylabel("subsidies and gov.\nequity (M RMB/month)")
+    _banded(axes[2], metrics, "compute_price_m_rmb_per_h100e_month", "compute price", "C0")
+    axes[2].set_ylabel("compute price\n(M RMB/H100e-month)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.suptitle("Policy context")
+    _caption(
+        fig,
+        f"Scenario: {', '.join(dict.fromkeys(metrics['scenario']))}. Medians over "
+        f"{metrics['replication'].nunique()} replications; compute price with its 10-90 % "
+        "band.",
     )
     fig.savefig(path, dpi=120)
     return path

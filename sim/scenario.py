@@ -391,6 +391,13 @@ class Compute(Strict):
     price_floor_decline_per_year: float = F(
         0.25, desc="yearly decline of the cost-based price (hardware and power)", ge=0, le=0.9
     )
+    price_adjustment_per_month: float = F(
+        0.5,
+        desc="share of the (log) gap to the clearing price the compute price closes each month; "
+        "buyers are rationed when demand exceeds capacity at the going price",
+        gt=0,
+        le=1,
+    )
     inference_cost_share_2023: float = F(
         0.5,
         desc="inference compute cost per RMB of usage sold at the 2023 reference price",

@@ -56,6 +56,21 @@ class TestCompute:
         np.testing.assert_allclose(h, [10.0, 30.0])
         assert h.sum() + 60.0 / price == pytest.approx(100.0)
 
+    def test_partial_price_adjustment_rations_quantities(self) -> None:
+        # p* = 100 / 100 = 1; from 0.5 halfway in logs: 0.5 * 2 ** 0.5. Demand at that price,
+        # 100 / 0.7071 = 141.4 H100e, exceeds capacity: everyone gets 100 / 141.4 of it, so the
+        # firms end with what they would get at p* (10 and 30).
+        price, h = clear_compute(
+            np.array([10.0, 30.0]),
+            100.0,
+            0.3,
+            other_demand_m_rmb=60.0,
+            previous_price_m_rmb=0.5,
+            adjustment=0.5,
+        )
+        assert price == pytest.approx(0.5 * 2**0.5)
+        np.testing.assert_allclose(h, [10.0, 30.0])
+
     def test_floor_price_when_capacity_is_ample(self) -> None:
         price, h = clear_compute(
             np.array([10.0, 30.0]), capacity_h100e=1000.0, price_floor_m_rmb=0.3
@@ -65,7 +80,7 @@ class TestCompute:
 
     def test_no_capacity_gives_no_compute(self) -> None:
         price, h = clear_compute(np.array([5.0]), capacity_h100e=0.0, price_floor_m_rmb=0.3)
-        assert math.isinf(price)
+        assert math.isfinite(price) and price == pytest.approx(0.3)  # no inf leaks into metrics
         np.testing.assert_allclose(h, [0.0])
 
     def test_voucher_stretches_own_money_until_cap(self) -> None:

@@ -19,28 +19,42 @@ def clear_compute(
     capacity_h100e: float,
     price_floor_m_rmb: float,
     other_demand_m_rmb: float = 0.0,
+    previous_price_m_rmb: float | None = None,
+    adjustment: float = 1.0,
 ) -> tuple[float, FloatArray]:
     """Clear the rental market.
+
+    The clearing price spends all money on the capacity, ``p* = max(floor, money / capacity)``.
+    The price moves a share ``adjustment`` of the way there in logs each month (tatonnement,
+    which damps the cycles a lagged demand would otherwise make); if demand at that price exceeds
+    capacity, every buyer is rationed in proportion.
 
     Args:
         contracts_m_rmb: (n,) money each firm spends on training compute this month, M RMB (>= 0).
         capacity_h100e: H100e available to rent this month (>= 0).
         price_floor_m_rmb: cost-based price of one H100e-month, M RMB (> 0).
         other_demand_m_rmb: money other uses bid for the same capacity (serving users), M RMB.
+        previous_price_m_rmb: last month's price (None: move all the way to p*).
+        adjustment: share of the log gap to p* closed this month, in (0, 1].
 
     Returns:
-        (price, h100e_months): the clearing price in M RMB per H100e-month and each firm's
-        H100e-months. Every buyer gets capacity in proportion to its money, so
-        ``sum(h100e_months) + other_demand / price <= capacity`` whenever the price is above the
-        floor.
+        (price, h100e_months): the price in M RMB per H100e-month and each firm's H100e-months,
+        with ``sum(h100e_months) + other_demand / price * rationing <= capacity``.
     """
     contracts = np.asarray(contracts_m_rmb, dtype=float)
-    total = contracts.sum() + max(other_demand_m_rmb, 0.0)
-    scarcity_price = total / capacity_h100e if capacity_h100e > 0 else np.inf
-    price = float(max(price_floor_m_rmb, scarcity_price))
-    if not np.isfinite(price):
-        return price, np.zeros_like(contracts)
-    return price, contracts / price
+    money = contracts.sum() + max(other_demand_m_rmb, 0.0)
+    if capacity_h100e <= 0:
+        return float(previous_price_m_rmb or price_floor_m_rmb), np.zeros_like(contracts)
+    target = max(price_floor_m_rmb, money / capacity_h100e)
+    if previous_price_m_rmb is None or adjustment >= 1.0:
+        price = target
+    else:
+        price = max(
+            price_floor_m_rmb, previous_price_m_rmb * (target / previous_price_m_rmb) ** adjustment
+        )
+    wanted = money / price
+    rationing = min(1.0, capacity_h100e / wanted) if wanted > 0 else 1.0
+    return float(price), contracts / price * rationing
 
 
 def ration_subsidy(claims_m_rmb: FloatArray, budget_left_m_rmb: float) -> FloatArray:

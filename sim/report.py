@@ -1,0 +1,409 @@
+"""Self-contained HTML reports and single figures from saved results.
+
+``genai-sim report DIR...`` writes one HTML file (figures embedded as data URIs, styles inline, no
+external URL: it opens offline in any browser) for a run, a comparison or a sweep folder.
+``genai-sim plot DIR --figure NAME`` redraws one figure as PNG or SVG. Figures come from one
+registry (``RUN_FIGURES``), so the report and ``plot`` always draw the same thing.
+
+The report opens with a plain-language summary generated from the numbers (``run_facts``), so the
+text and the tables cannot disagree.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim import plots
+from sim.errors import InputError
+from sim.model import EXIT_CAUSES
+from sim.runner import RunResult, load_tables
+from sim.summary import annual_market_bn_rmb
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = ROOT / "calibration" / "targets.csv"
+
+
+# --------------------------------------------------------------------------------------------------
+# Pure analysis
+# --------------------------------------------------------------------------------------------------
+
+
+def kaplan_meier(durations: np.ndarray, events: np.ndarray) -> pd.DataFrame:
+    """Kaplan-Meier survival estimate.
+
+    Args:
+        durations: (n,) months from entry to exit or to the end of the run (censoring).
+        events: (n,) True where the firm exited (any cause), False where it was still active.
+
+    Returns:
+        A frame with ``months`` (event times, starting at 0) and ``survival`` (S(t) just after).
+    """
+    d = np.asarray(durations, dtype=float)
+    e = np.asarray(events, dtype=bool)
+    times = np.unique(d[e])
+    surv, rows = 1.0, [(0.0, 1.0)]
+    for t in times:
+        at_risk = np.sum(d >= t)
+        exits = np.sum((d == t) & e)
+        if at_risk > 0:
+            surv *= 1.0 - exits / at_risk
+        rows.append((float(t), surv))
+    return pd.DataFrame(rows, columns=["months", "survival"])
+
+
+def firm_lifetimes(firms: pd.DataFrame) -> pd.DataFrame:
+    """One row per firm and replication: kind, entry month, months survived, exited or not."""
+    last = firms.sort_values("month").groupby(["replication", "firm_id"]).tail(1)
+    end = firms["month"].max()
+    out = last[["replication", "firm_id", "firm", "kind", "entry_month", "status"]].copy()
+    out["exited"] = out["status"] != "active"
+    out["months"] = np.where(out["exited"], last["month"], end) - out["entry_month"]
+    return out.reset_index(drop=True)
+
+
+def targets_table() -> pd.DataFrame:
+    """The calibration targets (for marking published figures), or an empty frame."""
+    if not TARGETS.is_file():
+        return pd.DataFrame(columns=["target", "period", "value"])
+    return pd.read_csv(TARGETS, dtype={"period": str})
+
+
+def run_facts(
+    metrics: pd.DataFrame, firms: pd.DataFrame, events: pd.DataFrame, month: str
+) -> dict[str, Any]:
+    """The numbers the plain-language summary states, for one month (e.g. the last)."""
+    at = metrics[metrics["date"] == month]
+    n_rep = int(metrics["replication"].nunique())
+    active = at["active_developers"].to_numpy()
+    lo, hi = (int(np.quantile(active, q, method="nearest")) for q in (0.1, 0.9))
+    within = int(np.sum((active >= lo) & (active <= hi)))
+    survivors = firms[(firms["date"] == month) & (firms["status"] == "active")]
+    share_mega = float((survivors["kind"] == "megatech").mean()) if len(survivors) else 0.0
+    annual = annual_market_bn_rmb(metrics)
+    year = int(month[:4])
+    market = annual[annual["year"] == year]["market_bn_rmb"]
+    peak = metrics.loc[metrics.groupby("replication")["active_developers"].idxmax()]
+    exits = events[events["event"].isin(EXIT_CAUSES)]
+    return {
+        "month": month,
+        "replications": n_rep,
+        "active_low": lo,
+        "active_high": hi,
+        "replications_within": within,
+        "megatech_share_of_survivors": share_mega,
+        "cr3_users_median": float(at["cr3_users"].median()),
+        "market_year": year if len(market) else None,
+        "market_bn_rmb_median": float(market.median()) if len(market) else None,
+        "peak_median": float(peak["active_developers"].median()),
+        "peak_date": str(peak["date"].mode().iloc[0]),
+        "exits_per_replication": {
+            c: float((exits["event"] == c).sum() / n_rep) for c in EXIT_CAUSES
+        },
+    }
+
+
+def summary_text(facts: dict[str, Any], scenario: str) -> str:
+    """One paragraph in plain language, built only from ``facts``."""
+    f = facts
+    parts = [
+        f"In scenario {scenario}, active foundation-model developers peak at about "
+        f"{f['peak_median']:.0f} (median across replications, around {f['peak_date']}).",
+        f"In {f['replications_within']} of {f['replications']} replications, "
+        f"{f['active_low']}-{f['active_high']} developers remain in {f['month']}; megatechs are "
+        f"{f['megatech_share_of_survivors']:.0%} of the survivors and the three largest hold "
+        f"{f['cr3_users_median']:.0%} of users (median).",
+    ]
+    if f["market_bn_rmb_median"] is not None:
+        parts.append(
+            f"The market (iiMedia's AIGC core market definition) reaches "
+            f"{f['market_bn_rmb_median']:.0f} bn RMB in {f['market_year']} (median)."
+        )
+    ex = f["exits_per_replication"]
+    parts.append(
+        f"On average a replication sees {ex['bankrupt']:.0f} bankruptcies, "
+        f"{ex['acquired']:.0f} acquisitions and {ex['pivoted']:.0f} pivots."
+    )
+    return " ".join(parts)
+
+
+# --------------------------------------------------------------------------------------------------
+# Figures of a run (one registry for the report and `genai-sim plot`)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A figure: how to draw it from a run's tables, and its caption."""
+
+    draw: Callable[[RunResult, Path], Path]
+    caption: str
+
+
+def _consolidation(res: RunResult, path: Path) -> Path:
+    t = targets_table()
+    counts = t[t["target"] == "active_models"]
+    return plots.consolidation(
+        res.metrics,
+        path,
+        marks=[
+            (str(r.period), float(r.value), f"source report: {r.value:g} models")
+            for r in counts.itertuples()
+        ],
+    )
+
+
+def _market(res: RunResult, path: Path) -> Path:
+    t = targets_table()
+    points = t[t["target"] == "market_size"]
+    return plots.market_vs_forecast(
+        annual_market_bn_rmb(res.metrics), points, path, res.metrics["scenario"].iloc[0]
+    )
+
+
+def _shares(res: RunResult, path: Path) -> Path:
+    return plots.leader_shares(res.firms, path)
+
+
+def _concentration(res: RunResult, path: Path) -> Path:
+    return plots.concentration(res.metrics, path)
+
+
+def _survival(res: RunResult, path: Path) -> Path:
+    life = firm_lifetimes(res.firms)
+    curves = {
+        k: kaplan_meier(g["months"].to_numpy(), g["exited"].to_numpy())
+        for k, g in life.groupby("kind")
+    }
+    return plots.survival_curves(
+        curves,
+        life.groupby("kind").size().to_dict(),
+        path,
+        res.metrics["scenario"].iloc[0],
+        int(res.metrics["replication"].nunique()),
+    )
+
+
+def _exits(res: RunResult, path: Path) -> Path:
+    return plots.exits_by_year(
+        res.events, int(res.metrics["replication"].nunique()), path, res.metrics["scenario"].iloc[0]
+    )
+
+
+def _policy(res: RunResult, path: Path) -> Path:
+    return plots.policy_context(res.metrics, path)
+
+
+RUN_FIGURES: dict[str, FigureSpec] = {
+    "consolidation": FigureSpec(
+        _consolidation,
+        "Active foundation-model developers by kind; the source report's mid-2023 count is marked.",
+    ),
+    "market_size": FigureSpec(
+        _market,
+        "Market size per calendar year against iiMedia's published forecast points (log scale).",
+    ),
+    "leader_shares": FigureSpec(
+        _shares, "Shares of users and revenue of the leading firms (mean over replications)."
+    ),
+    "concentration": FigureSpec(
+        _concentration,
+        "HHI and top-three shares of users and revenue, with the US merger-guideline thresholds.",
+    ),
+    "survival": FigureSpec(_survival, "Kaplan-Meier survival of developers by kind, from entry."),
+    "exits": FigureSpec(_exits, "Exits by cause per year (mean per replication)."),
+    "policy": FigureSpec(
+        _policy,
+        "Policy context: imported-chip supply under export controls, "
+        "subsidy spending, compute price.",
+    ),
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# Folders
+# --------------------------------------------------------------------------------------------------
+
+
+def folder_kind(folder: Path) -> str:
+    """'run', 'comparison' or 'sweep', from what the folder holds."""
+    folder = Path(folder)
+    if (folder / "sweep.resolved.yaml").is_file() and (folder / "outcomes.parquet").is_file():
+        return "sweep"
+    if (folder / "metrics.parquet").is_file() and (folder / "headline.csv").is_file():
+        return "comparison"
+    if (folder / "metrics.parquet").is_file() and (folder / "scenario.resolved.yaml").is_file():
+        return "run"
+    raise InputError(
+        str(folder),
+        None,
+        "not a results folder of run, compare or sweep "
+        "(expected metrics.parquet with scenario.resolved.yaml or headline.csv, or "
+        "outcomes.parquet with sweep.resolved.yaml)",
+    )
+
+
+def plot_figure(folder: Path, name: str, out: Path) -> Path:
+    """Redraw one figure of a run folder (PNG or SVG by the suffix of ``out``)."""
+    if folder_kind(folder) != "run":
+        raise InputError(
+            str(folder),
+            None,
+            "plot redraws figures of run folders; use report for comparisons and sweeps",
+        )
+    if name not in RUN_FIGURES:
+        raise InputError(
+            None, "--figure", f"unknown figure {name!r}; allowed: {', '.join(RUN_FIGURES)}"
+        )
+    if out.suffix not in (".png", ".svg"):
+        raise InputError(None, "--out", "the file must end in .png or .svg")
+    return RUN_FIGURES[name].draw(load_tables(folder), out)
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def _figure(path: Path, caption: str, fig_id: str) -> str:
+    return (
+        f'<figure id="{html.escape(fig_id)}">{_img(path)}'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def _pre(title: str, text: str) -> str:
+    return (
+        f"<details><summary>{html.escape(title)}</summary><pre>{html.escape(text)}</pre></details>"
+    )
+
+
+def _run_section(folder: Path, tmp: Path) -> tuple[str, str]:
+    res = load_tables(folder)
+    scenario = str(res.metrics["scenario"].iloc[0])
+    last = str(res.metrics["date"].max())
+    month = "2028-12" if (res.metrics["date"] == "2028-12").any() else last
+    facts = run_facts(res.metrics, res.firms, res.events, month)
+    text = summary_text(facts, scenario)
+    figs = []
+    for name, spec in RUN_FIGURES.items():
+        path = spec.draw(res, tmp / f"{folder.name}-{name}.png")
+        figs.append(_figure(path, spec.caption, f"fig-{name}"))
+    body = (
+        f"<h2>Run: {html.escape(scenario)}</h2><p class='summary' id='summary'>"
+        f"{html.escape(text)}</p>"
+        + "".join(figs)
+        + _pre("Resolved scenario", (folder / "scenario.resolved.yaml").read_text())
+        + _pre("Manifest", (folder / "manifest.json").read_text())
+    )
+    return body, text
+
+
+def _comparison_section(folder: Path, tmp: Path) -> tuple[str, str]:
+    from sim.compare import comparison_figures
+
+    res = load_tables(folder)
+    figs = comparison_figures(res.metrics, tmp)
+    table = pd.read_csv(folder / "headline.csv")
+    text = (folder / "summary.txt").read_text()
+    rows = table[
+        table["outcome"].isin(
+            [
+                "active_developers_2025-12",
+                "active_developers_2028-12",
+                "cr3_users_2028-12",
+                "market_bn_rmb_2028",
+                "survivors_megatech_2028-12",
+                "survivors_startup_2028-12",
+                "exits_bankrupt",
+                "exits_acquired",
+                "exits_pivoted",
+            ]
+        )
+    ]
+    body = (
+        "<h2>Comparison</h2>"
+        + f"<pre class='summary'>{html.escape(text)}</pre>"
+        + "".join(_figure(p, p.stem.replace("_", " "), f"fig-{p.stem}") for p in figs)
+        + "<h3>Headline outcomes</h3>"
+        + rows.to_html(index=False, float_format=lambda x: f"{x:.4g}", border=0)
+        + _pre("Manifest", (folder / "manifest.json").read_text())
+    )
+    return body, text.splitlines()[0] if text else ""
+
+
+def _sweep_section(folder: Path) -> tuple[str, str]:
+    text = (folder / "summary.txt").read_text() if (folder / "summary.txt").is_file() else ""
+    figs = sorted((folder / "figures").glob("*.png")) if (folder / "figures").is_dir() else []
+    parts = [
+        f"<h2>Sweep: {html.escape(folder.name)}</h2>",
+        f"<pre class='summary'>{html.escape(text)}</pre>",
+    ]
+    parts += [_figure(p, p.stem.replace("_", " "), f"fig-{p.stem}") for p in figs]
+    if (folder / "sensitivity.csv").is_file():
+        sens = pd.read_csv(folder / "sensitivity.csv")
+        parts.append(
+            "<h3>Sensitivity indices</h3>"
+            + sens.to_html(index=False, float_format=lambda x: f"{x:.3g}", border=0)
+        )
+    parts.append(_pre("Sweep file (resolved)", (folder / "sweep.resolved.yaml").read_text()))
+    return "".join(parts), text.splitlines()[0] if text else ""
+
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;
+margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
+.summary{background:#f4f6f8;border-left:4px solid #1f77b4;padding:.8em 1em;font-size:1.05em;
+white-space:pre-wrap}
+figure{margin:1.5em 0}figure img{max-width:100%;border:1px solid #eee}
+figcaption{color:#555;font-size:.9em;margin-top:.3em}
+table{border-collapse:collapse;font-size:.85em}
+td,th{padding:.25em .6em;border-bottom:1px solid #eee}
+th{text-align:left;background:#fafafa}pre{font-size:.8em;overflow-x:auto}
+"""
+
+
+def build_report(folders: list[Path], out: Path) -> Path:
+    """Write one self-contained HTML report for the folders; returns its path."""
+    import tempfile
+
+    sections, summaries = [], []
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        for folder in folders:
+            kind = folder_kind(folder)
+            if kind == "run":
+                body, text = _run_section(folder, tmp)
+            elif kind == "comparison":
+                body, text = _comparison_section(folder, tmp)
+            else:
+                body, text = _sweep_section(folder)
+            sections.append(body)
+            summaries.append(text)
+    title = "genai-market-sim report: " + ", ".join(f.name for f in folders)
+    doc = (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1>"
+        "<p>Simulated outcomes of an agent-based model of China's generative-AI market; bands "
+        "are 10-90 % ranges across replications. Market size follows iiMedia's AIGC core "
+        "market definition. See docs/ODD.md for the model.</p>"
+        + "".join(sections)
+        + f"<script type='application/json' id='report-data'>"
+        f"{html.escape(json.dumps({'folders': [str(f) for f in folders]}))}</script>"
+        + "</body></html>"
+    )
+    out = Path(out)
+    tmp_out = out.with_name(f".{out.name}.tmp")
+    tmp_out.write_text(doc, encoding="utf-8")
+    tmp_out.replace(out)
+    return out

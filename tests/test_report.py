@@ -1,0 +1,112 @@
+"""The HTML report and single figures: complete, offline, and saying what the tables say."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from sim.cli import app
+from sim.report import RUN_FIGURES, kaplan_meier, run_facts
+from sim.runner import load_tables
+
+from .conftest import BASELINE
+
+runner = CliRunner()
+
+
+def test_kaplan_meier_by_hand() -> None:
+    # Five firms: exits at 2, 3, 3 months; censored at 3 and 5 months.
+    km = kaplan_meier(np.array([2, 3, 3, 3, 5]), np.array([True, True, True, False, False]))
+    # t=2: 1 of 5 at risk exits -> 0.8; t=3: 2 of 4 exit -> 0.8 * 0.5 = 0.4.
+    assert km["months"].tolist() == [0.0, 2.0, 3.0]
+    np.testing.assert_allclose(km["survival"], [1.0, 0.8, 0.4])
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("run")
+    scen = tmp / "small.yaml"
+    scen.write_text(f"extends: {BASELINE}\nname: small\nend: 2025-12\n", encoding="utf-8")
+    out = tmp / "out"
+    res = runner.invoke(
+        app, ["run", str(scen), "-n", "3", "-w", "1", "-q", "--no-figures", "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_report_is_complete_and_offline(run_folder: Path) -> None:
+    res = runner.invoke(app, ["report", str(run_folder)])
+    assert res.exit_code == 0, res.output
+    page = (run_folder / "report.html").read_text(encoding="utf-8")
+    for name in RUN_FIGURES:
+        assert f'id="fig-{name}"' in page, name
+    assert page.count("<img ") == len(RUN_FIGURES)
+    assert "data:image/png;base64," in page
+    # Nothing is fetched: no external addresses, scripts or style sheets.
+    assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", page)
+    assert "http://" not in page and "https://" not in page
+    assert "Resolved scenario" in page and "Manifest" in page
+
+
+def test_summary_states_the_numbers_of_the_tables(run_folder: Path) -> None:
+    runner.invoke(app, ["report", str(run_folder)])
+    page = (run_folder / "report.html").read_text(encoding="utf-8")
+    text = re.search(r"<p class='summary' id='summary'>(.*?)</p>", page).group(1)
+    tables = load_tables(run_folder)
+    m = tables.metrics
+    # Recomputed here from the tables, independently of run_facts.
+    at = m[m["date"] == "2025-12"]
+    lo, hi = (int(np.quantile(at["active_developers"], q, method="nearest")) for q in (0.1, 0.9))
+    assert f"{lo}-{hi} developers remain in 2025-12" in text
+    assert f"hold {at['cr3_users'].median():.0%} of users" in text
+    n_bankrupt = (tables.events["event"] == "bankrupt").sum() / m["replication"].nunique()
+    assert f"{n_bankrupt:.0f} bankruptcies" in text
+    facts = run_facts(m, tables.firms, tables.events, "2025-12")
+    assert facts["replications"] == 3
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_plot_redraws_one_figure(run_folder: Path, tmp_path: Path, suffix: str) -> None:
+    out = tmp_path / f"survival{suffix}"
+    res = runner.invoke(app, ["plot", str(run_folder), "--figure", "survival", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    head = out.read_bytes()[:100]
+    assert head.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in out.read_bytes()[:2000]
+
+
+def test_plot_and_report_reject_bad_input(run_folder: Path, tmp_path: Path) -> None:
+    bad = runner.invoke(app, ["plot", str(run_folder), "--figure", "pie"])
+    assert bad.exit_code == 2 and "allowed" in bad.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = runner.invoke(app, ["report", str(empty)])
+    assert res.exit_code == 2 and "not a results folder" in res.output
+
+
+def test_report_of_a_comparison(tmp_path: Path) -> None:
+    files = []
+    for name, scale in (("low", 0.5), ("high", 2.0)):
+        f = tmp_path / f"{name}.yaml"
+        f.write_text(
+            f"extends: {BASELINE}\nname: {name}\nend: 2023-12\npolicy:\n  subsidy_scale: {scale}\n",
+            encoding="utf-8",
+        )
+        files.append(str(f))
+    out = tmp_path / "cmp"
+    assert (
+        runner.invoke(
+            app, ["compare", *files, "-n", "2", "-w", "1", "-q", "--no-figures", "--out", str(out)]
+        ).exit_code
+        == 0
+    )
+    assert runner.invoke(app, ["report", str(out)]).exit_code == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Headline outcomes" in page and page.count("<img ") == 4
+    headline = pd.read_csv(out / "headline.csv")
+    assert set(headline["scenario"]) == {"low", "high"}
