@@ -16,7 +16,6 @@ workers. A failed trial is recorded with its reason.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import traceback
@@ -28,19 +27,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import ValidationError, model_validator
+from pydantic import model_validator
 
 from sim.errors import InputError
-from sim.scenario import (
-    F,
-    Strict,
-    _display,
-    _read_yaml,
-    format_validation_error,
-    load_raw,
-    validate_scenario,
-)
-from sim.sweep import Executor, _schema_field, _set_path
+from sim.params import check_parameter, load_spec, scenario_at, set_path
+from sim.scenario import F, Strict, _display, load_raw, validate_scenario
+from sim.sweep import Executor
 
 TargetKind = Literal["market_size", "active_models"]
 INTERRUPTED = "interrupted (the process stopped before the trial finished)"
@@ -178,48 +170,21 @@ def read_targets(path: Path) -> list[Target]:
 def load_calibration(path: str | Path) -> Calibration:
     """Read and validate a calibration file; every problem is an ``InputError`` (exit 2)."""
     path = Path(path)
-    raw = _read_yaml(path)
-    if not isinstance(raw, dict):
-        raise InputError(_display(path), None, "a calibration file must be a mapping")
-    try:
-        spec = CalibrationSpec.model_validate(raw)
-    except ValidationError as exc:
-        raise format_validation_error(exc, _display(path)) from None
+    spec = load_spec(path, CalibrationSpec, "calibration")
     # The base without any earlier calibration: the fit must not depend on a previous result.
     base_raw = load_raw(path.parent / spec.base, use_calibration=False)
     base_raw["end"] = spec.end
     validate_scenario(base_raw, _display(path.parent / spec.base))
-    targets = read_targets(path.parent / spec.targets)
-    cal = Calibration(spec, path, base_raw, targets)
+    cal = Calibration(spec, path, base_raw, read_targets(path.parent / spec.targets))
     for i, p in enumerate(spec.parameters):
-        try:
-            numeric, type_name = _schema_field(p.path)
-        except KeyError as exc:
-            raise InputError(
-                _display(path), f"parameters[{i}].path", str(exc).strip("'\"")
-            ) from None
-        if not numeric:
-            raise InputError(
-                _display(path), f"parameters[{i}].path", f"{p.path} is a {type_name}, not a number"
-            )
-        for bound in ("low", "high"):
-            try:
-                trial_scenario(cal, {p.path: getattr(p, bound)})
-            except InputError as exc:
-                raise InputError(
-                    _display(path),
-                    f"parameters[{i}].{bound}",
-                    f"not allowed for {p.path}: {exc.message}",
-                ) from None
+        probes = {"low": [p.low], "high": [p.high]}
+        check_parameter(path, i, p.path, probes, lambda v: trial_scenario(cal, v))
     return cal
 
 
 def trial_scenario(cal: Calibration, values: dict[str, float]) -> Any:
     """The base scenario with ``values`` set at their key paths (validated)."""
-    data = json.loads(json.dumps(cal.base_raw))
-    for path, value in values.items():
-        _set_path(data, path, value)
-    return validate_scenario(data, _display(cal.file))
+    return scenario_at(cal.base_raw, values, cal.file)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -473,7 +438,7 @@ def calibrated_yaml(cal: Calibration, best: dict[str, float], loss: float, trial
     """The calibrated parameter file: a scenario fragment that baseline.yaml extends."""
     data: dict[str, Any] = {}
     for path, value in best.items():
-        _set_path(data, path, float(f"{value:.6g}"))
+        set_path(data, path, float(f"{value:.6g}"))
     header = (
         "# Calibrated parameters: the output of `genai-sim calibrate`; do not edit by hand.\n"
         f"# Study {cal.spec.name!r}: {trials} trials, best loss {loss:.4g} (squared errors in\n"

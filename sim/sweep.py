@@ -27,17 +27,15 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ValidationError, field_validator, model_validator
+from pydantic import field_validator, model_validator
 
 from sim.errors import InputError
+from sim.params import PATH_RE, check_parameter, load_spec, scenario_at
 from sim.scenario import (
     F,
     Scenario,
     Strict,
     _display,
-    _inner_model,
-    _read_yaml,
-    format_validation_error,
     load_raw,
     scenario_to_yaml,
     validate_scenario,
@@ -45,7 +43,6 @@ from sim.scenario import (
 from sim.summary import outcome_names, replication_outcomes
 
 DesignKind = Literal["grid", "lhs", "sobol", "morris"]
-_PATH_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[\d+\])?(\.[A-Za-z_][A-Za-z0-9_]*(\[\d+\])?)*$")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -67,7 +64,7 @@ class SweepParameter(Strict):
     @field_validator("path")
     @classmethod
     def _path_form(cls, v: str) -> str:
-        if not _PATH_RE.match(v):
+        if not PATH_RE.match(v):
             raise ValueError(f"{v!r} is not a dotted key path like policy.subsidy_scale")
         return v
 
@@ -155,62 +152,14 @@ class Sweep:
         }
 
 
-def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
-    """Set ``value`` at a dotted key path (with ``[i]`` list indices) in nested mappings."""
-    parts = re.findall(r"[A-Za-z_][A-Za-z0-9_]*|\[\d+\]", path)
-    node: Any = data
-    for i, part in enumerate(parts):
-        last = i == len(parts) - 1
-        if part.startswith("["):
-            idx = int(part[1:-1])
-            if not isinstance(node, list) or idx >= len(node):
-                raise KeyError(f"{path}: no list entry [{idx}] here")
-            if last:
-                node[idx] = value
-            else:
-                node = node[idx]
-        else:
-            if not isinstance(node, dict):
-                raise KeyError(f"{path}: {part!r} is not a key of a mapping here")
-            if last:
-                node[part] = value
-            else:
-                node = node.setdefault(part, {})
-
-
-def _schema_field(path: str) -> tuple[bool, str]:
-    """Whether ``path`` names a numeric field of the schema, and its type name."""
-    model: Any = Scenario
-    parts = [p for p in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", path)]
-    annotation: Any = None
-    for part in parts:
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return False, "not a field"
-        field = model.model_fields.get(part)
-        if field is None:
-            allowed = ", ".join(sorted(model.model_fields))
-            raise KeyError(f"{part!r} is not a key of {model.__name__}; allowed: {allowed}")
-        annotation = field.annotation
-        model = _inner_model(annotation)
-    numeric = annotation in (int, float)
-    return numeric, getattr(annotation, "__name__", str(annotation))
-
-
 def load_sweep(path: str | Path) -> Sweep:
     """Read and validate a sweep file; every problem is an ``InputError`` (exit 2)."""
     path = Path(path)
-    raw = _read_yaml(path)
-    if not isinstance(raw, dict):
-        raise InputError(_display(path), None, "a sweep file must be a mapping of keys to values")
-    try:
-        spec = SweepSpec.model_validate(raw)
-    except ValidationError as exc:
-        raise format_validation_error(exc, _display(path)) from None
+    spec = load_spec(path, SweepSpec, "sweep")
     base_raw = load_raw(path.parent / spec.base)
     if spec.end is not None:
         base_raw["end"] = spec.end
-    validate_scenario(base_raw, _display(path.parent / spec.base))
-    n_months = validate_scenario(base_raw).n_months
+    n_months = validate_scenario(base_raw, _display(path.parent / spec.base)).n_months
     allowed = outcome_names(n_months)
     for i, name in enumerate(spec.outcomes):
         if name not in allowed:
@@ -222,41 +171,13 @@ def load_sweep(path: str | Path) -> Sweep:
             )
     sweep = Sweep(spec, path, base_raw)
     for i, p in enumerate(spec.parameters):
-        try:
-            numeric, type_name = _schema_field(p.path)
-        except KeyError as exc:
-            raise InputError(
-                _display(path), f"parameters[{i}].path", str(exc).strip("'\"")
-            ) from None
-        if not numeric:
-            raise InputError(
-                _display(path),
-                f"parameters[{i}].path",
-                f"{p.path} is a {type_name}, not a number; sweeps vary numbers",
-            )
-        probe = p.values if p.values is not None else list(p.range or ())
-        for value in probe:  # the ends of each range must be valid scenario values
-            try:
-                _point_scenario(sweep, {p.path: value})
-            except InputError as exc:
-                key = "values" if p.values is not None else "range"
-                raise InputError(
-                    _display(path),
-                    f"parameters[{i}].{key}",
-                    f"{value!r} is not allowed for {p.path}: {exc.message}",
-                ) from None
+        probes = {"values": p.values} if p.values is not None else {"range": list(p.range or ())}
+        check_parameter(path, i, p.path, probes, lambda v: _point_scenario(sweep, v))
     return sweep
 
 
 def _point_scenario(sweep: Sweep, values: dict[str, float]) -> Scenario:
-    data = json.loads(json.dumps(sweep.base_raw))  # deep copy of plain data
-    for path, value in values.items():
-        numeric_int = _schema_field(path)[1] == "int"
-        try:
-            _set_path(data, path, round(value) if numeric_int else float(value))
-        except KeyError as exc:
-            raise InputError(_display(sweep.file), path, str(exc).strip("'\"")) from None
-    return validate_scenario(data, _display(sweep.file))
+    return scenario_at(sweep.base_raw, values, sweep.file)
 
 
 # --------------------------------------------------------------------------------------------------
