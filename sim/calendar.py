@@ -41,8 +41,3 @@ def month_label(index: int) -> str:
     """Return ``YYYY-MM`` for a month index (0 = 2021-01)."""
     year, month0 = divmod(START_MONTH - 1 + index, 12)
     return f"{START_YEAR + year:04d}-{month0 + 1:02d}"
-
-
-def years_since_start(index: int | float) -> float:
-    """Years elapsed at the start of month ``index`` since 2021-01."""
-    return index / 12.0

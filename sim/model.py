@@ -83,6 +83,7 @@ class GenAIMarket(mesa.Model):
 
         # Market state
         self.adopters_m = np.zeros(self.n_segments)
+        self.potential_m = np.zeros(self.n_segments)
         self.outside_users_m = np.zeros(self.n_segments)
         self.orphans_m = np.zeros(self.n_segments)
         self.frontier_wage = sc.talent.frontier_wage_2021_m_rmb_per_year
@@ -103,7 +104,6 @@ class GenAIMarket(mesa.Model):
             key=lambda t: (t[0], t[1]),
         )
         self._entrant_counter = 0
-        self.exited: list[Firm] = []
         self.events: list[dict[str, Any]] = []
         self.metrics_rows: list[dict[str, Any]] = []
         self.firm_rows: list[dict[str, Any]] = []
@@ -806,7 +806,6 @@ class GenAIMarket(mesa.Model):
         self.log_event(self.month, firm, cause, amount if amount else firm.cash_m_rmb, detail)
         if self.record_firms:
             self._firm_row(firm)
-        self.exited.append(firm)
         firm.remove()
 
     # ----------------------------------------------------------------------------------------
@@ -883,6 +882,7 @@ class GenAIMarket(mesa.Model):
             "outside_users_m": float(self.outside_users_m.sum()),
             "users_awaiting_choice_m": float(self.orphans_m.sum()),
             "adopters_m": float(self.adopters_m.sum()),
+            "potential_adopters_m": float(self.potential_m.sum()),
             "mean_price_index": mean_price,
             "frontier_wage_m_rmb_per_year": self.frontier_wage,
             "frontier_pool": self.frontier_pool,
@@ -896,6 +896,7 @@ class GenAIMarket(mesa.Model):
             "subsidies_paid_m_rmb": self.month_flows["subsidies_paid_m_rmb"],
             "gov_equity_m_rmb": self.month_flows["gov_equity_m_rmb"],
             "vc_invested_m_rmb": self.month_flows["vc_invested_m_rmb"],
+            "acquisition_spend_m_rmb": self.month_flows["acquisition_spend_m_rmb"],
             "vc_dry_powder_m_rmb": float(self.funds.agg("dry_powder_m_rmb", sum)),
             "hype_index": self.hype,
             "best_capability_log10": best,

@@ -28,3 +28,9 @@ def baseline() -> Scenario:
 def short_scenario() -> Scenario:
     """The baseline up to mid-2024: past the entry wave, the filing duty and the first exits."""
     return scenario_with(end="2024-06")
+
+
+def baseline_plus_firm(end: str, firm: dict[str, Any]) -> Scenario:
+    """The baseline to ``end`` with one more named firm in the roster."""
+    roster = [*scenario_with(end=end).model_dump(mode="json")["roster"], firm]
+    return scenario_with(end=end, roster=roster)

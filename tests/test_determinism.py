@@ -7,7 +7,7 @@ import pandas as pd
 from sim.runner import TABLES, run_replication, run_scenario
 from sim.scenario import Scenario
 
-from .conftest import scenario_with
+from .conftest import baseline_plus_firm, scenario_with
 
 
 def test_same_seed_same_tables(short_scenario: Scenario) -> None:
@@ -54,7 +54,7 @@ def test_adding_a_named_firm_keeps_other_entrants_traits() -> None:
         "budget_m_rmb_per_month": 5.0,
         "source": "test",
     }
-    more = scenario_with(end="2023-08", roster=[*base.model_dump(mode="json")["roster"], extra])
+    more = baseline_plus_firm("2023-08", extra)
 
     def entrant_traits(sc: Scenario) -> pd.Series:
         f = run_replication(sc, seed=3).firms

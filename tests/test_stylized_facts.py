@@ -17,7 +17,7 @@ from sim.calendar import parse_month
 from sim.runner import RunResult, run_scenario
 from sim.summary import annual_market_bn_rmb
 
-from .conftest import ROOT, scenario_with
+from .conftest import ROOT, baseline_plus_firm, scenario_with
 
 SEEDS = 6
 CHATGPT = parse_month("2022-11")
@@ -102,7 +102,6 @@ def test_the_leader_differs_across_replications(base: RunResult) -> None:
 
 def _with_probe(efficiency: float) -> RunResult:
     """The baseline plus one start-up entering 2024-01 with typical seed money."""
-    base = scenario_with(end="2028-12")
     probe = {
         "name": "Probe",
         "kind": "startup",
@@ -111,8 +110,7 @@ def _with_probe(efficiency: float) -> RunResult:
         "efficiency": efficiency,
         "source": "test probe",
     }
-    roster = [*base.model_dump(mode="json")["roster"], probe]
-    return run_scenario(scenario_with(end="2028-12", roster=roster), 8, root_seed=11)[0]
+    return run_scenario(baseline_plus_firm("2028-12", probe), 8, root_seed=11)[0]
 
 
 def test_a_late_entrant_with_an_efficiency_edge_can_break_in() -> None:
