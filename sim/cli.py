@@ -1,7 +1,8 @@
-"""Command line: ``genai-sim run | validate``.
+"""Command line: ``genai-sim run | compare | sweep | calibrate | report | plot | validate``.
 
 The CLI parses arguments, calls the library and writes; logic lives in ``sim.runner``,
-``sim.summary`` and ``sim.plots``. Bad input (``InputError``) is printed as one message without a
+``sim.compare``, ``sim.sweep``, ``sim.calibrate``, ``sim.report``, ``sim.summary`` and
+``sim.plots``. Bad input (``InputError``) is printed as one message without a
 traceback and exits with status 2.
 """
 
@@ -288,9 +289,8 @@ def sweep(
     spec = sw.load_sweep(file)
     total = sw.n_runs(spec)
     folder = out or Path("results") / f"sweep-{spec.spec.name}"
-    done = (
-        len(sw.RunStore(folder).done() & {j.key for j in sw.jobs(spec)}) if folder.exists() else 0
-    )
+    all_jobs = sw.jobs(spec)
+    done = len(sw.RunStore(folder).done() & {j.key for j in all_jobs}) if folder.exists() else 0
     if scheduler and dask_local:
         _fail("give either --scheduler or --dask-local, not both")
     n_workers = dask_local or min(workers or default_workers(total), max(total, 1))
@@ -317,7 +317,9 @@ def sweep(
             f"{spec.spec.name}: runs",
             total - done,
             quiet,
-            lambda tick: sw.run_sweep(spec, folder, executor, on_done=lambda: tick(0)),
+            lambda tick: sw.run_sweep(
+                spec, folder, executor, on_done=lambda: tick(0), all_jobs=all_jobs
+            ),
         )
     finally:
         executor.close()

@@ -388,14 +388,18 @@ class RunStore:
 
 
 def run_sweep(
-    sweep: Sweep, folder: Path, executor: Executor, on_done: Callable[[], None] | None = None
+    sweep: Sweep,
+    folder: Path,
+    executor: Executor,
+    on_done: Callable[[], None] | None = None,
+    all_jobs: list[Job] | None = None,
 ) -> pd.DataFrame:
     """Run whatever is missing from ``folder``'s store; return the outcome table of every run.
 
     The table is in (point, replication) order whatever the executor or the order runs finish.
     """
     store = RunStore(folder)
-    all_jobs = jobs(sweep)
+    all_jobs = jobs(sweep) if all_jobs is None else all_jobs
     done = store.done()
     todo = [j for j in all_jobs if j.key not in done]
     for result in executor.map(execute_job, todo):
