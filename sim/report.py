@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -286,7 +285,7 @@ def _pre(title: str, text: str) -> str:
     )
 
 
-def _run_section(folder: Path, tmp: Path) -> tuple[str, str]:
+def _run_section(folder: Path, tmp: Path) -> str:
     res = load_tables(folder)
     scenario = str(res.metrics["scenario"].iloc[0])
     last = str(res.metrics["date"].max())
@@ -304,10 +303,10 @@ def _run_section(folder: Path, tmp: Path) -> tuple[str, str]:
         + _pre("Resolved scenario", (folder / "scenario.resolved.yaml").read_text())
         + _pre("Manifest", (folder / "manifest.json").read_text())
     )
-    return body, text
+    return body
 
 
-def _comparison_section(folder: Path, tmp: Path) -> tuple[str, str]:
+def _comparison_section(folder: Path, tmp: Path) -> str:
     from sim.compare import comparison_figures
 
     res = load_tables(folder)
@@ -337,10 +336,10 @@ def _comparison_section(folder: Path, tmp: Path) -> tuple[str, str]:
         + rows.to_html(index=False, float_format=lambda x: f"{x:.4g}", border=0)
         + _pre("Manifest", (folder / "manifest.json").read_text())
     )
-    return body, text.splitlines()[0] if text else ""
+    return body
 
 
-def _sweep_section(folder: Path) -> tuple[str, str]:
+def _sweep_section(folder: Path) -> str:
     text = (folder / "summary.txt").read_text() if (folder / "summary.txt").is_file() else ""
     figs = sorted((folder / "figures").glob("*.png")) if (folder / "figures").is_dir() else []
     parts = [
@@ -355,7 +354,7 @@ def _sweep_section(folder: Path) -> tuple[str, str]:
             + sens.to_html(index=False, float_format=lambda x: f"{x:.3g}", border=0)
         )
     parts.append(_pre("Sweep file (resolved)", (folder / "sweep.resolved.yaml").read_text()))
-    return "".join(parts), text.splitlines()[0] if text else ""
+    return "".join(parts)
 
 
 STYLE = """
@@ -376,19 +375,17 @@ def build_report(folders: list[Path], out: Path) -> Path:
     """Write one self-contained HTML report for the folders; returns its path."""
     import tempfile
 
-    sections, summaries = [], []
+    sections = []
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         for folder in folders:
             kind = folder_kind(folder)
             if kind == "run":
-                body, text = _run_section(folder, tmp)
+                sections.append(_run_section(folder, tmp))
             elif kind == "comparison":
-                body, text = _comparison_section(folder, tmp)
+                sections.append(_comparison_section(folder, tmp))
             else:
-                body, text = _sweep_section(folder)
-            sections.append(body)
-            summaries.append(text)
+                sections.append(_sweep_section(folder))
     title = "genai-market-sim report: " + ", ".join(f.name for f in folders)
     doc = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
@@ -398,8 +395,6 @@ def build_report(folders: list[Path], out: Path) -> Path:
         "are 10-90 % ranges across replications. Market size follows iiMedia's AIGC core "
         "market definition. See docs/ODD.md for the model.</p>"
         + "".join(sections)
-        + f"<script type='application/json' id='report-data'>"
-        f"{html.escape(json.dumps({'folders': [str(f) for f in folders]}))}</script>"
         + "</body></html>"
     )
     out = Path(out)
