@@ -439,50 +439,34 @@ def sensitivity(sweep: Sweep, table: pd.DataFrame) -> pd.DataFrame:
 
 def sensitivity_indices(sweep: Sweep, y: pd.DataFrame) -> pd.DataFrame:
     """Indices for outcomes ``y`` (one row per design point, one column per outcome)."""
-    kind = sweep.spec.design.kind
+    design = sweep.spec.design
     problem = sweep.problem
+    if design.kind == "sobol":
+        from SALib.analyze import sobol
+
+        keys = ("S1", "S1_conf", "ST", "ST_conf")
+
+        def analyze(values: np.ndarray) -> Any:
+            return sobol.analyze(
+                problem, values, calc_second_order=design.second_order, seed=design.seed
+            )
+    else:
+        from SALib.analyze import morris
+
+        keys = ("mu_star", "mu_star_conf", "sigma")
+        x = unit_samples(sweep)  # the design's points, drawn once for every outcome
+
+        def analyze(values: np.ndarray) -> Any:
+            return morris.analyze(problem, x, values, num_levels=design.levels, seed=design.seed)
+
     rows = []
     for outcome in y.columns:
         values = y[outcome].to_numpy(dtype=float)
         if not np.isfinite(values).all():
             raise ValueError(f"outcome {outcome} has failed or missing runs; cannot analyse")
-        if kind == "sobol":
-            from SALib.analyze import sobol
-
-            res = sobol.analyze(
-                problem,
-                values,
-                calc_second_order=sweep.spec.design.second_order,
-                seed=sweep.spec.design.seed,
-            )
-            for i, name in enumerate(problem["names"]):
-                rows.append(
-                    {
-                        "outcome": outcome,
-                        "parameter": name,
-                        "S1": res["S1"][i],
-                        "S1_conf": res["S1_conf"][i],
-                        "ST": res["ST"][i],
-                        "ST_conf": res["ST_conf"][i],
-                    }
-                )
-        else:
-            from SALib.analyze import morris
-
-            x = unit_samples(sweep)
-            res = morris.analyze(
-                problem, x, values, num_levels=sweep.spec.design.levels, seed=sweep.spec.design.seed
-            )
-            for i, name in enumerate(problem["names"]):
-                rows.append(
-                    {
-                        "outcome": outcome,
-                        "parameter": name,
-                        "mu_star": res["mu_star"][i],
-                        "mu_star_conf": res["mu_star_conf"][i],
-                        "sigma": res["sigma"][i],
-                    }
-                )
+        res = analyze(values)
+        for i, name in enumerate(problem["names"]):
+            rows.append({"outcome": outcome, "parameter": name, **{k: res[k][i] for k in keys}})
     return pd.DataFrame(rows)
 
 
