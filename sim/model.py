@@ -166,6 +166,11 @@ class GenAIMarket(mesa.Model):
         endogenous = hist[-1 - lag] if len(hist) > lag else 0.0
         return max(self.government.exogenous_open_floor, endogenous)
 
+    def spend_share(self, firm: Firm) -> float:
+        """A firm's share of all adopters, each weighted by its segment's 2023 spending (0-1)."""
+        total = float((self.adopters_m * self.seg_spend_2023).sum())
+        return float((firm.users_m * self.seg_spend_2023).sum()) / total if total > 0 else 0.0
+
     def log_event(
         self, month: int, firm: Firm | None, event: str, amount_m_rmb: float, detail: str = ""
     ) -> None:
@@ -580,14 +585,7 @@ class GenAIMarket(mesa.Model):
         if not firms:
             return
         mc = np.full(len(firms), self.marginal_cost_index())
-        spend = self.seg_spend_2023
-        total_value = float((self.adopters_m * spend).sum())
-        shares = np.array(
-            [
-                float((f.users_m * spend).sum()) / total_value if total_value > 0 else 0.0
-                for f in firms
-            ]
-        )
+        shares = np.array([self.spend_share(f) for f in firms])
         value_share = np.array([sc.pricing.user_value_share[f.kind] for f in firms])
         target = (
             mc
@@ -732,7 +730,6 @@ class GenAIMarket(mesa.Model):
             return
         leader = max(f.capability_log10 for f in firms)
         floor = self.open_floor_log10()
-        total_value = max(float((self.adopters_m * self.seg_spend_2023).sum()), 1e-12)
         buyers = [f for f in firms if isinstance(f, Megatech)]
         for f in firms:
             if f.parent_backed or f.status != ACTIVE:
@@ -763,8 +760,7 @@ class GenAIMarket(mesa.Model):
             # i.e. its own model is below the open weights (graded by how far below) and it has
             # no user base of its own to defend.
             pressure = 1.0 if leader - f.capability_log10 > b.pivot_gap_log10 else 0.0
-            share = float((f.users_m * self.seg_spend_2023).sum()) / total_value
-            if share < sc.firms.defend_share:
+            if self.spend_share(f) < sc.firms.defend_share:
                 below = (floor - f.own_capability_log10) / b.pivot_gap_log10
                 pressure = max(pressure, min(max(below, 0.0), 1.0))
             if pressure > 0 and f.stream.random() < b.pivot_probability_per_month * pressure:
