@@ -46,15 +46,20 @@ def _axes() -> tuple[Figure, Axes]:
     return fig, fig.add_subplot()
 
 
+def _who(metrics: pd.DataFrame) -> tuple[str, int]:
+    """The scenario names and the number of replications in a metrics table (for captions)."""
+    return ", ".join(dict.fromkeys(metrics["scenario"])), int(metrics["replication"].nunique())
+
+
 def _finish(
     fig: Figure,
     ax: Axes,
-    metrics: pd.DataFrame,
     path: Path,
     title: str,
     ylabel: str,
     legend: dict[str, object],
-    replications: int | None = None,
+    scenario: str,
+    replications: int,
     band: bool = True,
 ) -> Path:
     """Title, units, legend, grid, a caption naming scenario, replications and band; save."""
@@ -62,8 +67,7 @@ def _finish(
     ax.set_ylabel(ylabel)
     ax.legend(frameon=False, **legend)
     ax.grid(alpha=0.3, which="both")
-    scen = ", ".join(dict.fromkeys(metrics["scenario"]))
-    n = replications if replications is not None else metrics["replication"].nunique()
+    scen, n = scenario, replications
     what = (
         f"Lines: median of {n} replications; bands: 10-90 % across replications."
         if band
@@ -91,11 +95,11 @@ def consolidation(
     return _finish(
         fig,
         ax,
-        metrics,
         path,
         "Consolidation: active foundation-model developers",
         "active developers (count)",
         {"loc": "upper left"},
+        *_who(metrics),
     )
 
 
@@ -108,11 +112,11 @@ def market_size(metrics: pd.DataFrame, path: Path) -> Path:
     return _finish(
         fig,
         ax,
-        metrics,
         path,
         "Market size (China AIGC core market definition)",
         "bn RMB per year (monthly revenue x 12, log scale)",
         {"loc": "upper left"},
+        *_who(metrics),
     )
 
 
@@ -136,11 +140,11 @@ def concentration(metrics: pd.DataFrame, path: Path) -> Path:
     return _finish(
         fig,
         ax,
-        metrics,
         path,
         "Concentration of users and revenue",
         "share or HHI (0-1)",
         {"loc": "upper right", "ncols": 2},
+        *_who(metrics),
     )
 
 
@@ -156,7 +160,7 @@ def scenarios_figure(
         ax.set_yscale("log")
     else:
         ax.set_ylim(bottom=0)
-    return _finish(fig, ax, metrics, path, title, ylabel, {"loc": "best", "fontsize": 8})
+    return _finish(fig, ax, path, title, ylabel, {"loc": "best", "fontsize": 8}, *_who(metrics))
 
 
 def run_figures(metrics: pd.DataFrame, folder: Path) -> list[Path]:
@@ -293,11 +297,6 @@ def loss_profiles(
     return path
 
 
-def _single(scenario: str) -> pd.DataFrame:
-    """A stand-in metrics frame naming one scenario (for captions of derived figures)."""
-    return pd.DataFrame({"scenario": [scenario], "replication": [0]})
-
-
 def market_vs_forecast(
     annual: pd.DataFrame, points: pd.DataFrame, path: Path, scenario: str
 ) -> Path:
@@ -320,12 +319,12 @@ def market_vs_forecast(
     return _finish(
         fig,
         ax,
-        _single(scenario),
         path,
         "Market size against iiMedia's forecast (China AIGC core market)",
         "bn RMB per calendar year (log scale)",
         {"loc": "upper left"},
-        replications=int(annual["replication"].nunique()),
+        scenario,
+        int(annual["replication"].nunique()),
     )
 
 
@@ -383,12 +382,12 @@ def survival_curves(
     return _finish(
         fig,
         ax,
-        _single(scenario),
         path,
         "Survival of developers by kind (Kaplan-Meier)",
         "share still developing foundation models",
         {"loc": "upper right"},
-        replications=replications,
+        scenario,
+        replications,
         band=False,
     )
 
@@ -408,12 +407,12 @@ def exits_by_year(events: pd.DataFrame, replications: int, path: Path, scenario:
     return _finish(
         fig,
         ax,
-        _single(scenario),
         path,
         "Exits by cause per year",
         "exits per replication (mean)",
         {"loc": "upper right"},
-        replications=replications,
+        scenario,
+        replications,
         band=False,
     )
 
