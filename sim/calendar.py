@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-START_YEAR = 2021
-START_MONTH = 1
+from sim.vocab import START_MONTH, START_YEAR
+
+__all__ = ["START_MONTH", "START_YEAR", "month_label", "parse_month"]
 _DATE_RE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 
 

@@ -13,8 +13,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sim.model import KINDS
 from sim.summary import band
+from sim.vocab import KINDS, START_YEAR
 
 KIND_COLOURS = {
     "megatech": "#1f77b4",
@@ -25,7 +25,7 @@ KIND_COLOURS = {
 
 
 def _dates(index: pd.Index) -> pd.DatetimeIndex:
-    return pd.to_datetime([f"{2021 + m // 12}-{m % 12 + 1:02d}-01" for m in index])
+    return pd.to_datetime([f"{START_YEAR + m // 12}-{m % 12 + 1:02d}-01" for m in index])
 
 
 def _banded(ax, metrics: pd.DataFrame, column: str, label: str, colour: str | None = None) -> None:

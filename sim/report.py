@@ -23,9 +23,9 @@ import pandas as pd
 
 from sim import plots
 from sim.errors import InputError
-from sim.model import EXIT_CAUSES
 from sim.runner import RunResult, load_tables
 from sim.summary import annual_market_bn_rmb
+from sim.vocab import EXIT_CAUSES
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ROOT / "calibration" / "targets.csv"

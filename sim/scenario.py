@@ -22,9 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sim.calendar import parse_month
 from sim.errors import InputError
+from sim.vocab import KINDS, FirmKind
 
-FirmKind = Literal["megatech", "startup", "institute", "vertical"]
-FIRM_KINDS: tuple[str, ...] = ("megatech", "startup", "institute", "vertical")
+FIRM_KINDS = KINDS
 Monetisation = Literal["api", "integration", "subscription"]
 SubsidyKind = Literal["compute_voucher", "cofunding", "equity_fund"]
 

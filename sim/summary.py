@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from sim.calendar import month_label, parse_month
-from sim.model import EXIT_CAUSES, KINDS
+from sim.vocab import EXIT_CAUSES, KINDS
 
 QUANTILES = (0.1, 0.5, 0.9)
 
