@@ -1,10 +1,10 @@
 """Agents: the few rich actors of the market.
 
 * ``Firm`` and its four kinds (the report's classification): ``Megatech``, ``Startup``,
-  ``ResearchInstitute``, ``VerticalFirm``. Their state is scalar (cash, staff, capability, price)
-  plus one small array of users by segment; the model gathers these into arrays each month and
-  clears the markets with the pure functions of ``sim.markets``.
-* ``VentureFund``: a pool of dry powder fed by the hype index; funds screen and back startups.
+  ``ResearchInstitute``, ``VerticalFirm``. A firm agent holds its identity (name, kind, roster
+  membership), its own random stream (``sim.rng``) and its *decisions*; its numbers live in one row
+  of the model's firm table (``sim.state.FirmTable``), which the stages read and write as arrays.
+* ``VentureFund``: a pool of dry powder fed by the hype index; funds back startups in rounds.
 * ``Government``: applies the scenario's dated policy timeline through Mesa scheduled events and
   pays subsidies within each programme's yearly budget and per-firm caps.
 
@@ -15,26 +15,44 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import mesa
 import numpy as np
 
 from sim.calendar import parse_month
+from sim.vocab import ACTIVE, KINDS
 
 if TYPE_CHECKING:
     from sim.model import GenAIMarket
-    from sim.scenario import KindBehaviour, SubsidyProgramme
+    from sim.scenario import SubsidyProgramme
 
-ACTIVE = "active"
+__all__ = [
+    "ACTIVE",
+    "FIRM_CLASSES",
+    "Firm",
+    "Government",
+    "Megatech",
+    "ResearchInstitute",
+    "Startup",
+    "VentureFund",
+    "VerticalFirm",
+]
 
 
 class Firm(mesa.Agent):
-    """A foundation-model developer.
+    """A foundation-model developer: identity, random stream and decisions.
 
-    Units: money in M RMB, staff in people, compute in H100e-months per month, capability in log10
-    of effective H100e-months, users in millions (by segment), price as an index (1 = the 2023
-    reference price).
+    Its numbers (cash, staff, capability, users by segment, price, ...) are one row of
+    ``model.table``; ``firm.get("cash_m_rmb")`` reads it. Units: money in M RMB, staff in people,
+    compute in H100e-months, capability in log10 effective H100e-months, users in millions, price as
+    an index (1 = the 2023 reference price).
+
+    Args:
+        model: the market.
+        name: unique name (roster name or ``<kind>-<n>`` for stochastic entrants).
+        roster: a named player of the source report.
+        rng: the firm's own stream (default: keyed by ``name``).
     """
 
     kind: ClassVar[str] = "firm"
@@ -45,15 +63,6 @@ class Firm(mesa.Agent):
         model: GenAIMarket,
         *,
         name: str,
-        cash_m_rmb: float,
-        budget_m_rmb_per_month: float = 0.0,
-        ecosystem: float = 0.0,
-        own_chips_share: float = 0.0,
-        open_source: bool = False,
-        home_sectors: tuple[str, ...] = (),
-        efficiency: float | None = None,
-        efficiency_sd_log: float = 0.0,
-        capability_log10: float = 0.0,
         roster: bool = False,
         rng: np.random.Generator | None = None,
     ) -> None:
@@ -61,76 +70,49 @@ class Firm(mesa.Agent):
         # The firm's own random stream (sim.rng): the same luck in every scenario it exists in.
         # (Not `rng`: mesa.Agent.rng is the model's generator.)
         self.stream = rng if rng is not None else model.streams.firm(name)
-        if efficiency is None:  # execution is uncertain ex ante: lognormal around 1
-            efficiency = math.exp(efficiency_sd_log * self.stream.normal())
         self.name = name
         self.roster = roster
-        self.entry_month = model.month
-        self.cash_m_rmb = float(cash_m_rmb)
-        self.budget_m_rmb_per_month = float(budget_m_rmb_per_month)
-        self.parent_backed = budget_m_rmb_per_month > 0
-        self.ecosystem = float(ecosystem)
-        self.own_chips_share = float(own_chips_share)
-        self.open_source = bool(open_source)
-        self.home_sectors = frozenset(home_sectors)
-        self.efficiency = float(efficiency)
-        self.effective_compute = 10.0**capability_log10
-        self.own_capability_log10 = float(capability_log10)  # from its own training
-        self.capability_log10 = float(capability_log10)  # what users get: max(own, open floor)
-        self.frontier_staff = 0.0
-        self.users_m = np.zeros(model.n_segments)
-        self.price_index = np.nan  # set on the first pricing stage
-        self.taste = 0.0
         self.status = ACTIVE
-        self.exit_cause: str | None = None
-        self.approved = not model.government.filing_active
-        self.approval_month: int | None = None
-        self.last_funded_month = -10_000
-        # Flows of the current month (M RMB), reset by the model each month.
-        self.flows: dict[str, float] = defaultdict(float)
-        self.revenue_m_rmb = 0.0
-        self.operating_margin_m_rmb = 0.0
-        self.net_burn_m_rmb = 0.0
-        self.rd_budget_m_rmb = 0.0
-        self.compute_h100e = 0.0
-        self.marginal_cost = 0.0
-
-    # -- behaviour ------------------------------------------------------------------------------
 
     @property
-    def behaviour(self) -> KindBehaviour:
-        """This kind's behaviour parameters from the scenario."""
-        return self.model.scenario_params.firms.kinds[self.kind]  # type: ignore[index]
+    def kind_index(self) -> int:
+        """Index of this firm's kind in ``sim.vocab.KINDS``."""
+        return KINDS.index(self.kind)  # type: ignore[arg-type]
 
     @property
-    def runway_months(self) -> float:
-        """Months of cash left at last month's net burn (infinite when not burning)."""
-        if self.net_burn_m_rmb <= 1e-9:
-            return np.inf
-        return max(self.cash_m_rmb, 0.0) / self.net_burn_m_rmb
+    def row(self) -> int:
+        """This firm's row in the model's firm table."""
+        return self.model.table.row(self.unique_id)
 
-    def plan_budget(self, top_budget_m_rmb: float) -> None:
-        """Set this month's R&D budget (M RMB).
+    def get(self, column: str) -> Any:
+        """One of this firm's numbers from the firm table."""
+        return getattr(self.model.table, column)[self.row]
 
-        Committed budget (parent or grant) + ambition (a share of the largest committed budget in
-        the market, i.e. keeping up with the frontier spenders, paid from cash but never more than
-        cash / min_runway_months) + reinvested operating margin.
-        """
-        b = self.behaviour
-        ambition = min(
-            b.ambition_share_of_top_budget * top_budget_m_rmb,
-            max(self.cash_m_rmb, 0.0) / b.min_runway_months,
-        )
-        self.rd_budget_m_rmb = (
-            self.budget_m_rmb_per_month
-            + ambition
-            + b.reinvest_share_of_revenue * max(self.operating_margin_m_rmb, 0.0)
-        )
+    # -- decisions (each draws only from the firm's own stream) ---------------------------------
 
-    def grow_commitment(self) -> None:
-        """Committed budgets (parents' AI capex, grants) grow at the kind's yearly rate."""
-        g = self.behaviour.budget_growth_per_year
-        self.budget_m_rmb_per_month *= (1.0 + g) ** (1.0 / 12.0)
+    def draw_efficiency(self, sd_log: float) -> float:
+        """Research efficiency, uncertain ex ante: lognormal around 1 with ``sd_log``."""
+        return math.exp(sd_log * self.stream.normal())
+
+    def filing_delay(self, mean_months: float) -> int:
+        """Months until a filed consumer service is approved (geometric, mean ``mean_months``)."""
+        if mean_months <= 0:
+            return 0
+        return max(int(self.stream.geometric(1.0 / (1.0 + mean_months))) - 1, 0)
+
+    def pitch_noise(self, sd: float) -> float:
+        """How far funds' reading of this firm's pitch strays from its record (utility units)."""
+        return float(self.stream.normal(0.0, sd))
+
+    def accept_offer(self, buyers: list[Firm], probability: float) -> Firm | None:
+        """A distressed firm sells if a willing buyer turns up this month; returns the buyer."""
+        if self.stream.random() < probability:
+            return buyers[int(self.stream.integers(len(buyers)))]
+        return None
+
+    def stop_pretraining(self, pressure: float, probability: float) -> bool:
+        """Whether to stop pre-training and pivot to applications under ``pressure`` (0-1)."""
+        return bool(self.stream.random() < probability * pressure)
 
 
 class Megatech(Firm):
@@ -204,6 +186,7 @@ class Government(mesa.Agent):
         )
         self.filing_active = False
         self.subsidy_scale = policy.subsidy_scale
+        self.max_rate = policy.max_subsidy_rate
         self.programmes: list[SubsidyProgramme] = []
         self.public_capacity_h100e = 0.0
         self.public_discount = 0.0
@@ -211,7 +194,7 @@ class Government(mesa.Agent):
         self.exogenous_open_floor = 0.0
         # Yearly spending counters (reset every January): by programme, and by (programme, firm).
         self.spent_this_year: dict[str, float] = defaultdict(float)
-        self.firm_spent_this_year: dict[tuple[str, int], float] = defaultdict(float)
+        self.firm_spent_this_year: dict[str, np.ndarray] = {}  # programme -> by firm id
         self._due: dict[int, list[tuple[str, object]]] = defaultdict(list)
         self._register(policy)
 
@@ -279,8 +262,7 @@ class Government(mesa.Agent):
             self.exogenous_open_floor = max(self.exogenous_open_floor, level)
         elif what == "filing":
             self.filing_active = True
-            for firm in model.active_firms():
-                model.apply_for_filing(firm)
+            model.apply_for_filing(list(model.active_firms()))
         model.log_event(month, None, f"policy:{what}", 0.0, getattr(item, "name", "filing duty"))
 
     # -- subsidies ------------------------------------------------------------------------------
@@ -300,18 +282,33 @@ class Government(mesa.Agent):
             prog.budget_m_rmb_per_year * self.subsidy_scale - self.spent_this_year[prog.name], 0.0
         )
 
-    def cap_left(self, prog: SubsidyProgramme, firm: Firm) -> float:
-        """Money a firm may still receive from the programme this year, M RMB."""
+    def _spent(self, prog: SubsidyProgramme, firm_ids: np.ndarray) -> np.ndarray:
+        spent = self.firm_spent_this_year.get(prog.name)
+        need = int(firm_ids.max()) + 1 if firm_ids.size else 0
+        if spent is None or spent.size < need:
+            grown = np.zeros(max(need, 2 * (0 if spent is None else spent.size), 64))
+            if spent is not None:
+                grown[: spent.size] = spent
+            spent = self.firm_spent_this_year[prog.name] = grown
+        return spent
+
+    def cap_left(self, prog: SubsidyProgramme, firm_ids: np.ndarray) -> np.ndarray:
+        """Money each firm (by id) may still receive from the programme this year, M RMB."""
+        ids = np.asarray(firm_ids, dtype=np.int64)
         cap = prog.cap_per_firm_m_rmb_per_year * self.subsidy_scale
-        return max(cap - self.firm_spent_this_year[(prog.name, firm.unique_id)], 0.0)
+        return np.maximum(cap - self._spent(prog, ids)[ids], 0.0)
 
     def rate(self, prog: SubsidyProgramme) -> float:
-        """The programme's rate, scaled by the subsidy lever and kept below one."""
-        return min(prog.rate * self.subsidy_scale, 0.95)
+        """The programme's rate, scaled by the subsidy lever and kept below the policy maximum."""
+        return min(prog.rate * self.subsidy_scale, self.max_rate)
 
-    def pay(self, prog: SubsidyProgramme, firm: Firm, amount: float) -> None:
-        """Book a payment against the programme's budget and the firm's cap."""
-        if amount <= 0:
-            return
-        self.spent_this_year[prog.name] += amount
-        self.firm_spent_this_year[(prog.name, firm.unique_id)] += amount
+    def pay(self, prog: SubsidyProgramme, firm_ids: np.ndarray, amounts: np.ndarray) -> None:
+        """Book payments (M RMB, >= 0) against the programme's budget and each firm's cap."""
+        ids = np.asarray(firm_ids, dtype=np.int64)
+        amounts = np.maximum(np.asarray(amounts, dtype=float), 0.0)
+        np.add.at(self._spent(prog, ids), ids, amounts)
+        self.spent_this_year[prog.name] += float(amounts.sum())
+
+    def eligible(self, kinds: list[str] | set[str], kind_codes: np.ndarray) -> np.ndarray:
+        """Whether each firm (by kind index, ``sim.vocab.KINDS``) is among ``kinds``."""
+        return np.array([k in kinds for k in KINDS])[kind_codes]

@@ -1,72 +1,64 @@
 """The market model: a Mesa 3 ``Model`` whose ``step`` is one month.
 
-``step`` reads as the schedule; each stage is a method below. Agents (firms, funds, government)
-make decisions; the pure functions of ``sim.markets`` clear talent, compute and users across all
-firms at once. Nothing here forces an outcome: entry, prices and exits follow from the mechanisms.
+``step`` reads as the schedule. Firms' numbers live in one struct of arrays (``sim.state``);
+each stage calls pure functions of ``sim.stages`` and ``sim.markets`` on whole columns, and asks
+the agents (``sim.agents``) for the decisions that draw on their own random streams. Nothing here
+forces an outcome: entry, prices and exits follow from the mechanisms.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import mesa
 import numpy as np
-from mesa.agent import AgentSet
 
-from sim.agents import (
-    ACTIVE,
-    FIRM_CLASSES,
-    Firm,
-    Government,
-    Megatech,
-    Startup,
-    VentureFund,
-    VerticalFirm,
-)
+from sim.agents import FIRM_CLASSES, Firm, Government, Megatech, Startup, VentureFund, VerticalFirm
 from sim.calendar import parse_month
 from sim.markets.compute import clear_compute, ration_subsidy, voucher_contracts
 from sim.markets.talent import allocate_staff, update_wage
-from sim.markets.users import (
-    bass_new_adopters,
-    bertrand_markup,
-    logit_shares,
-    reallocate_users,
-)
+from sim.markets.users import bass_new_adopters, bertrand_markup, logit_shares, reallocate_users
 from sim.metrics import concentration_ratio, hhi
+from sim.recorder import Recorder
 from sim.rng import Streams
-from sim.scenario import Scenario
+from sim.scenario import Scenario, load_scenario
+from sim.stages import environment, finance, training
+from sim.state import Account, FirmTable
+from sim.vocab import EXIT_CAUSES, KINDS, REFERENCE_MONTH, VENTURE_KINDS
 
-REFERENCE_MONTH = 24  # 2023-01: reference date of demand and price parameters
-KINDS = ("megatech", "startup", "institute", "vertical")
-EXIT_CAUSES = ("bankrupt", "acquired", "pivoted")
-SELF_HOSTING_MARKUP = 1.5  # self-hosting open weights costs 1.5x the raw inference compute
-
-
-def logistic(x: float | np.ndarray) -> Any:
-    """The standard logistic function."""
-    return 1.0 / (1.0 + np.exp(-x))
+_BASELINE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml"
 
 
 class GenAIMarket(mesa.Model):
     """China's generative-AI market, monthly from 2021-01.
 
     Args:
-        scenario: a validated ``Scenario``.
-        seed: the replication's seed; every random decision draws from a named stream
-            spawned from it (``sim.rng``).
+        scenario: a validated ``Scenario``, or the path of a scenario file (default: the baseline;
+            a path lets ``mesa.batch_run`` and SolaraViz pass it as a plain parameter).
+        seed: the replication's seed; every random decision draws from a named stream spawned
+            from it (``sim.rng``).
         record_firms: keep the firm-level monthly panel (off for sweeps that need only metrics).
     """
 
-    def __init__(self, scenario: Scenario, seed: int, record_firms: bool = True) -> None:
+    def __init__(
+        self,
+        scenario: Scenario | str | Path = _BASELINE,
+        seed: int | None = None,
+        record_firms: bool = True,
+    ) -> None:
+        sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        seed = sc.seed if seed is None else int(seed)
         self.streams = Streams(seed)
         super().__init__(rng=self.streams.mesa_seed)
-        self.scenario_params = scenario
+        self.scenario_params = sc
         self.seed = seed
-        self.record_firms = record_firms
         self.month = 0
-        self.n_months = scenario.n_months
-        sc = scenario
+        self.n_months = sc.n_months
+        self.datacollector = Recorder(record_firms)
+        self.events = self.datacollector.events
+
         segs = sc.demand.segments
         self.n_segments = len(segs)
         self.seg_potential_2023 = np.array([s.potential_users_m_2023 for s in segs])
@@ -74,13 +66,23 @@ class GenAIMarket(mesa.Model):
         self.seg_elasticity = np.array([s.price_elasticity for s in segs])
         self.seg_eco_weight = np.array([s.ecosystem_weight for s in segs])
         self.seg_consumer = np.array([s.customer == "consumer" for s in segs])
-        self.seg_churn_multiplier = np.array(
+        self.seg_churn = sc.demand.churn_per_month * np.array(
             [sc.demand.churn_multiplier[s.monetisation] for s in segs]
         )
         self.seg_sectors = [s.sector for s in segs]
-        self.sectors = sorted(set(self.seg_sectors))
         self.enterprise_sectors = sorted({s.sector for s in segs if s.customer == "enterprise"})
+        # Behaviour by kind, as arrays indexed by kind (sim.vocab.KINDS).
+        kinds = [sc.firms.kinds[k] for k in KINDS]
+        self.kind_ambition = np.array([b.ambition_share_of_top_budget for b in kinds])
+        self.kind_min_runway = np.array([b.min_runway_months for b in kinds])
+        self.kind_reinvest = np.array([b.reinvest_share_of_revenue for b in kinds])
+        self.kind_growth = np.array([b.budget_growth_per_year for b in kinds])
+        self.kind_pivot_gap = np.array([b.pivot_gap_log10 for b in kinds])
+        self.kind_pivot_prob = np.array([b.pivot_probability_per_month for b in kinds])
+        self.kind_value_share = np.array([sc.pricing.user_value_share[k] for k in KINDS])
 
+        self.table = FirmTable(self.n_segments)
+        self.firm_agents: list[Firm] = []  # aligned with the table's rows
         # Market state
         self.adopters_m = np.zeros(self.n_segments)
         self.potential_m = np.zeros(self.n_segments)
@@ -91,7 +93,9 @@ class GenAIMarket(mesa.Model):
         c = sc.compute
         self.imported_installed = c.initial_installed_h100e * (1 - c.domestic_share_of_initial)
         self.domestic_installed = c.initial_installed_h100e * c.domestic_share_of_initial
+        self.domestic_midpoint = parse_month(c.domestic_supply_midpoint)
         self.compute_price = c.price_floor_2021_m_rmb_per_h100e_month
+        self.price_floor = self.compute_price
         self.inference_spend_m_rmb = 0.0
         self.open_source_history: list[float] = []
         self.market_history: list[float] = []
@@ -104,9 +108,6 @@ class GenAIMarket(mesa.Model):
             key=lambda t: (t[0], t[1]),
         )
         self._entrant_counter = 0
-        self.events: list[dict[str, Any]] = []
-        self.metrics_rows: list[dict[str, Any]] = []
-        self.firm_rows: list[dict[str, Any]] = []
         self.month_flows: dict[str, float] = {}
 
         self.government = Government(self)
@@ -145,9 +146,9 @@ class GenAIMarket(mesa.Model):
     # Helpers
     # ----------------------------------------------------------------------------------------
 
-    def active_firms(self) -> AgentSet[Firm]:
-        """Active foundation-model developers, in entry order."""
-        return self.agents.select(agent_type=Firm)  # exited firms are removed from the model
+    def active_firms(self) -> list[Firm]:
+        """Active foundation-model developers' agents, in entry order (the table's rows)."""
+        return self.firm_agents
 
     def years_from_reference(self, month: int | None = None) -> float:
         """Years since 2023-01 (negative before)."""
@@ -166,44 +167,37 @@ class GenAIMarket(mesa.Model):
         endogenous = hist[-1 - lag] if len(hist) > lag else 0.0
         return max(self.government.exogenous_open_floor, endogenous)
 
-    def spend_share(self, firm: Firm) -> float:
-        """A firm's share of all adopters, each weighted by its segment's 2023 spending (0-1)."""
+    def spend_shares(self) -> np.ndarray:
+        """Each firm's share of all adopters, weighted by segments' 2023 spending (0-1), (n,)."""
         total = float((self.adopters_m * self.seg_spend_2023).sum())
-        return float((firm.users_m * self.seg_spend_2023).sum()) / total if total > 0 else 0.0
+        if total <= 0:
+            return np.zeros(self.table.n)
+        return (self.table.users_m * self.seg_spend_2023).sum(axis=1) / total
 
     def log_event(
         self, month: int, firm: Firm | None, event: str, amount_m_rmb: float, detail: str = ""
     ) -> None:
         """Append to the event log (entries, rounds, subsidies, exits, policy steps)."""
-        self.events.append(
-            {
-                "month": month,
-                "firm_id": -1 if firm is None else firm.unique_id,
-                "firm": "" if firm is None else firm.name,
-                "kind": "" if firm is None else firm.kind,
-                "event": event,
-                "amount_m_rmb": float(amount_m_rmb),
-                "detail": detail,
-            }
-        )
+        self.datacollector.log_event(month, firm, event, amount_m_rmb, detail)
 
-    def apply_for_filing(self, firm: Firm) -> None:
-        """Start the filing of a consumer service: approval after a random delay."""
-        reg = self.scenario_params.policy.regulation
-        mean = reg.approval_delay_mean_months
-        delay = 0 if mean <= 0 else int(firm.stream.geometric(1.0 / (1.0 + mean))) - 1
-        firm.approved = False
-        firm.approval_month = self.month + max(delay, 0)
+    def apply_for_filing(self, firms: list[Firm]) -> None:
+        """File consumer services: each is approved after the firm's own random delay."""
+        mean = self.scenario_params.policy.regulation.approval_delay_mean_months
+        t = self.table
+        for firm in firms:
+            i = firm.row
+            t.approved[i] = False
+            t.approval_month[i] = self.month + firm.filing_delay(mean)
 
     # ----------------------------------------------------------------------------------------
     # Stages
     # ----------------------------------------------------------------------------------------
 
     def begin_month(self) -> None:
-        """Reset monthly flows; new calendar year resets subsidy budgets."""
+        """Reset monthly flows; a new calendar year resets subsidy budgets."""
         if self.month % 12 == 0:
             self.government.new_year()
-        self.active_firms().do(lambda firm: firm.flows.clear())
+        self.table.flows = 0.0
         self.month_flows = {
             "entries": 0.0,
             "exited_revenue_m_rmb": 0.0,
@@ -217,82 +211,45 @@ class GenAIMarket(mesa.Model):
     def update_environment(self) -> None:
         """Hype, VC inflows, talent pool, chip supply, filing approvals."""
         sc = self.scenario_params
-        cap = sc.capital
-        m = self.month
-        # Hype index: 1 + decaying ChatGPT shock + market growth - recent failures.
-        shock = 0.0
-        if m >= self.chatgpt_month:
-            shock = cap.chatgpt_shock * 0.5 ** (
-                (m - self.chatgpt_month) / cap.hype_half_life_months
-            )
-        growth = 0.0
-        if len(self.market_history) >= 13 and self.market_history[-13] > 0:
-            growth = min(self.market_history[-1] / self.market_history[-13] - 1.0, 2.0)
-        failures = sum(1 for b in self.bankruptcy_months if m - b < 12)
-        self.hype = max(
-            0.1,
-            1.0
-            + shock
-            + cap.growth_hype_weight * max(growth, 0.0)
-            - cap.failure_penalty * failures,
+        m, t, gov = self.month, self.table, self.government
+        self.hype = environment.hype_index(
+            m, self.chatgpt_month, self.market_history, self.bankruptcy_months, sc.capital
         )
-        inflow = (
-            cap.inflow_2021_m_rmb_per_month
-            * self.hype
-            * self.government.vc_inflow_factor
-            / len(self.funds)
+        inflow = (sc.capital.inflow_2021_m_rmb_per_month * self.hype * gov.vc_inflow_factor) / len(
+            self.funds
         )
-        self.funds.do("receive_inflow", inflow, cap.vc_runoff_per_month)
+        self.funds.do("receive_inflow", inflow, sc.capital.vc_runoff_per_month)
 
-        # Frontier-talent pool: attrition, inflow (cut by decoupling), institutes' training,
-        # upskilling through high-level projects.
-        t = sc.talent
-        firms = self.active_firms()
-        employed = sum(f.frontier_staff for f in firms)
-        institutes = sum(1 for f in firms if f.kind == "institute")
-        self.frontier_pool += (
-            -t.frontier_attrition_per_month * self.frontier_pool
-            + t.frontier_inflow_people_per_month
-            * self.government.frontier_inflow_factor
-            * (self.frontier_wage / t.frontier_wage_2021_m_rmb_per_year) ** t.inflow_wage_elasticity
-            + t.institute_training_people_per_month * institutes
-            + t.upskilling_per_frontier_researcher_month * employed
+        employed = float(t.frontier_staff.sum())
+        institutes = int((t.kind == KINDS.index("institute")).sum())
+        self.frontier_pool = environment.frontier_pool_step(
+            self.frontier_pool,
+            employed,
+            institutes,
+            self.frontier_wage,
+            gov.frontier_inflow_factor,
+            sc.talent,
         )
-        # Departures leave firms in proportion to their staff.
-        if employed > self.frontier_pool and employed > 0:
-            scale = self.frontier_pool / employed
-            for f in firms:
-                f.frontier_staff *= scale
+        if employed > self.frontier_pool and employed > 0:  # departures leave pro rata
+            t.frontier_staff *= self.frontier_pool / employed
 
-        # Accelerators: retire, then add imported (export controls) and domestic supply.
-        c = sc.compute
-        years = m / 12.0
-        retire = 1.0 / c.chip_lifetime_months
-        imported_new = (
-            c.imported_supply_2021_h100e_per_month
-            * (1 + c.imported_supply_growth_per_year) ** years
-            * self.government.imported_supply_factor
+        supply = environment.chip_supply_step(
+            m,
+            self.imported_installed,
+            self.domestic_installed,
+            gov.imported_supply_factor,
+            self.domestic_midpoint,
+            sc.compute,
         )
-        mid = parse_month(c.domestic_supply_midpoint)
-        chips = c.domestic_supply_cap_chips_per_month * logistic(
-            c.domestic_supply_steepness_per_year * (m - mid) / 12.0
-        )
-        self.domestic_efficiency = min(
-            1.0, c.domestic_efficiency_2021 + c.domestic_efficiency_gain_per_year * years
-        )
-        self.imported_installed = self.imported_installed * (1 - retire) + imported_new
-        self.domestic_installed = (
-            self.domestic_installed * (1 - retire) + chips * self.domestic_efficiency
-        )
-        self.price_floor = (
-            c.price_floor_2021_m_rmb_per_h100e_month * (1 - c.price_floor_decline_per_year) ** years
-        )
+        self.imported_installed = supply.imported_installed
+        self.domestic_installed = supply.domestic_installed
+        self.domestic_efficiency = supply.domestic_efficiency
+        self.price_floor = supply.price_floor
 
-        # Filing approvals come through.
-        for f in firms:
-            if not f.approved and f.approval_month is not None and m >= f.approval_month:
-                f.approved = True
-                self.log_event(m, f, "filing_approved", 0.0)
+        due = ~t.approved & (t.approval_month >= 0) & (m >= t.approval_month)
+        for i in np.flatnonzero(due):
+            t.approved[i] = True
+            self.log_event(m, self.firm_agents[i], "filing_approved", 0.0)
 
     def enter_firms(self) -> None:
         """Named players enter on their dates; others arrive stochastically with hype and money."""
@@ -302,194 +259,199 @@ class GenAIMarket(mesa.Model):
         gap = sc.technology.open_weight_adoption_gap_log10
         while self.roster_due and self.roster_due[0][0] <= m:
             _, _, spec = self.roster_due.pop(0)
+            firm = FIRM_CLASSES[spec.kind](self, name=spec.name, roster=True)
+            eff = spec.efficiency
+            if eff is None:
+                eff = firm.draw_efficiency(sc.firms.roster_efficiency_sd_log)
             cap0 = spec.initial_capability_log10
-            firm = FIRM_CLASSES[spec.kind](
-                self,
-                name=spec.name,
+            self._admit(
+                firm,
+                spec.home_sectors,
                 cash_m_rmb=spec.cash_m_rmb,
                 budget_m_rmb_per_month=spec.budget_m_rmb_per_month,
+                parent_backed=spec.budget_m_rmb_per_month > 0,
                 ecosystem=spec.ecosystem,
                 own_chips_share=spec.own_chips_share,
                 open_source=spec.open_source,
-                home_sectors=tuple(spec.home_sectors),
-                efficiency=spec.efficiency,
-                efficiency_sd_log=sc.firms.roster_efficiency_sd_log,
-                capability_log10=max(floor - gap, 0.0) if cap0 is None else cap0,
-                roster=True,
+                efficiency=eff,
+                capability=max(floor - gap, 0.0) if cap0 is None else cap0,
             )
-            self._admit(firm)
 
         if m < self.entry_first_month:
             return
         e = sc.entry
         ref_powder = sc.capital.inflow_2021_m_rmb_per_month * 12.0
         powder = self.funds.agg("dry_powder_m_rmb", sum)
-        money = float(np.clip(powder / max(ref_powder, 1e-9), 0.1, 4.0)) ** 0.5
-        rate = e.base_rate_per_month * self.hype**e.hype_elasticity * money
-        rng_entry = self.streams["entry"]
-        for _ in range(int(rng_entry.poisson(rate))):
+        ratio = float(np.clip(powder / max(ref_powder, 1e-9), e.money_ratio_min, e.money_ratio_max))
+        rate = e.base_rate_per_month * self.hype**e.hype_elasticity * ratio**e.money_elasticity
+        for _ in range(int(self.streams["entry"].poisson(rate))):
             self._entrant_counter += 1
-            key = (
-                f"entrant-{self._entrant_counter}"  # the n-th entrant has the same traits anywhere
-            )
-            traits = self.streams.firm(key)
+            # The n-th entrant has the same traits in every scenario (common random numbers).
+            traits = self.streams.firm(f"entrant-{self._entrant_counter}")
             vertical = traits.random() < e.vertical_share
             cls = VerticalFirm if vertical else Startup
             cash = e.seed_cash_median_m_rmb * math.exp(e.seed_cash_sd_log * traits.normal())
-            sectors: tuple[str, ...] = ()
+            sectors: list[str] = []
             if vertical and self.enterprise_sectors:
-                sectors = (self.enterprise_sectors[traits.integers(len(self.enterprise_sectors))],)
-            firm = cls(
-                self,
-                name=f"{cls.kind}-{self._entrant_counter:03d}",
+                sectors = [self.enterprise_sectors[traits.integers(len(self.enterprise_sectors))]]
+            firm = cls(self, name=f"{cls.kind}-{self._entrant_counter:03d}", rng=traits)
+            self._admit(
+                firm,
+                sectors,
                 cash_m_rmb=cash,
-                home_sectors=sectors,
-                efficiency=None,
-                efficiency_sd_log=sc.firms.efficiency_sd_log,
-                capability_log10=max(floor - gap, 0.0),
-                rng=traits,
+                efficiency=firm.draw_efficiency(sc.firms.efficiency_sd_log),
+                capability=max(floor - gap, 0.0),
             )
-            self._admit(firm)
 
-    def _admit(self, firm: Firm) -> None:
-        firm.entry_month = self.month
-        firm.flows["entry_capital"] += firm.cash_m_rmb
+    def _admit(self, firm: Firm, home_sectors: list[str], capability: float, **values: Any) -> None:
+        """Give an entrant its row in the firm table and file it if the filing duty applies."""
+        t = self.table
+        i = t.append(
+            firm.unique_id,
+            kind=firm.kind_index,
+            entry_month=self.month,
+            effective_compute=10.0**capability,
+            own_capability_log10=capability,
+            capability_log10=capability,
+            approved=not self.government.filing_active,
+            **values,
+        )
+        t.fit[i] = [s in home_sectors for s in self.seg_sectors]
+        t.flows[i, Account.ENTRY_CAPITAL] += t.cash_m_rmb[i]
+        self.firm_agents.append(firm)
+        self.datacollector.register_firm(firm.unique_id, firm.name, firm.kind, firm.roster)
         self.month_flows["entries"] += 1
         if self.government.filing_active:
-            self.apply_for_filing(firm)
-        self.log_event(self.month, firm, "entry", firm.cash_m_rmb, "roster" if firm.roster else "")
+            self.apply_for_filing([firm])
+        detail = "roster" if firm.roster else ""
+        self.log_event(self.month, firm, "entry", float(t.cash_m_rmb[i]), detail)
 
     def raise_capital(self) -> None:
         """Startups short of runway pitch; funds back the best-scored while hype lasts."""
-        sc = self.scenario_params
-        cap = sc.capital
-        m = self.month
-        firms = self.active_firms()
-        seekers = [
-            f
-            for f in firms
-            if not f.parent_backed
-            and f.kind in ("startup", "vertical")
-            and f.entry_month < m
-            and f.runway_months < cap.raise_below_runway_months
-        ]
-        if not seekers:
+        cap = self.scenario_params.capital
+        m, t, gov = self.month, self.table, self.government
+        if t.n == 0:
             return
-        # Funds judge the team's own research output, not the open weights it builds on.
-        median_own = float(np.median([f.own_capability_log10 for f in firms]))
-        noise = np.array([f.stream.normal(0.0, cap.screening_noise_sd) for f in seekers])
-        scores = (
-            np.array(
-                [
-                    (f.own_capability_log10 - median_own) / 0.3
-                    + cap.herding_weight * (m - f.last_funded_month < 12)
-                    + np.log10(1.0 + f.revenue_m_rmb)
-                    for f in seekers
-                ]
-            )
-            + noise
+        venture = np.isin(t.kind, [KINDS.index(k) for k in VENTURE_KINDS])
+        runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb)
+        seeking = np.flatnonzero(
+            ~t.parent_backed
+            & venture
+            & (t.entry_month < m)
+            & (runway < cap.raise_below_runway_months)
+        )
+        if seeking.size == 0:
+            return
+        noise = np.array([self.firm_agents[i].pitch_noise(cap.screening_noise_sd) for i in seeking])
+        scores = finance.funding_scores(
+            t.own_capability_log10[seeking],
+            float(np.median(t.own_capability_log10)),
+            m - t.last_funded_month[seeking],
+            t.revenue_m_rmb[seeking],
+            noise,
+            cap.screening_scale_log10,
+            cap.herding_weight,
+            cap.herding_window_months,
         )
         threshold = cap.quality_threshold + math.log(1.0 / self.hype)
-        equity_progs = self.government.active_programmes("equity_fund")
-        for idx in np.argsort(-scores, kind="stable"):
-            if scores[idx] < threshold:
+        equity_progs = gov.active_programmes("equity_fund")
+        for k in np.argsort(-scores, kind="stable"):
+            if scores[k] < threshold:
                 break
-            firm = seekers[int(idx)]
-            want = cap.round_runway_months * max(firm.net_burn_m_rmb, 1.0)
+            i = int(seeking[k])
+            firm = self.firm_agents[i]
+            want = cap.round_runway_months * max(t.net_burn_m_rmb[i], cap.min_round_burn_m_rmb)
             fund = max(self.funds, key=lambda f: f.dry_powder_m_rmb)
             paid = fund.invest(want)
             if paid <= 0:
                 break
-            firm.cash_m_rmb += paid
-            firm.flows["vc"] += paid
-            firm.last_funded_month = m
+            t.cash_m_rmb[i] += paid
+            t.flows[i, Account.VC] += paid
+            t.last_funded_month[i] = m
             self.month_flows["vc_invested_m_rmb"] += paid
             self.log_event(m, firm, "funding_round", paid, fund.name)
+            ids = t.firm_id[i : i + 1]
             for prog in equity_progs:
                 if firm.kind not in prog.eligible:
                     continue
-                want_gov = min(
-                    self.government.rate(prog) * paid,
-                    self.government.cap_left(prog, firm),
-                    self.government.budget_left(prog),
+                amount = min(
+                    gov.rate(prog) * paid, gov.cap_left(prog, ids)[0], gov.budget_left(prog)
                 )
-                if want_gov > 0:
-                    self.government.pay(prog, firm, want_gov)
-                    firm.cash_m_rmb += want_gov
-                    firm.flows["gov_equity"] += want_gov
-                    self.month_flows["gov_equity_m_rmb"] += want_gov
-                    self.log_event(m, firm, "government_equity", want_gov, prog.name)
+                if amount > 0:
+                    gov.pay(prog, ids, np.array([amount]))
+                    t.cash_m_rmb[i] += amount
+                    t.flows[i, Account.GOV_EQUITY] += amount
+                    self.month_flows["gov_equity_m_rmb"] += amount
+                    self.log_event(m, firm, "government_equity", amount, prog.name)
 
     def plan_budgets(self) -> None:
         """Each firm sets its R&D budget; committed budgets grow."""
-        firms = self.active_firms()
-        firms.select(lambda f: f.entry_month < self.month).do("grow_commitment")
-        top = firms.agg("rd_budget_m_rmb", max) if firms else 0.0  # last month's budgets
-        firms.do("plan_budget", top)
+        t = self.table
+        t.budget_m_rmb_per_month = finance.grow_commitments(
+            t.budget_m_rmb_per_month, self.kind_growth[t.kind], t.entry_month < self.month
+        )
+        top = float(t.rd_budget_m_rmb.max()) if t.n else 0.0  # last month's budgets
+        t.rd_budget_m_rmb = finance.plan_budgets(
+            t.budget_m_rmb_per_month,
+            t.cash_m_rmb,
+            t.operating_margin_m_rmb,
+            top,
+            self.kind_ambition[t.kind],
+            self.kind_min_runway[t.kind],
+            self.kind_reinvest[t.kind],
+        )
 
     def clear_talent(self) -> None:
         """Frontier-talent market: desired head-counts at the going wage, then hiring and wage."""
-        sc = self.scenario_params
-        t = sc.talent
-        firms = self.active_firms()
-        if not firms:
+        tal = self.scenario_params.talent
+        t = self.table
+        if t.n == 0:
             return
         monthly_cost = (
-            self.frontier_wage + t.basic_per_frontier * t.basic_wage_m_rmb_per_year
+            self.frontier_wage + tal.basic_per_frontier * tal.basic_wage_m_rmb_per_year
         ) / 12
-        budgets = np.array([f.rd_budget_m_rmb for f in firms])
-        desired = t.talent_budget_share * budgets / monthly_cost
-        held = np.array([f.frontier_staff for f in firms])
-        new_held, _, _ = allocate_staff(held, desired, self.frontier_pool)
-        for f, h in zip(firms, new_held, strict=True):
-            f.frontier_staff = float(h)
-            f.flows["staff_cost"] += float(h) * monthly_cost
+        desired = tal.talent_budget_share * t.rd_budget_m_rmb / monthly_cost
+        t.frontier_staff, _, _ = allocate_staff(t.frontier_staff, desired, self.frontier_pool)
+        t.flows[:, Account.STAFF_COST] += t.frontier_staff * monthly_cost
         self.frontier_wage = update_wage(
             self.frontier_wage,
             float(desired.sum()),
             self.frontier_pool,
-            t.wage_adjustment,
-            floor=t.frontier_wage_2021_m_rmb_per_year,
+            tal.wage_adjustment,
+            floor=tal.frontier_wage_2021_m_rmb_per_year,
         )
 
     def clear_compute(self) -> None:
         """Training compute: own chips first, vouchers stretch budgets, one price clears the rest.
 
-        Own chips are domestic accelerators bought at cost; the rest is rented at the market
+        Own chips are domestic accelerators taken at cost; the rest is rented at the market
         clearing price.
         """
         sc = self.scenario_params
-        gov = self.government
-        firms = self.active_firms()
-        if not firms:
+        gov, t = self.government, self.table
+        if t.n == 0:
             return
-        n = len(firms)
-        compute_money = np.array(
-            [max(f.rd_budget_m_rmb - f.flows["staff_cost"], 0.0) for f in firms]
-        )
-        # Own chips are domestic accelerators: firms with their own chips take them at cost, first,
-        # out of the domestic capacity open to foundation models (pro rata if short).
+        compute_money = np.maximum(t.rd_budget_m_rmb - t.flows[:, Account.STAFF_COST], 0.0)
+        # Own chips come out of the domestic capacity open to foundation models (pro rata if short).
         fm_share = sc.compute.fm_share_of_capacity
         own_capacity = fm_share * self.domestic_installed
-        own_h100e = compute_money * np.array([f.own_chips_share for f in firms]) / self.price_floor
+        own_h100e = compute_money * t.own_chips_share / self.price_floor
         if own_h100e.sum() > own_capacity:
             own_h100e *= own_capacity / own_h100e.sum()
-        own_money = own_h100e * self.price_floor
-        market_money = compute_money - own_money
+        market_money = compute_money - own_h100e * self.price_floor
 
         contracts = market_money.copy()
         for prog in gov.active_programmes("compute_voucher"):
-            eligible = np.array([f.kind in prog.eligible for f in firms])
-            cap_left = np.array([gov.cap_left(prog, f) for f in firms])
-            _, claims = voucher_contracts(market_money, np.full(n, gov.rate(prog)), cap_left)
+            eligible = gov.eligible(prog.eligible, t.kind)
+            _, claims = voucher_contracts(
+                market_money, np.full(t.n, gov.rate(prog)), gov.cap_left(prog, t.firm_id)
+            )
             paid = ration_subsidy(np.where(eligible, claims, 0.0), gov.budget_left(prog))
             contracts += paid
-            for f, p in zip(firms, paid, strict=True):
-                if p > 0:
-                    gov.pay(prog, f, float(p))
-                    f.flows["subsidy_in"] += float(p)
-                    f.flows["compute_cost"] += float(p)  # the voucher is spent on compute
-            self._book_subsidy(prog.name, paid, firms)
+            gov.pay(prog, t.firm_id, paid)
+            t.flows[:, Account.SUBSIDY_IN] += paid
+            t.flows[:, Account.COMPUTE_COST] += paid  # the voucher is spent on compute
+            self._book_subsidy(prog.name, paid)
 
         # Serving users bids for the same capacity as training: last month's inference spending
         # (lagged, so the price need not solve a fixed point) joins this month's contracts.
@@ -506,70 +468,46 @@ class GenAIMarket(mesa.Model):
             previous_price_m_rmb=self.compute_price,
             adjustment=sc.compute.price_adjustment_per_month,
         )
-
         # Public compute: eligible firms get the platform's discount on their share of it.
         if gov.public_capacity_h100e > 0 and gov.public_discount > 0:
-            eligible = np.array([f.kind in gov.public_eligible for f in firms])
-            demand = np.where(eligible, market_h100e, 0.0)
+            demand = np.where(gov.eligible(gov.public_eligible, t.kind), market_h100e, 0.0)
             served = demand * min(1.0, gov.public_capacity_h100e / max(demand.sum(), 1e-9))
             rebate = served * self.compute_price * gov.public_discount
-            for f, r in zip(firms, rebate, strict=True):
-                if r > 0:
-                    f.flows["subsidy_in"] += float(r)
+            t.flows[:, Account.SUBSIDY_IN] += rebate
             self.month_flows["subsidies_paid_m_rmb"] += float(rebate.sum())
+        t.compute_h100e = market_h100e + own_h100e
+        t.flows[:, Account.COMPUTE_COST] += compute_money
 
-        for f, cm, h in zip(firms, compute_money, market_h100e + own_h100e, strict=True):
-            f.compute_h100e = float(h)
-            f.flows["compute_cost"] += float(cm)
-
-    def _book_subsidy(self, name: str, paid: np.ndarray, firms: list[Firm]) -> None:
-        total = float(paid.sum())
-        self.month_flows["subsidies_paid_m_rmb"] += total
-        for f, p in zip(firms, paid, strict=True):
-            if p > 1e-6:  # at least one RMB: rationing leaves dust that is not an event
-                self.log_event(self.month, f, "subsidy", float(p), name)
+    def _book_subsidy(self, name: str, paid: np.ndarray) -> None:
+        self.month_flows["subsidies_paid_m_rmb"] += float(paid.sum())
+        for i in np.flatnonzero(paid > 1e-6):  # at least one RMB: rationing dust is no event
+            self.log_event(self.month, self.firm_agents[i], "subsidy", float(paid[i]), name)
 
     def train_models(self) -> None:
         """Capability from compute and talent (Cobb-Douglas), depreciation, data feedback."""
         tech = self.scenario_params.technology
-        firms = self.active_firms()
-        if not firms:
+        t = self.table
+        if t.n == 0:
             self.open_source_history.append(0.0)
             return
-        years = self.month / 12.0
-        algo = 10.0 ** (tech.algorithmic_progress_log10_per_year * years)
-        theta = tech.talent_output_elasticity
-        compute = np.array([f.compute_h100e for f in firms])
-        staff = np.array([f.frontier_staff for f in firms]) * tech.researcher_h100e_equivalent
-        eff = np.array([f.efficiency for f in firms])
-        effective = (
-            tech.flagship_share_of_compute * algo * eff * compute ** (1 - theta) * staff**theta
+        t.effective_compute, t.own_capability_log10, t.capability_log10 = training.train(
+            self.month,
+            t.compute_h100e,
+            t.frontier_staff,
+            t.efficiency,
+            t.effective_compute,
+            t.users_m.sum(axis=1),
+            self.open_floor_log10(),
+            tech,
         )
-        stock = np.array([f.effective_compute for f in firms])
-        stock = stock * (1 - tech.capability_obsolescence_per_month) + effective
-        users = np.array([f.users_m.sum() for f in firms])
-        data_bonus = tech.data_feedback_log10_per_decade_users * np.log10(
-            1.0 + users / tech.data_reference_users_m
-        )
-        floor = self.open_floor_log10() - tech.open_weight_adoption_gap_log10
-        own = np.log10(np.maximum(stock, 1e-12)) + data_bonus
-        # Building on the best open weights adds the firm's own training to the open base.
-        capability = np.log10(10.0**floor + 10.0**own)
-        open_best = 0.0
-        for f, k, o, c in zip(firms, stock, own, capability, strict=True):
-            f.effective_compute = float(k)
-            f.own_capability_log10 = float(o)
-            f.capability_log10 = float(c)
-            if f.open_source:
-                open_best = max(open_best, float(c) - tech.open_release_gap_log10)
-        self.open_source_history.append(open_best)
+        released = t.capability_log10[t.open_source] - tech.open_release_gap_log10
+        self.open_source_history.append(max(0.0, float(released.max(initial=0.0))))
 
     def marginal_cost_index(self) -> float:
         """Compute cost of serving one RMB of usage at the 2023 reference price (price-index units).
 
         Inference compute is valued at the market price for every firm: chips a firm owns have the
-        market rental as their opportunity cost, so own chips secure supply and cheapen training
-        but do not lower the marginal cost of serving users.
+        market rental as their opportunity cost.
         """
         c = self.scenario_params.compute
         ref_price = c.price_floor_2021_m_rmb_per_h100e_month * (
@@ -581,85 +519,89 @@ class GenAIMarket(mesa.Model):
     def set_prices(self) -> None:
         """Partial adjustment towards a logit-Bertrand markup over (strategic) marginal cost."""
         sc = self.scenario_params
-        firms = self.active_firms()
-        if not firms:
+        t = self.table
+        if t.n == 0:
             return
-        mc = np.full(len(firms), self.marginal_cost_index())
-        shares = np.array([self.spend_share(f) for f in firms])
-        value_share = np.array([sc.pricing.user_value_share[f.kind] for f in firms])
+        mc = self.marginal_cost_index()
         target = (
             mc
-            * (1 - value_share)
-            * bertrand_markup(shares, sc.demand.price_sensitivity, sc.pricing.max_markup)
+            * (1 - self.kind_value_share[t.kind])
+            * bertrand_markup(
+                self.spend_shares(), sc.demand.price_sensitivity, sc.pricing.max_markup
+            )
         )
+        price = t.price_index
         k = sc.pricing.adjustment_per_month
-        for f, tgt, cost in zip(firms, target, mc, strict=True):
-            if not np.isfinite(f.price_index):
-                f.price_index = float(tgt)
-            else:
-                f.price_index = float(
-                    np.exp(np.log(f.price_index) + k * np.log(tgt / f.price_index))
-                )
-            f.marginal_cost = float(cost)
+        new = np.isnan(price)
+        adjusted = np.exp(
+            np.log(np.where(new, 1.0, price)) + k * np.log(target / np.where(new, 1.0, price))
+        )
+        t.price_index = np.where(new, target, adjusted)
+        t.marginal_cost = mc
 
     def serve_users(self) -> None:
         """Adoption (Bass) and provider choice (logit) per segment; revenue and inference cost."""
-        sc = self.scenario_params
-        d = sc.demand
-        firms = self.active_firms()
-        best = max((f.capability_log10 for f in firms), default=0.0)
+        d = self.scenario_params.demand
+        t = self.table
+        best = float(t.capability_log10.max()) if t.n else 0.0
         floor = self.open_floor_log10()
-        usable = max(best, floor)
         growth = (1 + d.potential_growth_per_year) ** self.years_from_reference()
-        usefulness = logistic((usable - d.useful_capability_log10) / d.usefulness_width_log10)
+        usefulness = environment.logistic(
+            (max(best, floor) - d.useful_capability_log10) / d.usefulness_width_log10
+        )
         potential = self.seg_potential_2023 * d.demand_scale * growth * usefulness
         p_eff = d.bass_innovation_per_month * self.hype
         new = bass_new_adopters(self.adopters_m, potential, p_eff, d.bass_imitation_per_month)
         self.adopters_m = self.adopters_m + new
         self.potential_m = potential
 
-        outside_price = max(self.marginal_cost_index() * SELF_HOSTING_MARKUP, 1e-9)
+        outside_price = max(self.marginal_cost_index() * d.self_hosting_cost_multiple, 1e-9)
         outside_u = np.full(
             self.n_segments,
             d.capability_weight * (floor - best)
             - d.price_sensitivity * math.log(outside_price)
             + d.outside_option_utility,
         )
-        if not firms:
+        if t.n == 0:
             self.outside_users_m = self.outside_users_m + new + self.orphans_m
             self.orphans_m = np.zeros(self.n_segments)
             return
 
-        shocks = np.array([f.stream.normal(0.0, d.taste_shock_sd) for f in firms])
-        cap = np.array([f.capability_log10 for f in firms])
-        price = np.array([f.price_index for f in firms])
-        eco = np.array([f.ecosystem for f in firms])
-        fit = np.array(
-            [[s in f.home_sectors for f in firms] for s in self.seg_sectors], dtype=float
+        shocks = np.array([f.stream.normal(0.0, d.taste_shock_sd) for f in self.firm_agents])
+        t.taste = d.taste_persistence * t.taste + shocks
+        firm_u = (
+            d.capability_weight * (t.capability_log10 - best)
+            - d.price_sensitivity * np.log(t.price_index)
+            + t.taste
         )
-        taste = np.array([0.9 * f.taste for f in firms]) + shocks
-        for f, tv in zip(firms, taste, strict=True):
-            f.taste = float(tv)
         utility = (
-            d.capability_weight * (cap - best)[None, :]
-            - d.price_sensitivity * np.log(price)[None, :]
-            + d.ecosystem_weight * self.seg_eco_weight[:, None] * eco[None, :]
-            + d.sector_fit_weight * fit
-            + taste[None, :]
+            firm_u[:, None]
+            + (d.ecosystem_weight * t.ecosystem)[:, None] * self.seg_eco_weight[None, :]
+            + d.sector_fit_weight * t.fit
         )
-        approved = np.array([f.approved for f in firms])
-        available = np.where(self.seg_consumer[:, None], approved[None, :], True)
-        shares = logit_shares(utility, available, outside_u)
-        churn = (d.churn_per_month * self.seg_churn_multiplier)[:, None] * (
-            1 - d.ecosystem_churn_reduction * self.seg_eco_weight[:, None] * eco[None, :]
+        available = t.approved[:, None] | ~self.seg_consumer[None, :]
+        inside, outside = logit_shares(utility, available, outside_u)
+        churn = np.minimum(
+            self.seg_churn[None, :]
+            * (
+                1
+                - d.ecosystem_churn_reduction * t.ecosystem[:, None] * self.seg_eco_weight[None, :]
+            ),
+            1.0,
         )
-        churn = np.minimum(churn, 1.0)
-        users = np.stack([f.users_m for f in firms], axis=1)
         # Users of a provider that may not serve a segment (awaiting filing) all re-choose.
-        churn = np.where(available, churn, 1.0)
+        churn[~available] = 1.0
         users, self.outside_users_m = reallocate_users(
-            users, self.outside_users_m, churn, d.churn_per_month, new, self.orphans_m, shares
+            t.users_m,
+            self.outside_users_m,
+            churn,
+            d.churn_per_month,
+            new,
+            self.orphans_m,
+            inside,
+            outside,
         )
+        t.users_m = users
         self.orphans_m = np.zeros(self.n_segments)
 
         spend = (
@@ -667,14 +609,13 @@ class GenAIMarket(mesa.Model):
             * d.spend_scale
             * (1 + d.usage_growth_per_year) ** self.years_from_reference()
         )
-        el = self.seg_elasticity
-        usage_value = spend[:, None] * price[None, :] ** (-el[:, None])  # RMB of usage per user
-        revenue = (users * usage_value * price[None, :]).sum(axis=0)  # M RMB (users in millions)
-        inference = (users * usage_value).sum(axis=0) * np.array([f.marginal_cost for f in firms])
-        for j, f in enumerate(firms):
-            f.users_m = users[:, j].copy()
-            f.flows["revenue"] += float(revenue[j])
-            f.flows["inference_cost"] += float(inference[j])
+        # Usage (RMB at the reference price) per user: spend * price ** -elasticity.
+        usage_value = spend[None, :] * t.price_index[:, None] ** (-self.seg_elasticity[None, :])
+        usage = (users * usage_value).sum(axis=1)
+        revenue = usage * t.price_index  # M RMB (users in millions)
+        inference = usage * t.marginal_cost
+        t.flows[:, Account.REVENUE] += revenue
+        t.flows[:, Account.INFERENCE_COST] += inference
         # Spending on serving users, which bids for compute capacity next month.
         self.inference_spend_m_rmb = float(inference.sum())
 
@@ -685,187 +626,155 @@ class GenAIMarket(mesa.Model):
         their committed budget from the parent and have any shortfall covered.
         """
         sc = self.scenario_params
-        gov = self.government
-        reg = sc.policy.regulation
-        cofund = gov.active_programmes("cofunding")
-        for f in self.active_firms():
-            fl = f.flows
-            fl["overhead"] += sc.firms.overhead_m_rmb_per_month
-            if gov.filing_active and f.approved:
-                fl["compliance_cost"] += reg.compliance_cost_m_rmb_per_month
-            rd = fl["staff_cost"] + fl["compute_cost"] - fl["subsidy_in"]
-            for prog in cofund:
-                if f.kind in prog.eligible:
-                    claim = min(gov.rate(prog) * rd, gov.cap_left(prog, f), gov.budget_left(prog))
-                    if claim > 0:
-                        gov.pay(prog, f, claim)
-                        fl["subsidy_in"] += claim
-                        self.month_flows["subsidies_paid_m_rmb"] += claim
-                        self.log_event(self.month, f, "subsidy", claim, prog.name)
-            costs = (
-                fl["staff_cost"]
-                + fl["compute_cost"]
-                + fl["inference_cost"]
-                + fl["overhead"]
-                + fl["compliance_cost"]
+        gov, t = self.government, self.table
+        if t.n == 0:
+            return
+        fl = t.flows
+        fl[:, Account.OVERHEAD] += sc.firms.overhead_m_rmb_per_month
+        if gov.filing_active:
+            fl[:, Account.COMPLIANCE_COST] += np.where(
+                t.approved, sc.policy.regulation.compliance_cost_m_rmb_per_month, 0.0
             )
-            if f.parent_backed:
-                fl["parent"] += f.budget_m_rmb_per_month
-            inflow = fl["revenue"] + fl["subsidy_in"] + fl["parent"]
-            f.cash_m_rmb += inflow - costs
-            if f.parent_backed and f.cash_m_rmb < 0:
-                fl["parent"] += -f.cash_m_rmb
-                f.cash_m_rmb = 0.0
-            f.revenue_m_rmb = fl["revenue"]
-            f.operating_margin_m_rmb = fl["revenue"] - fl["inference_cost"]
-            f.net_burn_m_rmb = costs - fl["revenue"] - fl["subsidy_in"]
+        # R&D spending net of compute vouchers; each programme co-funds a share of it.
+        rd = fl[:, Account.STAFF_COST] + fl[:, Account.COMPUTE_COST] - fl[:, Account.SUBSIDY_IN]
+        payments: list[tuple[int, int, str, float]] = []
+        for k, prog in enumerate(gov.active_programmes("cofunding")):
+            claims = np.where(
+                gov.eligible(prog.eligible, t.kind),
+                np.minimum(gov.rate(prog) * rd, gov.cap_left(prog, t.firm_id)),
+                0.0,
+            )
+            paid = finance.first_come_claims(claims, gov.budget_left(prog))
+            gov.pay(prog, t.firm_id, paid)
+            fl[:, Account.SUBSIDY_IN] += paid
+            self.month_flows["subsidies_paid_m_rmb"] += float(paid.sum())
+            payments += [
+                (int(i), k, prog.name, float(paid[i])) for i in np.flatnonzero(paid > 1e-6)
+            ]
+        for i, _, name, amount in sorted(payments):  # logged firm by firm
+            self.log_event(self.month, self.firm_agents[i], "subsidy", amount, name)
+        t.cash_m_rmb, t.net_burn_m_rmb = finance.settle(
+            fl, t.cash_m_rmb, t.budget_m_rmb_per_month, t.parent_backed
+        )
+        t.revenue_m_rmb = fl[:, Account.REVENUE]
+        t.operating_margin_m_rmb = fl[:, Account.REVENUE] - fl[:, Account.INFERENCE_COST]
 
     def resolve_exits(self) -> None:
         """Bankruptcy (cash out, no rescue), acquisition by a megatech, or pivot to applications."""
         sc = self.scenario_params
         acq = sc.acquisitions
-        m = self.month
-        firms = self.active_firms()
-        if not firms:
+        m, t = self.month, self.table
+        if t.n == 0:
             return
-        leader = max(f.capability_log10 for f in firms)
+        leader = float(t.capability_log10.max())
         floor = self.open_floor_log10()
-        buyers = [f for f in firms if isinstance(f, Megatech)]
-        for f in firms:
-            if f.parent_backed or f.status != ACTIVE:
-                continue
-            distressed = f.cash_m_rmb < 0 or f.runway_months < acq.distress_runway_months
-            if distressed and buyers:
+        buyers = [f for f in self.firm_agents if isinstance(f, Megatech)]
+        runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb)
+        at_risk = ~t.parent_backed & ((t.cash_m_rmb < 0) | (runway < acq.distress_runway_months))
+        for firm in [self.firm_agents[i] for i in np.flatnonzero(at_risk)]:
+            i = firm.row
+            if buyers:
+                cap = t.capability_log10[i]
                 candidates = [
                     b
                     for b in buyers
-                    if b.status == ACTIVE
-                    and f.capability_log10 >= b.capability_log10 - acq.max_capability_gap_log10
+                    if b.status == "active"
+                    and cap >= t.capability_log10[b.row] - acq.max_capability_gap_log10
                 ]
-                if candidates and f.stream.random() < acq.probability_per_month:
-                    buyer = candidates[int(f.stream.integers(len(candidates)))]
-                    self._acquire(buyer, f)
+                buyer = (
+                    firm.accept_offer(candidates, acq.probability_per_month) if candidates else None
+                )
+                if buyer is not None:
+                    self._acquire(buyer, firm)
                     continue
-            if f.cash_m_rmb < 0:
-                self._exit(f, "bankrupt")
+            if t.cash_m_rmb[i] < 0:
+                self._exit(firm, "bankrupt")
                 self.bankruptcy_months.append(m)
-        for f in self.active_firms():
-            b = f.behaviour
-            if m - f.entry_month < sc.firms.pivot_grace_months:
-                continue
-            # Losing money: all costs exceed revenue and subsidies (funding rounds aside).
-            if f.net_burn_m_rmb <= 0:
-                continue
-            # Pressure to stop training: far behind the leader (full pressure), or commoditised,
-            # i.e. its own model is below the open weights (graded by how far below) and it has
-            # no user base of its own to defend.
-            pressure = 1.0 if leader - f.capability_log10 > b.pivot_gap_log10 else 0.0
-            if self.spend_share(f) < sc.firms.defend_share:
-                below = (floor - f.own_capability_log10) / b.pivot_gap_log10
-                pressure = max(pressure, min(max(below, 0.0), 1.0))
-            if pressure > 0 and f.stream.random() < b.pivot_probability_per_month * pressure:
-                self._exit(f, "pivoted")
+        if t.n == 0:
+            return
+        # Pressure to stop training: far behind the leader (full pressure), or commoditised, i.e.
+        # its own model is below the open weights (graded by how far below) and it has no user
+        # base of its own to defend. Only firms past their grace period and losing money decide.
+        gap = self.kind_pivot_gap[t.kind]
+        pressure = np.where(leader - t.capability_log10 > gap, 1.0, 0.0)
+        below = np.clip((floor - t.own_capability_log10) / gap, 0.0, 1.0)
+        undefended = self.spend_shares() < sc.firms.defend_share
+        pressure = np.where(undefended, np.maximum(pressure, below), pressure)
+        deciding = (
+            (m - t.entry_month >= sc.firms.pivot_grace_months)
+            & (t.net_burn_m_rmb > 0)
+            & (pressure > 0)
+        )
+        prob = self.kind_pivot_prob[t.kind]
+        for firm, p, q in [
+            (self.firm_agents[i], pressure[i], prob[i]) for i in np.flatnonzero(deciding)
+        ]:
+            if firm.stop_pretraining(float(p), float(q)):
+                self._exit(firm, "pivoted")
 
     def _acquire(self, buyer: Firm, target: Firm) -> None:
         acq = self.scenario_params.acquisitions
+        t = self.table
+        i, b = target.row, buyer.row
         price = (
-            acq.price_to_annual_revenue * 12 * target.revenue_m_rmb
-            + acq.talent_value_m_rmb_per_researcher * target.frontier_staff
+            acq.price_to_annual_revenue * 12 * t.revenue_m_rmb[i]
+            + acq.talent_value_m_rmb_per_researcher * t.frontier_staff[i]
         )
         # The buyer also assumes the target's debts (negative cash), settling them at once.
-        debt = max(-target.cash_m_rmb, 0.0)
-        target.flows["debt_settled"] += debt
-        target.cash_m_rmb += debt
-        buyer.flows["acquisition_cost"] += price + debt
-        buyer.cash_m_rmb -= price + debt
-        if buyer.cash_m_rmb < 0:
-            buyer.flows["parent"] += -buyer.cash_m_rmb
-            buyer.cash_m_rmb = 0.0
-        buyer.users_m = buyer.users_m + target.users_m
-        buyer.frontier_staff += target.frontier_staff
-        buyer.effective_compute = max(buyer.effective_compute, target.effective_compute)
-        target.users_m = np.zeros(self.n_segments)
-        target.frontier_staff = 0.0
+        debt = max(-t.cash_m_rmb[i], 0.0)
+        t.flows[i, Account.DEBT_SETTLED] += debt
+        t.cash_m_rmb[i] += debt
+        t.flows[b, Account.ACQUISITION_COST] += price + debt
+        t.cash_m_rmb[b] -= price + debt
+        if t.cash_m_rmb[b] < 0:
+            t.flows[b, Account.PARENT] += -t.cash_m_rmb[b]
+            t.cash_m_rmb[b] = 0.0
+        t.users_m[b] += t.users_m[i]
+        t.frontier_staff[b] += t.frontier_staff[i]
+        t.effective_compute[b] = max(t.effective_compute[b], t.effective_compute[i])
+        t.users_m[i] = 0.0
+        t.frontier_staff[i] = 0.0
         self.month_flows["acquisition_spend_m_rmb"] += price
         self._exit(target, "acquired", detail=buyer.name, amount=price)
 
     def _exit(self, firm: Firm, cause: str, detail: str = "", amount: float = 0.0) -> None:
         """Leave the foundation-model market: users re-choose, staff return to the pool."""
-        self.orphans_m = self.orphans_m + firm.users_m
-        firm.users_m = np.zeros(self.n_segments)
-        firm.frontier_staff = 0.0
+        t = self.table
+        i = firm.row
+        self.orphans_m = self.orphans_m + t.users_m[i]
+        t.users_m[i] = 0.0
+        t.frontier_staff[i] = 0.0
         firm.status = cause
-        firm.exit_cause = cause
-        firm.exit_month = self.month
         self.month_flows[f"exits_{cause}"] += 1
-        self.month_flows["exited_revenue_m_rmb"] += firm.flows["revenue"]
-        self.log_event(self.month, firm, cause, amount if amount else firm.cash_m_rmb, detail)
-        if self.record_firms:
-            self._firm_row(firm)
+        self.month_flows["exited_revenue_m_rmb"] += float(t.flows[i, Account.REVENUE])
+        self.log_event(
+            self.month, firm, cause, amount if amount else float(t.cash_m_rmb[i]), detail
+        )
+        self.datacollector.add_firms(self.month, t, slice(i, i + 1), cause)
+        t.remove(firm.unique_id)
+        del self.firm_agents[i]
         firm.remove()
 
     # ----------------------------------------------------------------------------------------
     # Recording
     # ----------------------------------------------------------------------------------------
 
-    def _firm_row(self, f: Firm) -> None:
-        fl = f.flows
-        self.firm_rows.append(
-            {
-                "month": self.month,
-                "firm_id": f.unique_id,
-                "firm": f.name,
-                "kind": f.kind,
-                "status": f.status,
-                "roster": f.roster,
-                "entry_month": f.entry_month,
-                "efficiency": f.efficiency,
-                "cash_m_rmb": f.cash_m_rmb,
-                "capability_log10": f.capability_log10,
-                "own_capability_log10": f.own_capability_log10,
-                "users_m": float(f.users_m.sum()),
-                "revenue_m_rmb": fl["revenue"],
-                "price_index": f.price_index,
-                "frontier_staff": f.frontier_staff,
-                "compute_h100e": f.compute_h100e,
-                "rd_budget_m_rmb": f.rd_budget_m_rmb,
-                "staff_cost_m_rmb": fl["staff_cost"],
-                "compute_cost_m_rmb": fl["compute_cost"],
-                "inference_cost_m_rmb": fl["inference_cost"],
-                "overhead_m_rmb": fl["overhead"],
-                "compliance_cost_m_rmb": fl["compliance_cost"],
-                "subsidy_in_m_rmb": fl["subsidy_in"],
-                "vc_in_m_rmb": fl["vc"],
-                "gov_equity_in_m_rmb": fl["gov_equity"],
-                "parent_in_m_rmb": fl["parent"],
-                "entry_capital_m_rmb": fl["entry_capital"],
-                "acquisition_cost_m_rmb": fl["acquisition_cost"],
-                "debt_settled_m_rmb": fl["debt_settled"],
-                "approved": f.approved,
-            }
-        )
-
     def record(self) -> None:
         """Monthly metrics (one row) and the firm panel (one row per active firm)."""
-        firms = self.active_firms()
-        m = self.month
-        users = np.array([f.users_m.sum() for f in firms]) if firms else np.zeros(0)
-        revenue = np.array([f.revenue_m_rmb for f in firms]) if firms else np.zeros(0)
+        t, m = self.table, self.month
+        users = t.users_m.sum(axis=1)
+        revenue = t.revenue_m_rmb
         # Market size counts this month's revenue of firms that exited at its end as well.
         market_m_rmb = float(revenue.sum()) + self.month_flows["exited_revenue_m_rmb"]
         self.market_history.append(market_m_rmb)
-        best = max((f.capability_log10 for f in firms), default=0.0)
+        best = float(t.capability_log10.max()) if t.n else 0.0
         installed = self.imported_installed + self.domestic_installed
-        by_kind = {k: sum(1 for f in firms if f.kind == k) for k in KINDS}
-        mean_price = (
-            float(np.average([f.price_index for f in firms], weights=users + 1e-12))
-            if firms
-            else np.nan
-        )
+        counts = np.bincount(t.kind, minlength=len(KINDS))
+        mean_price = float(np.average(t.price_index, weights=users + 1e-12)) if t.n else np.nan
         row: dict[str, Any] = {
             "month": m,
-            "active_developers": len(firms),
-            **{f"active_{k}": v for k, v in by_kind.items()},
+            "active_developers": t.n,
+            **{f"active_{k}": int(counts[j]) for j, k in enumerate(KINDS)},
             "entries": int(self.month_flows["entries"]),
             **{f"exits_{c}": int(self.month_flows[f"exits_{c}"]) for c in EXIT_CAUSES},
             "hhi_users": hhi(users),
@@ -882,7 +791,7 @@ class GenAIMarket(mesa.Model):
             "mean_price_index": mean_price,
             "frontier_wage_m_rmb_per_year": self.frontier_wage,
             "frontier_pool": self.frontier_pool,
-            "frontier_employed": float(sum(f.frontier_staff for f in firms)),
+            "frontier_employed": float(t.frontier_staff.sum()),
             "compute_price_m_rmb_per_h100e_month": self.compute_price,
             "installed_h100e": installed,
             "inference_h100e": self.inference_spend_m_rmb / self.compute_price,
@@ -900,7 +809,7 @@ class GenAIMarket(mesa.Model):
             "global_frontier_log10": self.global_frontier_log10(),
             "capability_gap_log10": self.global_frontier_log10() - best,
         }
-        self.metrics_rows.append(row)
-        if self.record_firms:
-            for f in firms:
-                self._firm_row(f)
+        self.datacollector.add_metrics(self.time, row)
+        self.datacollector.add_firms(m, t, slice(0, t.n), "active")
+        if self.month + 1 >= self.n_months:
+            self.running = False

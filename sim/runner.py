@@ -53,14 +53,15 @@ class RunResult:
         return cls(*(pd.concat([getattr(p, t) for p in parts], ignore_index=True) for t in TABLES))
 
 
-def _frame(rows: list[dict[str, Any]], scenario: str, replication: int, seed: int) -> pd.DataFrame:
-    df = pd.DataFrame(rows)
-    if df.empty:
+def _frame(df: pd.DataFrame | None, scenario: str, replication: int, seed: int) -> pd.DataFrame:
+    """Prefix a replication's table with its identifying columns (``ID_COLUMNS``)."""
+    if df is None or df.empty:
         df = pd.DataFrame({"month": pd.Series(dtype="int64")})
     df.insert(0, "scenario", scenario)
     df.insert(1, "replication", replication)
     df.insert(2, "seed", seed)
-    df.insert(4, "date", df["month"].map(month_label) if len(df) else pd.Series(dtype=str))
+    labels = {m: month_label(m) for m in df["month"].unique()}
+    df.insert(4, "date", df["month"].map(labels) if len(df) else pd.Series(dtype=str))
     return df
 
 
@@ -70,12 +71,12 @@ def run_replication(
     """Run one replication and return its tidy tables (a pure function of scenario and seed)."""
     from sim.model import GenAIMarket  # the model is only needed in workers
 
-    model = GenAIMarket(scenario, seed, record_firms=record_firms).run()
+    rec = GenAIMarket(scenario, seed, record_firms=record_firms).run().datacollector
     name = scenario.name
     return RunResult(
-        metrics=_frame(model.metrics_rows, name, replication, seed),
-        firms=_frame(model.firm_rows, name, replication, seed),
-        events=_frame(model.events, name, replication, seed),
+        metrics=_frame(rec.metrics_frame(), name, replication, seed),
+        firms=_frame(rec.firms_frame() if record_firms else None, name, replication, seed),
+        events=_frame(rec.events_frame(), name, replication, seed),
     )
 
 

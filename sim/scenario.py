@@ -502,6 +502,20 @@ class Demand(Strict):
     taste_shock_sd: float = F(
         0.15, desc="monthly shock to each firm's appeal (random walk), utility units", ge=0, le=5
     )
+    taste_persistence: float = F(
+        0.9,
+        desc="share of last month's appeal shock that persists (AR(1) coefficient; assumption: "
+        "fads fade within about a year)",
+        ge=0,
+        le=1,
+    )
+    self_hosting_cost_multiple: float = F(
+        1.5,
+        desc="cost of self-hosting open weights as a multiple of the raw inference compute cost "
+        "(engineering, idle capacity; assumption)",
+        ge=1,
+        le=20,
+    )
     churn_multiplier: ChurnMultiplier = F(
         default_factory=lambda: ChurnMultiplier(),
         desc="churn by monetisation model relative to churn_per_month (switching costs)",
@@ -678,6 +692,24 @@ class Entry(Strict):
     first_month: str = F(
         "2021-06", desc="first month in which stochastic entry can happen, YYYY-MM"
     )
+    money_elasticity: float = F(
+        0.5,
+        desc="elasticity of entry to venture dry powder relative to a year of 2021 inflow",
+        ge=0,
+        le=5,
+    )
+    money_ratio_min: float = F(
+        0.1,
+        desc="dry powder ratio is clipped below at this before the elasticity applies",
+        gt=0,
+        le=1,
+    )
+    money_ratio_max: float = F(
+        4.0,
+        desc="dry powder ratio is clipped above at this before the elasticity applies",
+        ge=1,
+        le=1000,
+    )
 
     @field_validator("first_month")
     @classmethod
@@ -709,7 +741,41 @@ class Capital(Strict):
         0.5, desc="hype added per unit of annual market growth rate", ge=0, le=10
     )
     failure_penalty: float = F(
-        0.05, desc="hype removed per bankruptcy in the last 12 months", ge=0, le=5
+        0.05, desc="hype removed per bankruptcy within failure_memory_months", ge=0, le=5
+    )
+    failure_memory_months: int = F(
+        12, desc="months a bankruptcy weighs on the hype index", ge=1, le=120
+    )
+    growth_window_months: int = F(
+        12,
+        desc="window over which market growth feeds hype (12 = year-on-year growth)",
+        ge=1,
+        le=60,
+    )
+    growth_hype_cap: float = F(
+        2.0,
+        desc="largest growth rate counted by the hype index (a tiny early market's growth "
+        "would otherwise dominate)",
+        ge=0,
+        le=100,
+    )
+    hype_floor: float = F(
+        0.1, desc="lowest value of the hype index (investors never vanish entirely)", ge=0, le=1
+    )
+    screening_scale_log10: float = F(
+        0.3,
+        desc="capability difference (log10) funds count as one unit of score when screening",
+        gt=0,
+        le=10,
+    )
+    herding_window_months: int = F(
+        12, desc="a round within this many months earns the herding bonus", ge=1, le=120
+    )
+    min_round_burn_m_rmb: float = F(
+        1.0,
+        desc="rounds are sized on at least this monthly burn, M RMB (a firm not yet burning)",
+        gt=0,
+        le=1e4,
     )
     raise_below_runway_months: float = F(
         9.0, desc="a startup seeks a round when runway falls below this", gt=0, le=120
@@ -811,6 +877,13 @@ class Policy(Strict):
         desc="multiplier on every subsidy budget, rate cap and cap (scenario lever)",
         ge=0,
         le=10,
+    )
+    max_subsidy_rate: float = F(
+        0.95,
+        desc="largest share of a bill any programme pays after subsidy_scale (a firm always "
+        "pays something; keeps voucher contracts finite)",
+        ge=0,
+        lt=1,
     )
     public_compute: list[PublicCompute] = F(default_factory=list, desc="public compute platforms")
     open_weight_releases: list[OpenWeightRelease] = F(

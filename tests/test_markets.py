@@ -97,19 +97,40 @@ class TestCompute:
 
 
 class TestUsers:
+    """User-market arrays are (providers, segments): one row per firm, as in the firm table."""
+
     def test_logit_shares(self) -> None:
         # exp(0) : exp(ln 2) : exp(0) = 1 : 2 : 1
-        s = logit_shares(np.array([[0.0, math.log(2)]]), np.array([[True, True]]), np.array([0.0]))
-        np.testing.assert_allclose(s, [[0.25, 0.5, 0.25]])
+        inside, outside = logit_shares(
+            np.array([[0.0], [math.log(2)]]), np.array([[True], [True]]), np.array([0.0])
+        )
+        np.testing.assert_allclose(inside, [[0.25], [0.5]])
+        np.testing.assert_allclose(outside, [0.25])
 
     def test_unavailable_provider_gets_nothing(self) -> None:
-        s = logit_shares(np.array([[0.0, 5.0]]), np.array([[True, False]]), np.array([0.0]))
-        np.testing.assert_allclose(s, [[0.5, 0.0, 0.5]])
+        inside, outside = logit_shares(
+            np.array([[0.0], [5.0]]), np.array([[True], [False]]), np.array([0.0])
+        )
+        np.testing.assert_allclose(inside, [[0.5], [0.0]])
+        np.testing.assert_allclose(outside, [0.5])
 
     def test_logit_is_stable_for_large_utilities(self) -> None:
-        s = logit_shares(np.array([[1000.0, 999.0]]), np.array([[True, True]]), np.array([-1e6]))
-        assert np.isfinite(s).all()
-        assert s.sum() == pytest.approx(1.0)
+        inside, outside = logit_shares(
+            np.array([[1000.0], [999.0]]), np.array([[True], [True]]), np.array([-1e6])
+        )
+        assert np.isfinite(inside).all() and np.isfinite(outside).all()
+        assert inside.sum() + outside.sum() == pytest.approx(1.0)
+
+    def test_segments_are_independent(self) -> None:
+        # Two segments: in the second, provider 1 is unavailable and the outside option is better.
+        inside, outside = logit_shares(
+            np.array([[0.0, 0.0], [0.0, 0.0]]),
+            np.array([[True, True], [True, False]]),
+            np.array([0.0, math.log(3)]),
+        )
+        np.testing.assert_allclose(inside[:, 0], [1 / 3, 1 / 3])
+        np.testing.assert_allclose(inside[:, 1], [0.25, 0.0])
+        np.testing.assert_allclose(outside, [1 / 3, 0.75])
 
     def test_bass(self) -> None:
         # (0.01 + 0.5 * 10 / 100) * (100 - 10) = 0.06 * 90 = 5.4
@@ -117,10 +138,9 @@ class TestUsers:
         np.testing.assert_allclose(new, [5.4, 0.0])
 
     def test_reallocation_by_hand(self) -> None:
-        users = np.array([[10.0, 20.0]])
+        users = np.array([[10.0], [20.0]])
         outside = np.array([5.0])
-        churn = np.array([[0.1, 0.5]])
-        shares = np.array([[0.5, 0.25, 0.25]])
+        churn = np.array([[0.1], [0.5]])
         new_users, new_outside = reallocate_users(
             users,
             outside,
@@ -128,10 +148,11 @@ class TestUsers:
             outside_churn=0.2,
             new_adopters=np.array([4.0]),
             orphans=np.array([2.0]),
-            shares=shares,
+            inside_shares=np.array([[0.5], [0.25]]),
+            outside_share=np.array([0.25]),
         )
         # pool = 1 + 10 + 1 + 4 + 2 = 18 -> 9, 4.5, 4.5
-        np.testing.assert_allclose(new_users, [[9.0 + 9.0, 10.0 + 4.5]])
+        np.testing.assert_allclose(new_users, [[9.0 + 9.0], [10.0 + 4.5]])
         np.testing.assert_allclose(new_outside, [4.0 + 4.5])
         assert new_users.sum() + new_outside.sum() == pytest.approx(35.0 + 4.0 + 2.0)
 
@@ -145,7 +166,7 @@ class TestUsers:
         ],
     )
     def test_bertrand_markup(self, share: float, sensitivity: float, expected: float) -> None:
-        assert bertrand_markup(np.array([share]), sensitivity)[0] == pytest.approx(expected)
+        assert bertrand_markup(np.array([share]), sensitivity, 20.0)[0] == pytest.approx(expected)
 
     def test_markup_cap(self) -> None:
         # s = 0.5, a = 3: 1.5 / 0.5 = 3 is below a cap of 4 but above a cap of 2.
@@ -153,6 +174,6 @@ class TestUsers:
         assert bertrand_markup(np.array([0.5]), 3.0, max_markup=2.0)[0] == pytest.approx(2.0)
 
     def test_markup_rises_with_share(self) -> None:
-        m = bertrand_markup(np.linspace(0, 1, 101), 2.5)
+        m = bertrand_markup(np.linspace(0, 1, 101), 2.5, 20.0)
         assert (np.diff(m) >= -1e-12).all()
         assert m.max() == pytest.approx(20.0)

@@ -1,9 +1,9 @@
 """User market: Bass diffusion of adoption per segment and a logit choice among providers.
 
-Users are stocks per segment (rows) and provider (columns), in millions. Each month new adopters
-and the users who re-choose (churn) form a pool that is shared by a multinomial logit over the
-available providers and an outside option (self-hosted open weights). The outside option is the last
-column. Everything here is vectorised across segments and firms.
+Users are stocks per provider (rows, as in the firm table) and segment (columns), in millions.
+Each month new adopters and the users who re-choose (churn) form a pool that is shared by a
+multinomial logit over the available providers and an outside option (self-hosted open weights),
+returned apart. Everything here is vectorised across segments and firms.
 """
 
 from __future__ import annotations
@@ -17,22 +17,27 @@ BoolArray = NDArray[np.bool_]
 
 def logit_shares(
     utility: FloatArray, available: BoolArray, outside_utility: FloatArray
-) -> FloatArray:
+) -> tuple[FloatArray, FloatArray]:
     """Choice probabilities of a multinomial logit with an outside option.
 
     Args:
-        utility: (S, J) deterministic utility of provider j in segment s.
-        available: (S, J) whether provider j may serve segment s (unavailable ones get share 0).
+        utility: (J, S) deterministic utility of provider j in segment s.
+        available: (J, S) whether provider j may serve segment s (unavailable ones get share 0).
         outside_utility: (S,) utility of the outside option.
 
     Returns:
-        (S, J + 1) shares; the last column is the outside option; each row sums to one.
+        (inside, outside): (J, S) shares of the providers and (S,) of the outside option; in each
+        segment they sum to one.
     """
     u = np.where(available, utility, -np.inf)
-    full = np.concatenate([u, np.asarray(outside_utility, dtype=float)[:, None]], axis=1)
-    full = full - full.max(axis=1, keepdims=True)
-    expu = np.exp(full)
-    return expu / expu.sum(axis=1, keepdims=True)
+    out_u = np.asarray(outside_utility, dtype=float)
+    top = np.maximum(u.max(axis=0, initial=-np.inf), out_u)
+    u -= top
+    np.exp(u, out=u)
+    e_out = np.exp(out_u - top)
+    denom = u.sum(axis=0) + e_out
+    u /= denom
+    return u, e_out / denom
 
 
 def bass_new_adopters(
@@ -60,33 +65,31 @@ def reallocate_users(
     outside_churn: float,
     new_adopters: FloatArray,
     orphans: FloatArray,
-    shares: FloatArray,
+    inside_shares: FloatArray,
+    outside_share: FloatArray,
 ) -> tuple[FloatArray, FloatArray]:
     """One month of switching.
 
     Args:
-        users: (S, J) users of each provider (millions).
+        users: (J, S) users of each provider (millions).
         outside: (S,) users of the outside option.
-        churn: (S, J) share of each provider's users who re-choose this month.
+        churn: (J, S) share of each provider's users who re-choose this month.
         outside_churn: share of outside-option users who re-choose.
         new_adopters: (S,) first-time adopters.
         orphans: (S,) users whose provider left the market.
-        shares: (S, J + 1) logit shares (last column: outside option).
+        inside_shares: (J, S) and outside_share: (S,) logit shares (``logit_shares``).
 
     Returns:
         (users, outside) after the month. Total adopters are conserved:
-        ``users.sum(1) + outside == old users.sum(1) + old outside + new_adopters + orphans``.
+        ``users.sum(0) + outside == old users.sum(0) + old outside + new_adopters + orphans``.
     """
     movers = users * churn
     out_movers = outside * outside_churn
-    pool = movers.sum(axis=1) + out_movers + new_adopters + orphans
-    gained = pool[:, None] * shares
-    return users - movers + gained[:, :-1], outside - out_movers + gained[:, -1]
+    pool = movers.sum(axis=0) + out_movers + new_adopters + orphans
+    return users - movers + pool * inside_shares, outside - out_movers + pool * outside_share
 
 
-def bertrand_markup(
-    share: FloatArray, price_sensitivity: float, max_markup: float = 20.0
-) -> FloatArray:
+def bertrand_markup(share: FloatArray, price_sensitivity: float, max_markup: float) -> FloatArray:
     """Price-to-marginal-cost ratio of a single-product firm in a logit market.
 
     With utility ``-a * ln(p)`` and share ``s``, the first-order condition of

@@ -1,0 +1,168 @@
+"""Recording as columns: monthly metrics and the firm panel, built into tidy tables at the end.
+
+``Recorder`` appends one value per metric and one array per firm column each month (no per-firm
+dicts) and offers the interface Mesa's tools read from a ``DataCollector`` (``model_vars``,
+``get_model_vars_dataframe``, ``get_agent_vars_dataframe`` and the collection-step bookkeeping
+``mesa.batch_run`` uses), so ``batch_run`` and SolaraViz can drive the model with no second
+recording path beside the tidy tables.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.state import Account, FirmTable
+from sim.vocab import KINDS
+
+#: Firm-panel columns taken straight from the firm table, in table order.
+_TABLE_COLUMNS = (
+    "entry_month",
+    "efficiency",
+    "cash_m_rmb",
+    "capability_log10",
+    "own_capability_log10",
+)
+_LATER_COLUMNS = ("price_index", "frontier_staff", "compute_h100e", "rd_budget_m_rmb")
+#: Money-flow columns of the panel: table account -> column name.
+_FLOW_COLUMNS = {
+    Account.STAFF_COST: "staff_cost_m_rmb",
+    Account.COMPUTE_COST: "compute_cost_m_rmb",
+    Account.INFERENCE_COST: "inference_cost_m_rmb",
+    Account.OVERHEAD: "overhead_m_rmb",
+    Account.COMPLIANCE_COST: "compliance_cost_m_rmb",
+    Account.SUBSIDY_IN: "subsidy_in_m_rmb",
+    Account.VC: "vc_in_m_rmb",
+    Account.GOV_EQUITY: "gov_equity_in_m_rmb",
+    Account.PARENT: "parent_in_m_rmb",
+    Account.ENTRY_CAPITAL: "entry_capital_m_rmb",
+    Account.ACQUISITION_COST: "acquisition_cost_m_rmb",
+    Account.DEBT_SETTLED: "debt_settled_m_rmb",
+}
+FIRM_PANEL_COLUMNS = (
+    "month",
+    "firm_id",
+    "firm",
+    "kind",
+    "status",
+    "roster",
+    *_TABLE_COLUMNS,
+    "users_m",
+    "revenue_m_rmb",
+    *_LATER_COLUMNS,
+    *_FLOW_COLUMNS.values(),
+    "approved",
+)
+
+
+class Recorder:
+    """Column store of one replication's monthly metrics, firm panel and event log.
+
+    Args:
+        record_firms: keep the firm-level panel (off for sweeps that need only metrics).
+    """
+
+    def __init__(self, record_firms: bool = True) -> None:
+        self.record_firms = record_firms
+        self.model_vars: dict[str, list[Any]] = defaultdict(list)  # Mesa DataCollector name
+        self._collection_steps: list[float] = []
+        self._agent_records: dict[float, list[Any]] = {}  # batch_run reads these
+        self._agenttype_records: dict[float, dict[Any, list[Any]]] = {}
+        self.agent_reporters: dict[str, Any] = {}
+        self.agenttype_reporters: dict[Any, dict[str, Any]] = {}
+        self.events: list[dict[str, Any]] = []
+        self._firm_chunks: list[dict[str, np.ndarray]] = []
+        self._names: dict[int, tuple[str, str, bool]] = {}  # firm id -> (name, kind, roster)
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def register_firm(self, firm_id: int, name: str, kind: str, roster: bool) -> None:
+        """Remember a firm's identity for the panel's name, kind and roster columns."""
+        self._names[firm_id] = (name, kind, roster)
+
+    def add_metrics(self, step: float, row: dict[str, Any]) -> None:
+        """Append one month's metrics (one value per metric)."""
+        self._collection_steps.append(step)
+        for key, value in row.items():
+            self.model_vars[key].append(value)
+
+    def add_firms(self, month: int, table: FirmTable, rows: Any, status: str) -> None:
+        """Append firm-panel rows ``rows`` (an index or slice into the table) with ``status``."""
+        if not self.record_firms:
+            return
+        ids = np.atleast_1d(table.firm_id[rows]).copy()
+        chunk: dict[str, np.ndarray] = {
+            "month": np.full(ids.size, month, dtype=np.int64),
+            "firm_id": ids,
+            "status": np.full(ids.size, status, dtype=object),
+        }
+        for col in (*_TABLE_COLUMNS, *_LATER_COLUMNS, "approved"):
+            chunk[col] = np.atleast_1d(getattr(table, col)[rows]).copy()
+        chunk["users_m"] = np.atleast_1d(table.users_m[rows].sum(axis=-1))
+        flows = np.atleast_2d(table.flows[rows])
+        chunk["revenue_m_rmb"] = flows[:, Account.REVENUE].copy()
+        for account, col in _FLOW_COLUMNS.items():
+            chunk[col] = flows[:, account].copy()
+        self._firm_chunks.append(chunk)
+
+    def log_event(
+        self, month: int, firm: Any, event: str, amount_m_rmb: float, detail: str = ""
+    ) -> None:
+        """Append to the event log (entries, rounds, subsidies, exits, policy steps)."""
+        self.events.append(
+            {
+                "month": month,
+                "firm_id": -1 if firm is None else firm.unique_id,
+                "firm": "" if firm is None else firm.name,
+                "kind": "" if firm is None else firm.kind,
+                "event": event,
+                "amount_m_rmb": float(amount_m_rmb),
+                "detail": detail,
+            }
+        )
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def metrics_frame(self) -> pd.DataFrame:
+        """Monthly metrics, one row per month."""
+        return pd.DataFrame(dict(self.model_vars))
+
+    def firms_frame(self) -> pd.DataFrame:
+        """The firm panel: one row per active firm and month, plus each firm in its exit month."""
+        if not self._firm_chunks:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in FIRM_PANEL_COLUMNS}).astype(
+                {"month": "int64"}
+            )
+        cols = {
+            key: np.concatenate([c[key] for c in self._firm_chunks]) for key in self._firm_chunks[0]
+        }
+        ident = [self._names[int(i)] for i in cols["firm_id"]]
+        cols["firm"] = np.array([n for n, _, _ in ident], dtype=object)
+        cols["kind"] = np.array([k for _, k, _ in ident], dtype=object)
+        cols["roster"] = np.array([r for _, _, r in ident], dtype=bool)
+        return pd.DataFrame({c: cols[c] for c in FIRM_PANEL_COLUMNS})
+
+    def events_frame(self) -> pd.DataFrame:
+        """The event log, one row per event."""
+        return pd.DataFrame(self.events)
+
+    # -- Mesa DataCollector interface ------------------------------------------------------------
+
+    def get_model_vars_dataframe(self) -> pd.DataFrame:
+        """Model-level series, as ``mesa.DataCollector.get_model_vars_dataframe``."""
+        return self.metrics_frame()
+
+    def get_agent_vars_dataframe(self) -> pd.DataFrame:
+        """Firm-level panel indexed by (Step, AgentID), as Mesa's DataCollector returns it."""
+        f = self.firms_frame()
+        return f.rename(columns={"month": "Step", "firm_id": "AgentID"}).set_index(
+            ["Step", "AgentID"]
+        )
+
+
+def kind_names(codes: np.ndarray) -> list[str]:
+    """Kind names of kind indices (``sim.vocab.KINDS``)."""
+    return [KINDS[int(c)] for c in codes]

@@ -1,0 +1,117 @@
+"""Finance stage: R&D budgets, funding scores, co-funding claims and the month's settlement.
+
+All functions work on the firm table's columns (one entry per active firm, in entry order) and
+return new arrays; money is in M RMB.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sim.state import Account
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+
+def runway_months(cash_m_rmb: FloatArray, net_burn_m_rmb: FloatArray) -> FloatArray:
+    """Months of cash left at last month's net burn (infinite when not burning)."""
+    burning = net_burn_m_rmb > 1e-9
+    safe = np.where(burning, net_burn_m_rmb, 1.0)
+    return np.where(burning, np.maximum(cash_m_rmb, 0.0) / safe, np.inf)
+
+
+def grow_commitments(
+    budget_m_rmb_per_month: FloatArray, growth_per_year: FloatArray, established: BoolArray
+) -> FloatArray:
+    """Committed budgets (parents' AI capex, grants) of established firms grow at their yearly rate.
+
+    ``established`` marks firms that entered before this month (an entrant's budget is its entry
+    budget).
+    """
+    factor = np.where(established, (1.0 + growth_per_year) ** (1.0 / 12.0), 1.0)
+    return budget_m_rmb_per_month * factor
+
+
+def plan_budgets(
+    budget_m_rmb_per_month: FloatArray,
+    cash_m_rmb: FloatArray,
+    operating_margin_m_rmb: FloatArray,
+    top_budget_m_rmb: float,
+    ambition_share: FloatArray,
+    min_runway_months: FloatArray,
+    reinvest_share: FloatArray,
+) -> FloatArray:
+    """This month's R&D budgets (M RMB).
+
+    Committed budget + ambition (a share of last month's largest R&D budget, i.e. keeping up with
+    the frontier spenders, paid from cash but never more than cash / min_runway_months) +
+    reinvested operating margin.
+    """
+    ambition = np.minimum(
+        ambition_share * top_budget_m_rmb, np.maximum(cash_m_rmb, 0.0) / min_runway_months
+    )
+    return (
+        budget_m_rmb_per_month + ambition + reinvest_share * np.maximum(operating_margin_m_rmb, 0.0)
+    )
+
+
+def funding_scores(
+    own_capability_log10: FloatArray,
+    median_own_log10: float,
+    months_since_round: NDArray[np.int64],
+    revenue_m_rmb: FloatArray,
+    noise: FloatArray,
+    scale_log10: float,
+    herding_weight: float,
+    herding_window_months: int,
+) -> FloatArray:
+    """Funds' scores of pitching start-ups: the team's own research (not the open weights it builds
+    on) against the median developer, a herding bonus for recent rounds, revenue, and noise."""
+    return (
+        (own_capability_log10 - median_own_log10) / scale_log10
+        + herding_weight * (months_since_round < herding_window_months)
+        + np.log10(1.0 + revenue_m_rmb)
+    ) + noise
+
+
+def first_come_claims(claims_m_rmb: FloatArray, budget_left_m_rmb: float) -> FloatArray:
+    """Pay positive claims in order until the budget runs out (the last one partly).
+
+    ``pay_i = min(claim_i, max(budget - sum of earlier payments, 0))``; claims <= 0 get nothing.
+    """
+    claims = np.maximum(np.asarray(claims_m_rmb, dtype=float), 0.0)
+    before = np.concatenate([[0.0], np.cumsum(claims)[:-1]])
+    return np.clip(budget_left_m_rmb - before, 0.0, claims)
+
+
+def settle(
+    flows: FloatArray,
+    cash_m_rmb: FloatArray,
+    budget_m_rmb_per_month: FloatArray,
+    parent_backed: BoolArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Book the month: revenue, subsidies and the parent's budget in; every cost out.
+
+    Parent-backed firms receive their committed budget and have any shortfall covered (booked as a
+    parent transfer). ``flows`` is updated in place (``Account.PARENT``).
+
+    Returns:
+        (cash, net_burn): new cash and the month's net burn (costs less revenue and subsidies).
+    """
+    costs = (
+        flows[:, Account.STAFF_COST]
+        + flows[:, Account.COMPUTE_COST]
+        + flows[:, Account.INFERENCE_COST]
+        + flows[:, Account.OVERHEAD]
+        + flows[:, Account.COMPLIANCE_COST]
+    )
+    flows[:, Account.PARENT] += np.where(parent_backed, budget_m_rmb_per_month, 0.0)
+    inflow = flows[:, Account.REVENUE] + flows[:, Account.SUBSIDY_IN] + flows[:, Account.PARENT]
+    cash = cash_m_rmb + (inflow - costs)
+    rescue = parent_backed & (cash < 0)
+    flows[:, Account.PARENT] += np.where(rescue, -cash, 0.0)
+    cash = np.where(rescue, 0.0, cash)
+    net_burn = costs - flows[:, Account.REVENUE] - flows[:, Account.SUBSIDY_IN]
+    return cash, net_burn

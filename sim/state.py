@@ -1,0 +1,187 @@
+"""The firm table: every active firm's numbers as one struct of arrays.
+
+Row ``i`` is the ``i``-th active firm in entry order. The table is compacted when a firm exits, so
+every column is a contiguous view (``table.cash_m_rmb`` is ``(n,)``, ``table.users_m`` is
+``(n, S)``) and stages work on whole arrays, never gathering ``[f.x for f in firms]``. Mesa agents
+(``sim.agents``) keep each firm's identity, its random stream and its decisions, and find their row
+through ``table.row(firm_id)``.
+
+Money flows of the month live in ``table.flows``, an ``(n, len(Account))`` array indexed by the
+``Account`` enumeration, so a misspelt account is an ``AttributeError``, not a new account.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+
+
+class Account(IntEnum):
+    """Money-flow accounts of a firm's month (M RMB)."""
+
+    REVENUE = 0
+    INFERENCE_COST = 1
+    STAFF_COST = 2
+    COMPUTE_COST = 3
+    OVERHEAD = 4
+    COMPLIANCE_COST = 5
+    SUBSIDY_IN = 6
+    VC = 7
+    GOV_EQUITY = 8
+    PARENT = 9
+    ENTRY_CAPITAL = 10
+    ACQUISITION_COST = 11
+    DEBT_SETTLED = 12
+
+
+#: Scalar columns: name -> (dtype, initial value of a new row, unit and meaning).
+SCALARS: dict[str, tuple[Any, Any, str]] = {
+    "firm_id": (np.int64, -1, "Mesa unique_id of the firm's agent"),
+    "kind": (np.int64, 0, "index into sim.vocab.KINDS"),
+    "entry_month": (np.int64, 0, "month index of entry"),
+    "cash_m_rmb": (np.float64, 0.0, "cash, M RMB"),
+    "budget_m_rmb_per_month": (np.float64, 0.0, "committed parent or grant budget, M RMB/month"),
+    "parent_backed": (np.bool_, False, "a parent or grant covers losses"),
+    "ecosystem": (np.float64, 0.0, "ecosystem strength, 0-1"),
+    "own_chips_share": (np.float64, 0.0, "share of compute from own chips, 0-1"),
+    "open_source": (np.bool_, False, "releases open weights"),
+    "efficiency": (np.float64, 1.0, "research efficiency multiplier"),
+    "effective_compute": (np.float64, 1.0, "accumulated effective training compute, H100e-months"),
+    "own_capability_log10": (np.float64, 0.0, "capability from own training, log10"),
+    "capability_log10": (np.float64, 0.0, "capability users get: own on top of open weights"),
+    "frontier_staff": (np.float64, 0.0, "frontier researchers employed, people"),
+    "price_index": (np.float64, np.nan, "price relative to the 2023 reference (NaN before set)"),
+    "taste": (np.float64, 0.0, "random-walk appeal to users, utility units"),
+    "approved": (np.bool_, True, "filing approved: may serve consumers"),
+    "approval_month": (np.int64, -1, "month the filing is approved (-1: none pending)"),
+    "last_funded_month": (np.int64, -10_000, "month of the last venture round"),
+    "revenue_m_rmb": (np.float64, 0.0, "last settled month's revenue, M RMB"),
+    "operating_margin_m_rmb": (np.float64, 0.0, "revenue less inference cost, M RMB"),
+    "net_burn_m_rmb": (np.float64, 0.0, "costs less revenue and subsidies, M RMB"),
+    "rd_budget_m_rmb": (np.float64, 0.0, "this month's R&D budget, M RMB"),
+    "compute_h100e": (np.float64, 0.0, "training compute this month, H100e-months"),
+    "marginal_cost": (np.float64, 0.0, "serving cost per RMB of usage at reference price"),
+}
+
+
+def _column(name: str) -> property:
+    def get(self: FirmTable) -> np.ndarray:
+        return self._data[name][: self.n]
+
+    def set_(self: FirmTable, value: Any) -> None:
+        self._data[name][: self.n] = value
+
+    return property(get, set_, doc=SCALARS[name][2] if name in SCALARS else name)
+
+
+class FirmTable:
+    """Active firms as columns (one array per attribute), grown on entry, compacted on exit.
+
+    Args:
+        n_segments: number of demand segments ``S`` (width of ``users_m`` and ``fit``).
+        capacity: initial number of rows allocated (doubles when full).
+    """
+
+    firm_id = _column("firm_id")
+    kind = _column("kind")
+    entry_month = _column("entry_month")
+    cash_m_rmb = _column("cash_m_rmb")
+    budget_m_rmb_per_month = _column("budget_m_rmb_per_month")
+    parent_backed = _column("parent_backed")
+    ecosystem = _column("ecosystem")
+    own_chips_share = _column("own_chips_share")
+    open_source = _column("open_source")
+    efficiency = _column("efficiency")
+    effective_compute = _column("effective_compute")
+    own_capability_log10 = _column("own_capability_log10")
+    capability_log10 = _column("capability_log10")
+    frontier_staff = _column("frontier_staff")
+    price_index = _column("price_index")
+    taste = _column("taste")
+    approved = _column("approved")
+    approval_month = _column("approval_month")
+    last_funded_month = _column("last_funded_month")
+    revenue_m_rmb = _column("revenue_m_rmb")
+    operating_margin_m_rmb = _column("operating_margin_m_rmb")
+    net_burn_m_rmb = _column("net_burn_m_rmb")
+    rd_budget_m_rmb = _column("rd_budget_m_rmb")
+    compute_h100e = _column("compute_h100e")
+    marginal_cost = _column("marginal_cost")
+    users_m = _column("users_m")  # (n, S): users by segment, millions
+    fit = _column("fit")  # (n, S): 1 where the segment's sector is a home sector
+    flows = _column("flows")  # (n, len(Account)): this month's flows, M RMB
+
+    def __init__(self, n_segments: int, capacity: int = 64) -> None:
+        self.n = 0
+        self.n_segments = n_segments
+        self._capacity = max(int(capacity), 1)
+        self._data: dict[str, np.ndarray] = {}
+        for name, (dtype, init, _) in SCALARS.items():
+            self._data[name] = np.full(self._capacity, init, dtype=dtype)
+        self._data["users_m"] = np.zeros((self._capacity, n_segments))
+        self._data["fit"] = np.zeros((self._capacity, n_segments))
+        self._data["flows"] = np.zeros((self._capacity, len(Account)))
+        self._row_of: dict[int, int] = {}
+
+    def __len__(self) -> int:
+        return self.n
+
+    def row(self, firm_id: int) -> int:
+        """Row of an active firm (KeyError if it has exited)."""
+        return self._row_of[firm_id]
+
+    def append(self, firm_id: int, **values: Any) -> int:
+        """Add a firm at the end (entry order); unspecified columns take their initial values.
+
+        Returns the new row. Unknown column names raise ``KeyError``.
+        """
+        if self.n == self._capacity:
+            self._grow()
+        i = self.n
+        for name, (_, init, _) in SCALARS.items():
+            self._data[name][i] = init
+        for name in ("users_m", "fit", "flows"):
+            self._data[name][i] = 0.0
+        self._data["firm_id"][i] = firm_id
+        for name, value in values.items():
+            if name not in self._data:
+                raise KeyError(f"no column {name!r} in the firm table")
+            self._data[name][i] = value
+        self.n += 1
+        self._row_of[firm_id] = i
+        return i
+
+    def remove(self, firm_id: int) -> None:
+        """Drop an exited firm's row; later rows move up one (entry order is kept)."""
+        i = self._row_of.pop(firm_id)
+        last = self.n - 1
+        if i < last:
+            for arr in self._data.values():
+                arr[i:last] = arr[i + 1 : last + 1]
+            ids = self._data["firm_id"]
+            for j in range(i, last):
+                self._row_of[int(ids[j])] = j
+        self.n = last
+
+    def kind_values(self, table: np.ndarray) -> np.ndarray:
+        """Look up a per-kind parameter (``table[k]`` for kind index ``k``) for every row."""
+        return table[self.kind]
+
+    def _grow(self) -> None:
+        new_cap = 2 * self._capacity
+        for name, arr in self._data.items():
+            grown = np.empty((new_cap, *arr.shape[1:]), dtype=arr.dtype)
+            grown[: self._capacity] = arr
+            self._data[name] = grown
+        self._capacity = new_cap
+
+    def snapshot_row(self, i: int) -> dict[str, Any]:
+        """One row as plain Python values (scalars only; users summed), for tables and tests."""
+        out: dict[str, Any] = {name: self._data[name][i].item() for name in SCALARS}
+        out["users_m"] = float(self._data["users_m"][i].sum())
+        return out
