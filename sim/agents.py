@@ -298,6 +298,18 @@ class Government(mesa.Agent):
         cap = prog.cap_per_firm_m_rmb_per_year * self.subsidy_scale
         return np.maximum(cap - self._spent(prog, ids)[ids], 0.0)
 
+    def cap_left_one(self, prog: SubsidyProgramme, firm_id: int) -> float:
+        """Money one firm may still receive from the programme this year, M RMB."""
+        spent = self.firm_spent_this_year.get(prog.name)
+        used = float(spent[firm_id]) if spent is not None and firm_id < spent.size else 0.0
+        return max(prog.cap_per_firm_m_rmb_per_year * self.subsidy_scale - used, 0.0)
+
+    def pay_one(self, prog: SubsidyProgramme, firm_id: int, amount: float) -> None:
+        """Book one payment (M RMB, > 0) against the programme's budget and the firm's cap."""
+        ids = np.array([firm_id])
+        self._spent(prog, ids)[firm_id] += amount
+        self.spent_this_year[prog.name] += amount
+
     def rate(self, prog: SubsidyProgramme) -> float:
         """The programme's rate, scaled by the subsidy lever and kept below the policy maximum."""
         return min(prog.rate * self.subsidy_scale, self.max_rate)

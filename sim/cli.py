@@ -1,4 +1,4 @@
-"""Command line: ``genai-sim run | compare | sweep | calibrate | report | plot | validate``.
+"""Command line: ``genai-sim run | compare | sweep | calibrate | report | plot | validate | bench``.
 
 The CLI parses arguments, calls the library and writes; logic lives in ``sim.runner``,
 ``sim.compare``, ``sim.sweep``, ``sim.calibrate``, ``sim.report``, ``sim.summary`` and
@@ -437,6 +437,17 @@ def validate(
             )
     if failed:
         raise typer.Exit(code=2)
+
+
+@app.command()
+def bench(
+    quick: Annotated[bool, typer.Option(help="small scales and fewer repeats")] = False,
+    write: Annotated[bool, typer.Option(help="write docs/performance.md")] = False,
+) -> None:
+    """Benchmark the model: one JSON line per case (numbers only, never a pass or fail)."""
+    from sim.bench import main as bench_main
+
+    bench_main([*(["--quick"] if quick else []), *(["--write"] if write else [])])
 
 
 def main() -> None:

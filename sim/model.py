@@ -19,7 +19,13 @@ from sim.agents import FIRM_CLASSES, Firm, Government, Megatech, Startup, Ventur
 from sim.calendar import parse_month
 from sim.markets.compute import clear_compute, ration_subsidy, voucher_contracts
 from sim.markets.talent import allocate_staff, update_wage
-from sim.markets.users import bass_new_adopters, bertrand_markup, logit_shares, reallocate_users
+from sim.markets.users import (
+    bass_new_adopters,
+    bertrand_markup,
+    logit_shares,
+    reallocate_users,
+    usage_by_firm,
+)
 from sim.metrics import concentration_ratio, hhi
 from sim.recorder import Recorder
 from sim.rng import Streams
@@ -69,6 +75,13 @@ class GenAIMarket(mesa.Model):
         self.seg_churn = sc.demand.churn_per_month * np.array(
             [sc.demand.churn_multiplier[s.monetisation] for s in segs]
         )
+        # Churn of a firm with ecosystem e: seg_churn - e * seg_churn_eco (lock-in lowers it).
+        self.seg_churn_eco = (
+            sc.demand.ecosystem_churn_reduction * self.seg_churn * self.seg_eco_weight
+        )
+        self.elasticity_groups, self.seg_elasticity_group = np.unique(
+            self.seg_elasticity, return_inverse=True
+        )
         self.seg_sectors = [s.sector for s in segs]
         self.enterprise_sectors = sorted({s.sector for s in segs if s.customer == "enterprise"})
         # Behaviour by kind, as arrays indexed by kind (sim.vocab.KINDS).
@@ -80,8 +93,10 @@ class GenAIMarket(mesa.Model):
         self.kind_pivot_gap = np.array([b.pivot_gap_log10 for b in kinds])
         self.kind_pivot_prob = np.array([b.pivot_probability_per_month for b in kinds])
         self.kind_value_share = np.array([sc.pricing.user_value_share[k] for k in KINDS])
+        self.kind_venture = np.array([k in VENTURE_KINDS for k in KINDS])
 
         self.table = FirmTable(self.n_segments)
+        self._buffers: dict[str, np.ndarray] = {}
         self.firm_agents: list[Firm] = []  # aligned with the table's rows
         # Market state
         self.adopters_m = np.zeros(self.n_segments)
@@ -172,7 +187,15 @@ class GenAIMarket(mesa.Model):
         total = float((self.adopters_m * self.seg_spend_2023).sum())
         if total <= 0:
             return np.zeros(self.table.n)
-        return (self.table.users_m * self.seg_spend_2023).sum(axis=1) / total
+        return self.table.users_spend_weight / total
+
+    def _scratch(self, name: str) -> np.ndarray:
+        """A reusable (n_firms, n_segments) work array (contents undefined)."""
+        buf = self._buffers.get(name)
+        cap = self.table.capacity
+        if buf is None or buf.shape[0] < cap:
+            buf = self._buffers[name] = np.empty((cap, self.n_segments))
+        return buf[: self.table.n]
 
     def log_event(
         self, month: int, firm: Firm | None, event: str, amount_m_rmb: float, detail: str = ""
@@ -316,7 +339,8 @@ class GenAIMarket(mesa.Model):
             approved=not self.government.filing_active,
             **values,
         )
-        t.fit[i] = [s in home_sectors for s in self.seg_sectors]
+        fit = self.scenario_params.demand.sector_fit_weight
+        t.fit[i] = [fit if s in home_sectors else 0.0 for s in self.seg_sectors]
         t.flows[i, Account.ENTRY_CAPITAL] += t.cash_m_rmb[i]
         self.firm_agents.append(firm)
         self.datacollector.register_firm(firm.unique_id, firm.name, firm.kind, firm.roster)
@@ -332,7 +356,7 @@ class GenAIMarket(mesa.Model):
         m, t, gov = self.month, self.table, self.government
         if t.n == 0:
             return
-        venture = np.isin(t.kind, [KINDS.index(k) for k in VENTURE_KINDS])
+        venture = self.kind_venture[t.kind]
         runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb)
         seeking = np.flatnonzero(
             ~t.parent_backed
@@ -354,33 +378,34 @@ class GenAIMarket(mesa.Model):
             cap.herding_window_months,
         )
         threshold = cap.quality_threshold + math.log(1.0 / self.hype)
-        equity_progs = gov.active_programmes("equity_fund")
+        equity = [(p, gov.rate(p)) for p in gov.active_programmes("equity_fund")]
+        funds = list(self.funds)
+        cash, flows, last_funded = t.cash_m_rmb, t.flows, t.last_funded_month  # views
         for k in np.argsort(-scores, kind="stable"):
             if scores[k] < threshold:
                 break
             i = int(seeking[k])
             firm = self.firm_agents[i]
             want = cap.round_runway_months * max(t.net_burn_m_rmb[i], cap.min_round_burn_m_rmb)
-            fund = max(self.funds, key=lambda f: f.dry_powder_m_rmb)
+            fund = max(funds, key=lambda f: f.dry_powder_m_rmb)
             paid = fund.invest(want)
             if paid <= 0:
                 break
-            t.cash_m_rmb[i] += paid
-            t.flows[i, Account.VC] += paid
-            t.last_funded_month[i] = m
+            cash[i] += paid
+            flows[i, Account.VC] += paid
+            last_funded[i] = m
             self.month_flows["vc_invested_m_rmb"] += paid
             self.log_event(m, firm, "funding_round", paid, fund.name)
-            ids = t.firm_id[i : i + 1]
-            for prog in equity_progs:
+            for prog, rate in equity:
                 if firm.kind not in prog.eligible:
                     continue
                 amount = min(
-                    gov.rate(prog) * paid, gov.cap_left(prog, ids)[0], gov.budget_left(prog)
+                    rate * paid, gov.cap_left_one(prog, firm.unique_id), gov.budget_left(prog)
                 )
                 if amount > 0:
-                    gov.pay(prog, ids, np.array([amount]))
-                    t.cash_m_rmb[i] += amount
-                    t.flows[i, Account.GOV_EQUITY] += amount
+                    gov.pay_one(prog, firm.unique_id, amount)
+                    cash[i] += amount
+                    flows[i, Account.GOV_EQUITY] += amount
                     self.month_flows["gov_equity_m_rmb"] += amount
                     self.log_event(m, firm, "government_equity", amount, prog.name)
 
@@ -496,7 +521,7 @@ class GenAIMarket(mesa.Model):
             t.frontier_staff,
             t.efficiency,
             t.effective_compute,
-            t.users_m.sum(axis=1),
+            t.users_total_m,
             self.open_floor_log10(),
             tech,
         )
@@ -574,24 +599,24 @@ class GenAIMarket(mesa.Model):
             - d.price_sensitivity * np.log(t.price_index)
             + t.taste
         )
-        utility = (
-            firm_u[:, None]
-            + (d.ecosystem_weight * t.ecosystem)[:, None] * self.seg_eco_weight[None, :]
-            + d.sector_fit_weight * t.fit
-        )
-        available = t.approved[:, None] | ~self.seg_consumer[None, :]
-        inside, outside = logit_shares(utility, available, outside_u)
-        churn = np.minimum(
-            self.seg_churn[None, :]
-            * (
-                1
-                - d.ecosystem_churn_reduction * t.ecosystem[:, None] * self.seg_eco_weight[None, :]
-            ),
-            1.0,
-        )
-        # Users of a provider that may not serve a segment (awaiting filing) all re-choose.
-        churn[~available] = 1.0
-        users, self.outside_users_m = reallocate_users(
+        # (firms, segments) utilities: own appeal + ecosystem where it matters + sector fit.
+        # Built in scratch buffers kept across months: fresh (n, S) arrays cost page faults.
+        utility = self._scratch("utility")
+        np.multiply.outer(d.ecosystem_weight * t.ecosystem, self.seg_eco_weight, out=utility)
+        utility += firm_u[:, None]
+        utility += t.fit
+        # Awaiting filing approval: a firm may not serve consumer segments (utility -inf).
+        waiting = np.ix_(~t.approved, self.seg_consumer)
+        utility[waiting] = -np.inf
+        inside, outside = logit_shares(utility, None, outside_u, overwrite=True)
+        # Churn: the segment's rate, lowered by an ecosystem where the segment values it.
+        churn = self._scratch("churn")
+        np.multiply.outer(t.ecosystem, -self.seg_churn_eco, out=churn)
+        churn += self.seg_churn
+        if self.seg_churn.max() > 1:
+            np.minimum(churn, 1.0, out=churn)
+        churn[waiting] = 1.0  # users of a provider that may not serve them all re-choose
+        t.users_m, self.outside_users_m = reallocate_users(
             t.users_m,
             self.outside_users_m,
             churn,
@@ -600,18 +625,20 @@ class GenAIMarket(mesa.Model):
             self.orphans_m,
             inside,
             outside,
+            overwrite=True,
         )
-        t.users_m = users
         self.orphans_m = np.zeros(self.n_segments)
+        t.users_total_m = t.users_m.sum(axis=1)
+        t.users_spend_weight = t.users_m @ self.seg_spend_2023
 
         spend = (
             self.seg_spend_2023
             * d.spend_scale
             * (1 + d.usage_growth_per_year) ** self.years_from_reference()
         )
-        # Usage (RMB at the reference price) per user: spend * price ** -elasticity.
-        usage_value = spend[None, :] * t.price_index[:, None] ** (-self.seg_elasticity[None, :])
-        usage = (users * usage_value).sum(axis=1)
+        usage = usage_by_firm(
+            t.users_m, t.price_index, spend, self.elasticity_groups, self.seg_elasticity_group
+        )
         revenue = usage * t.price_index  # M RMB (users in millions)
         inference = usage * t.marginal_cost
         t.flows[:, Account.REVENUE] += revenue
@@ -668,18 +695,16 @@ class GenAIMarket(mesa.Model):
             return
         leader = float(t.capability_log10.max())
         floor = self.open_floor_log10()
+        # Megatechs buy; their capability does not change in this stage (only their rows move).
         buyers = [f for f in self.firm_agents if isinstance(f, Megatech)]
+        reach = np.array([t.capability_log10[b.row] for b in buyers]) - acq.max_capability_gap_log10
         runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb)
         at_risk = ~t.parent_backed & ((t.cash_m_rmb < 0) | (runway < acq.distress_runway_months))
         for firm in [self.firm_agents[i] for i in np.flatnonzero(at_risk)]:
             i = firm.row
             if buyers:
-                cap = t.capability_log10[i]
                 candidates = [
-                    b
-                    for b in buyers
-                    if b.status == "active"
-                    and cap >= t.capability_log10[b.row] - acq.max_capability_gap_log10
+                    b for b, r in zip(buyers, reach, strict=True) if t.capability_log10[i] >= r
                 ]
                 buyer = (
                     firm.accept_offer(candidates, acq.probability_per_month) if candidates else None
@@ -730,9 +755,12 @@ class GenAIMarket(mesa.Model):
             t.flows[b, Account.PARENT] += -t.cash_m_rmb[b]
             t.cash_m_rmb[b] = 0.0
         t.users_m[b] += t.users_m[i]
+        t.users_total_m[b] = t.users_m[b].sum()
+        t.users_spend_weight[b] = t.users_m[b] @ self.seg_spend_2023
         t.frontier_staff[b] += t.frontier_staff[i]
         t.effective_compute[b] = max(t.effective_compute[b], t.effective_compute[i])
         t.users_m[i] = 0.0
+        t.users_total_m[i] = t.users_spend_weight[i] = 0.0
         t.frontier_staff[i] = 0.0
         self.month_flows["acquisition_spend_m_rmb"] += price
         self._exit(target, "acquired", detail=buyer.name, amount=price)
@@ -743,6 +771,7 @@ class GenAIMarket(mesa.Model):
         i = firm.row
         self.orphans_m = self.orphans_m + t.users_m[i]
         t.users_m[i] = 0.0
+        t.users_total_m[i] = t.users_spend_weight[i] = 0.0
         t.frontier_staff[i] = 0.0
         firm.status = cause
         self.month_flows[f"exits_{cause}"] += 1
@@ -762,7 +791,7 @@ class GenAIMarket(mesa.Model):
     def record(self) -> None:
         """Monthly metrics (one row) and the firm panel (one row per active firm)."""
         t, m = self.table, self.month
-        users = t.users_m.sum(axis=1)
+        users = t.users_total_m
         revenue = t.revenue_m_rmb
         # Market size counts this month's revenue of firms that exited at its end as well.
         market_m_rmb = float(revenue.sum()) + self.month_flows["exited_revenue_m_rmb"]

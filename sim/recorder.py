@@ -101,7 +101,7 @@ class Recorder:
         }
         for col in (*_TABLE_COLUMNS, *_LATER_COLUMNS, "approved"):
             chunk[col] = np.atleast_1d(getattr(table, col)[rows]).copy()
-        chunk["users_m"] = np.atleast_1d(table.users_m[rows].sum(axis=-1))
+        chunk["users_m"] = np.atleast_1d(table.users_total_m[rows]).copy()
         flows = np.atleast_2d(table.flows[rows])
         chunk["revenue_m_rmb"] = flows[:, Account.REVENUE].copy()
         for account, col in _FLOW_COLUMNS.items():

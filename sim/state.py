@@ -66,6 +66,12 @@ SCALARS: dict[str, tuple[Any, Any, str]] = {
     "rd_budget_m_rmb": (np.float64, 0.0, "this month's R&D budget, M RMB"),
     "compute_h100e": (np.float64, 0.0, "training compute this month, H100e-months"),
     "marginal_cost": (np.float64, 0.0, "serving cost per RMB of usage at reference price"),
+    "users_total_m": (np.float64, 0.0, "users over all segments, millions (row sum of users_m)"),
+    "users_spend_weight": (
+        np.float64,
+        0.0,
+        "users weighted by their segments' 2023 spending (users_m @ segment spend), M RMB",
+    ),
 }
 
 
@@ -112,8 +118,10 @@ class FirmTable:
     rd_budget_m_rmb = _column("rd_budget_m_rmb")
     compute_h100e = _column("compute_h100e")
     marginal_cost = _column("marginal_cost")
+    users_total_m = _column("users_total_m")
+    users_spend_weight = _column("users_spend_weight")
     users_m = _column("users_m")  # (n, S): users by segment, millions
-    fit = _column("fit")  # (n, S): 1 where the segment's sector is a home sector
+    fit = _column("fit")  # (n, S): sector-fit utility (demand.sector_fit_weight on home sectors)
     flows = _column("flows")  # (n, len(Account)): this month's flows, M RMB
 
     def __init__(self, n_segments: int, capacity: int = 64) -> None:
@@ -127,6 +135,11 @@ class FirmTable:
         self._data["fit"] = np.zeros((self._capacity, n_segments))
         self._data["flows"] = np.zeros((self._capacity, len(Account)))
         self._row_of: dict[int, int] = {}
+
+    @property
+    def capacity(self) -> int:
+        """Rows allocated (grows by doubling)."""
+        return self._capacity
 
     def __len__(self) -> int:
         return self.n

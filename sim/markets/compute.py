@@ -79,7 +79,9 @@ def voucher_contracts(
         ``ration_subsidy``.
     """
     b = np.asarray(own_money_m_rmb, dtype=float)
-    r = np.clip(np.asarray(rate, dtype=float), 0.0, 0.99)
+    r = np.asarray(rate, dtype=float)
+    if ((r < 0) | (r >= 1)).any():
+        raise ValueError("voucher rates must lie in [0, 1) (policy.max_subsidy_rate keeps them so)")
     cap = np.maximum(np.asarray(cap_left_m_rmb, dtype=float), 0.0)
     uncapped = b / (1.0 - r)
     claims = np.minimum(uncapped - b, cap)

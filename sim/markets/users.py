@@ -16,20 +16,29 @@ BoolArray = NDArray[np.bool_]
 
 
 def logit_shares(
-    utility: FloatArray, available: BoolArray, outside_utility: FloatArray
+    utility: FloatArray,
+    available: BoolArray | None,
+    outside_utility: FloatArray,
+    overwrite: bool = False,
 ) -> tuple[FloatArray, FloatArray]:
     """Choice probabilities of a multinomial logit with an outside option.
 
     Args:
         utility: (J, S) deterministic utility of provider j in segment s.
-        available: (J, S) whether provider j may serve segment s (unavailable ones get share 0).
+        available: (J, S) whether provider j may serve segment s (unavailable ones get share 0);
+            None when every provider may serve every segment.
         outside_utility: (S,) utility of the outside option.
+        overwrite: reuse ``utility``'s memory for the result (the caller's array is consumed);
+            saves two passes over a large (J, S) array.
 
     Returns:
         (inside, outside): (J, S) shares of the providers and (S,) of the outside option; in each
         segment they sum to one.
     """
-    u = np.where(available, utility, -np.inf)
+    if available is not None:
+        u = np.where(available, utility, -np.inf)
+    else:
+        u = utility if overwrite else np.array(utility, dtype=float)
     out_u = np.asarray(outside_utility, dtype=float)
     top = np.maximum(u.max(axis=0, initial=-np.inf), out_u)
     u -= top
@@ -67,6 +76,7 @@ def reallocate_users(
     orphans: FloatArray,
     inside_shares: FloatArray,
     outside_share: FloatArray,
+    overwrite: bool = False,
 ) -> tuple[FloatArray, FloatArray]:
     """One month of switching.
 
@@ -78,15 +88,51 @@ def reallocate_users(
         new_adopters: (S,) first-time adopters.
         orphans: (S,) users whose provider left the market.
         inside_shares: (J, S) and outside_share: (S,) logit shares (``logit_shares``).
+        overwrite: update ``users`` in place and reuse ``churn`` and ``inside_shares`` as
+            scratch (the caller's arrays are consumed); saves allocating three (J, S) arrays.
 
     Returns:
         (users, outside) after the month. Total adopters are conserved:
         ``users.sum(0) + outside == old users.sum(0) + old outside + new_adopters + orphans``.
     """
-    movers = users * churn
+    if not overwrite:
+        users, churn, inside_shares = users.copy(), churn.copy(), inside_shares.copy()
+    movers = np.multiply(users, churn, out=churn)
     out_movers = outside * outside_churn
     pool = movers.sum(axis=0) + out_movers + new_adopters + orphans
-    return users - movers + pool * inside_shares, outside - out_movers + pool * outside_share
+    users -= movers
+    inside_shares *= pool
+    users += inside_shares
+    return users, outside - out_movers + pool * outside_share
+
+
+def usage_by_firm(
+    users: FloatArray,
+    price: FloatArray,
+    spend: FloatArray,
+    elasticity_groups: FloatArray,
+    group_of_segment: NDArray[np.int64],
+) -> FloatArray:
+    """Usage each provider serves, in RMB at the reference price (M RMB with users in millions).
+
+    A user of segment s spends ``spend[s] * price ** -elasticity[s]`` of usage a month. Segments
+    are grouped by elasticity (``elasticity_groups[group_of_segment[s]]`` is segment s's), so the
+    power is taken once per provider and group rather than per provider and segment.
+
+    Args:
+        users: (J, S) users (millions). price: (J,) price indices. spend: (S,) spending per user
+        at the reference price (RMB a month). elasticity_groups: (G,) distinct elasticities.
+        group_of_segment: (S,) index of each segment's group.
+
+    Returns:
+        (J,) usage.
+    """
+    n_seg = spend.shape[0]
+    weights = np.zeros((n_seg, elasticity_groups.shape[0]))
+    weights[np.arange(n_seg), group_of_segment] = spend
+    by_group = users @ weights  # (J, G): spend-weighted users per elasticity group
+    power = price[:, None] ** (-elasticity_groups[None, :])
+    return (by_group * power).sum(axis=1)
 
 
 def bertrand_markup(share: FloatArray, price_sensitivity: float, max_markup: float) -> FloatArray:

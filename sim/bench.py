@@ -1,0 +1,369 @@
+"""Benchmarks: numbers, never assertions (``genai-sim bench`` or ``python -m sim.bench``).
+
+Each case prints one JSON line; ``--write`` also writes ``docs/performance.md`` with the command
+that produced it. Cases:
+
+* ``baseline``: one baseline replication (wall time in this process, so without interpreter
+  start-up; months per second), median of repeats.
+* ``scale``: ms per simulated month at (firms, segments) from (100, 100) to (2,000, 10,000), sizes
+  held fixed (no entry, no exits), and the ratio to a *bare numpy demand step* (utilities, a
+  softmax over firms, shares times segment sizes) timed in the same process on the same arrays.
+* ``parallel``: 16 baseline replications with 1 and 2 workers (replications per second and
+  efficiency = speed-up / workers).
+* ``memory``: peak resident memory of one replication and of a 300-run sweep (child processes).
+* ``stages``: the share of a baseline month spent in each stage of ``GenAIMarket.step``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.scenario import Scenario, load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+BASELINE = ROOT / "scenarios" / "baseline.yaml"
+SCALES: tuple[tuple[int, int], ...] = ((100, 100), (300, 1_000), (1_000, 10_000), (2_000, 10_000))
+
+
+def _median_time(fn: Callable[[], object], repeats: int) -> tuple[float, list[float]]:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times
+
+
+# --------------------------------------------------------------------------------------------------
+# Cases
+# --------------------------------------------------------------------------------------------------
+
+
+def bench_baseline(repeats: int = 7) -> dict[str, Any]:
+    """One baseline replication, firm panel on (median over ``repeats`` seeds)."""
+    from sim.runner import run_replication
+
+    sc = load_scenario(BASELINE)
+    run_replication(sc, seed=0)  # warm-up: imports and caches
+    seeds = iter(range(1, repeats + 1))
+    med, times = _median_time(lambda: run_replication(sc, seed=next(seeds)), repeats)
+    return {
+        "case": "baseline",
+        "months": sc.n_months,
+        "seconds_median": round(med, 4),
+        "seconds_min": round(min(times), 4),
+        "months_per_s": round(sc.n_months / med, 1),
+        "repeats": repeats,
+    }
+
+
+def scale_scenario(n_firms: int, n_segments: int) -> Scenario:
+    """The baseline with ``n_firms`` named firms entering in 2021-01 and ``n_segments`` segments.
+
+    Segments cycle through the baseline's (potential users divided so the market keeps its size);
+    firms are well-funded and parent-backed, stochastic entry is off and no firm pivots or is
+    acquired, so the field stays at ``n_firms`` for the whole run.
+    """
+    base = load_scenario(BASELINE).model_dump(mode="json")
+    segs = base["demand"]["segments"]
+    reps = -(-n_segments // len(segs))
+    base["demand"]["segments"] = [
+        {
+            **s,
+            "name": f"{s['name']}-{k}",
+            "potential_users_m_2023": s["potential_users_m_2023"] / reps,
+        }
+        for k in range(reps)
+        for s in segs
+    ][:n_segments]
+    kinds = ("megatech", "startup", "institute", "vertical")
+    sectors = sorted({s["sector"] for s in segs})
+    base["roster"] = [
+        {
+            "name": f"firm-{i:05d}",
+            "kind": kinds[i % 4],
+            "entry": "2021-01",
+            "cash_m_rmb": 1e5,
+            "budget_m_rmb_per_month": 10.0,
+            "ecosystem": (i % 10) / 10,
+            "open_source": i % 7 == 0,
+            "home_sectors": [sectors[i % len(sectors)]],
+            "source": "benchmark firm",
+        }
+        for i in range(n_firms)
+    ]
+    base["entry"]["base_rate_per_month"] = 0.0
+    base["acquisitions"]["probability_per_month"] = 0.0
+    for kind in kinds:
+        base["firms"]["kinds"][kind]["pivot_probability_per_month"] = 0.0
+    base["end"] = "2024-12"
+    return Scenario.model_validate(base)
+
+
+def bare_demand_step(
+    cap: np.ndarray,
+    price: np.ndarray,
+    eco: np.ndarray,
+    seg_eco: np.ndarray,
+    fit: np.ndarray,
+    sizes: np.ndarray,
+) -> np.ndarray:
+    """The floor a demand step cannot beat: (firms, segments) utilities, softmax, users."""
+    u = (3.0 * cap - 2.5 * np.log(price))[:, None] + 1.5 * eco[:, None] * seg_eco[None, :] + fit
+    u -= u.max(axis=0)
+    np.exp(u, out=u)
+    u /= u.sum(axis=0)
+    return u * sizes[None, :]
+
+
+def bench_scale(
+    scales: tuple[tuple[int, int], ...] = SCALES, months: int = 6, warmup: int = 40
+) -> list[dict[str, Any]]:
+    """ms per simulated month at each (firms, segments), and the ratio to the bare demand step."""
+    from sim.model import GenAIMarket
+
+    out = []
+    for n_firms, n_segments in scales:
+        model = GenAIMarket(scale_scenario(n_firms, n_segments), seed=1, record_firms=True)
+        model.run_until(warmup)  # past entry, the first prices and the filing approvals
+        assert model.table.n == n_firms, "benchmark field must stay fixed"
+        t0 = time.perf_counter()
+        model.run_until(warmup + months)
+        per_month = (time.perf_counter() - t0) / months
+        t = model.table
+        args = (
+            t.capability_log10.copy(),
+            t.price_index.copy(),
+            t.ecosystem.copy(),
+            model.seg_eco_weight,
+            t.fit.copy(),
+            model.adopters_m,
+        )
+        bare, _ = _median_time(lambda a=args: bare_demand_step(*a), 5)
+        out.append(
+            {
+                "case": "scale",
+                "firms": n_firms,
+                "segments": n_segments,
+                "ms_per_month": round(per_month * 1e3, 2),
+                "bare_demand_ms": round(bare * 1e3, 2),
+                "ratio_to_bare": round(per_month / bare, 2),
+                "ns_per_firm_segment": round(per_month / (n_firms * n_segments) * 1e9, 2),
+            }
+        )
+        del model
+    return out
+
+
+def bench_parallel(replications: int = 16) -> list[dict[str, Any]]:
+    """``replications`` baseline replications with 1 and 2 workers (pool start-up included)."""
+    from sim.runner import run_scenario
+
+    sc = load_scenario(BASELINE)
+    out = []
+    base = None
+    for workers in (1, 2):
+        t0 = time.perf_counter()
+        run_scenario(sc, replications, root_seed=1, workers=workers, record_firms=False)
+        dt = time.perf_counter() - t0
+        base = dt if base is None else base
+        out.append(
+            {
+                "case": "parallel",
+                "workers": workers,
+                "replications": replications,
+                "seconds": round(dt, 3),
+                "replications_per_s": round(replications / dt, 2),
+                "efficiency": round(base / dt / workers, 3),
+                "includes_pool_startup": True,
+            }
+        )
+    return out
+
+
+_MEMORY_RUN = """
+import resource
+from sim.runner import run_replication
+from sim.scenario import load_scenario
+run_replication(load_scenario({path!r}), seed=1)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+_MEMORY_SWEEP = """
+import resource, tempfile, pathlib
+from sim.runner import run_many
+from sim.scenario import load_scenario
+sc = load_scenario({path!r}, {{"end": "2028-12"}})
+scs = [sc.model_copy(update={{"name": f"p{{i}}"}}) for i in range(100)]
+run_many(scs, 3, root_seed=1, workers=2, record_firms=False)
+me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(me + 2 * kids)
+"""
+
+
+def bench_memory(sweep: bool = True) -> list[dict[str, Any]]:
+    """Peak resident memory (MiB) of one replication, and of 300 runs on 2 workers."""
+    out = []
+    cases = [("one replication", _MEMORY_RUN)] + (
+        [("300-run sweep", _MEMORY_SWEEP)] if sweep else []
+    )
+    for label, code in cases:
+        res = subprocess.run(
+            [sys.executable, "-c", code.format(path=str(BASELINE))],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        kib = int(res.stdout.strip().splitlines()[-1])
+        out.append({"case": "memory", "what": label, "peak_rss_mib": round(kib / 1024, 1)})
+    return out
+
+
+def bench_stages(repeats: int = 3) -> dict[str, Any]:
+    """Share of a baseline month spent in each stage of ``GenAIMarket.step``."""
+    import inspect
+
+    from sim.model import GenAIMarket
+
+    names = [
+        line.strip()[5:].split("(")[0]
+        for line in inspect.getsource(GenAIMarket.step).splitlines()
+        if line.strip().startswith("self.") and line.strip().endswith("()")
+    ]
+    totals = dict.fromkeys(names, 0.0)
+    sc = load_scenario(BASELINE)
+    for seed in range(repeats):
+        model = GenAIMarket(sc, seed)
+        for name in names:
+            method = getattr(model, name)
+
+            def timed(method=method, name=name) -> None:
+                t0 = time.perf_counter()
+                method()
+                totals[name] += time.perf_counter() - t0
+
+            setattr(model, name, timed)
+        model.run()
+    total = sum(totals.values())
+    return {
+        "case": "stages",
+        "share": {k: round(v / total, 3) for k, v in totals.items()},
+        "ms_per_month": round(total / repeats / sc.n_months * 1e3, 3),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------------
+
+
+def run_all(quick: bool = False, emit: Callable[[dict[str, Any]], None] = print) -> list[dict]:
+    """Run every case (``quick``: small scales, no sweep memory), emitting each result."""
+    results: list[dict[str, Any]] = []
+
+    def add(items: dict | list[dict]) -> None:
+        for item in items if isinstance(items, list) else [items]:
+            results.append(item)
+            emit(item)
+
+    add(bench_baseline(3 if quick else 7))
+    add(bench_scale(SCALES[:2] if quick else SCALES))
+    add(bench_parallel(8 if quick else 16))
+    add(bench_memory(sweep=not quick))
+    add(bench_stages(1 if quick else 3))
+    return results
+
+
+def performance_markdown(results: list[dict[str, Any]], command: str) -> str:
+    """``docs/performance.md`` from benchmark results."""
+    lines = [
+        "# Performance",
+        "",
+        f"Produced by `{command}` on {platform.machine()} with {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, on {time.strftime('%Y-%m-%d')}. Medians of repeats; "
+        "numbers, not assertions (tests never time anything).",
+        "",
+    ]
+    for r in results:
+        if r["case"] == "baseline":
+            lines += [
+                "## One baseline replication",
+                "",
+                f"{r['seconds_median']} s for {r['months']} months ({r['months_per_s']} months/s; "
+                f"best {r['seconds_min']} s), firm panel on, without interpreter start-up.",
+                "",
+            ]
+    scale = [r for r in results if r["case"] == "scale"]
+    if scale:
+        lines += [
+            "## Scale (field held fixed: no entry, no exits)",
+            "",
+            "| firms | segments | ms / month | bare demand step, ms | ratio | ns / firm-segment |",
+            "|---:|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {r['firms']:,} | {r['segments']:,} | {r['ms_per_month']} | {r['bare_demand_ms']} "
+            f"| {r['ratio_to_bare']} | {r['ns_per_firm_segment']} |"
+            for r in scale
+        ]
+        lines.append("")
+    par = [r for r in results if r["case"] == "parallel"]
+    if par:
+        lines += [
+            "## Replications in parallel",
+            "",
+            "| workers | replications | s | reps/s | efficiency |",
+        ]
+        lines += ["|---:|---:|---:|---:|---:|"]
+        lines += [
+            f"| {r['workers']} | {r['replications']} | {r['seconds']} | {r['replications_per_s']} "
+            f"| {r['efficiency']} |"
+            for r in par
+        ]
+        lines.append("")
+    mem = [r for r in results if r["case"] == "memory"]
+    if mem:
+        lines += ["## Peak memory", ""] + [f"- {r['what']}: {r['peak_rss_mib']} MiB" for r in mem]
+        lines.append("")
+    for r in results:
+        if r["case"] == "stages":
+            lines += [
+                "## Where a baseline month goes",
+                "",
+                f"{r['ms_per_month']} ms a month on average.",
+                "",
+                "| stage | share |",
+                "|---|---:|",
+            ]
+            lines += [f"| `{k}` | {v:.1%} |" for k, v in r["share"].items()]
+            lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry: ``python -m sim.bench [--quick] [--write]``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small scales, fewer repeats")
+    parser.add_argument("--write", action="store_true", help="write docs/performance.md")
+    args = parser.parse_args(argv)
+    results = run_all(args.quick, emit=lambda r: print(json.dumps(r), flush=True))
+    if args.write:
+        cmd = "python -m sim.bench" + (" --quick" if args.quick else "") + " --write"
+        (ROOT / "docs" / "performance.md").write_text(performance_markdown(results, cmd) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""Stages as pure functions, against values computed by hand; the firm table; the recorder."""
+
+from __future__ import annotations
+
+import ast
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim.scenario import Capital, Talent, Technology
+from sim.stages import environment, finance, training
+from sim.state import Account, FirmTable
+
+from .conftest import ROOT
+
+
+def _capital(**over: object) -> Capital:
+    base = {"funds": ["A"], "inflow_2021_m_rmb_per_month": 100.0, "chatgpt_release": "2022-11"}
+    return Capital.model_validate({**base, **over})
+
+
+class TestEnvironment:
+    def test_hype_decays_with_its_half_life(self) -> None:
+        cap = _capital(chatgpt_shock=4.0, hype_half_life_months=10.0, growth_hype_weight=0.0)
+        # 10 months after the shock: 1 + 4 * 0.5 = 3.
+        assert environment.hype_index(32, 22, [], [], cap) == pytest.approx(3.0)
+
+    def test_growth_counts_over_the_window_and_is_capped(self) -> None:
+        cap = _capital(chatgpt_shock=0.0, growth_hype_weight=0.5, growth_window_months=2)
+        # Market 1 -> 1.5 over two months: growth 0.5, hype 1 + 0.5 * 0.5.
+        assert environment.hype_index(5, 99, [1.0, 9.0, 1.5], [], cap) == pytest.approx(1.25)
+        # Growth 9 is capped at growth_hype_cap (2): 1 + 0.5 * 2.
+        assert environment.hype_index(5, 99, [1.0, 0.0, 10.0], [], cap) == pytest.approx(2.0)
+
+    def test_failures_weigh_within_memory_and_hype_has_a_floor(self) -> None:
+        cap = _capital(chatgpt_shock=0.0, failure_penalty=0.3, failure_memory_months=12)
+        # Bankruptcies in months 0 and 10; in month 12 only the second counts: 1 - 0.3.
+        assert environment.hype_index(12, 99, [], [0, 10], cap) == pytest.approx(0.7)
+        assert environment.hype_index(12, 99, [], [10] * 10, cap) == pytest.approx(cap.hype_floor)
+
+    def test_talent_pool_by_hand(self) -> None:
+        t = Talent(
+            frontier_pool_2021_people=1000,
+            frontier_inflow_people_per_month=10,
+            frontier_attrition_per_month=0.01,
+            inflow_wage_elasticity=1.0,
+            upskilling_per_frontier_researcher_month=0.01,
+            institute_training_people_per_month=2,
+            frontier_wage_2021_m_rmb_per_year=1.0,
+            basic_wage_m_rmb_per_year=0.4,
+        )
+        # 1000 - 10 + 10 * 0.5 * 2 (wage doubled) + 2 * 3 + 0.01 * 500
+        new = environment.frontier_pool_step(1000, 500, 3, 2.0, 0.5, t)
+        assert new == pytest.approx(1000 - 10 + 10 + 6 + 5)
+
+
+class TestFinance:
+    def test_runway(self) -> None:
+        r = finance.runway_months(np.array([100.0, -5.0, 50.0]), np.array([10.0, 10.0, 0.0]))
+        np.testing.assert_allclose(r, [10.0, 0.0, np.inf])
+
+    def test_budgets_by_hand(self) -> None:
+        # Committed 10 + min(0.1 * 200, 120 / 6) + 0.5 * max(8, 0) = 10 + 20 + 4.
+        # Second firm: cash 30 caps ambition at 30 / 6 = 5; negative margin adds nothing.
+        b = finance.plan_budgets(
+            budget_m_rmb_per_month=np.array([10.0, 0.0]),
+            cash_m_rmb=np.array([120.0, 30.0]),
+            operating_margin_m_rmb=np.array([8.0, -3.0]),
+            top_budget_m_rmb=200.0,
+            ambition_share=np.array([0.1, 0.1]),
+            min_runway_months=np.array([6.0, 6.0]),
+            reinvest_share=np.array([0.5, 0.5]),
+        )
+        np.testing.assert_allclose(b, [34.0, 5.0])
+
+    def test_commitments_grow_only_for_established_firms(self) -> None:
+        g = finance.grow_commitments(
+            np.array([12.0, 12.0]), np.array([1.0, 1.0]), np.array([True, False])
+        )
+        np.testing.assert_allclose(g, [12.0 * 2 ** (1 / 12), 12.0])
+
+    def test_first_come_claims_exhaust_the_budget_in_order(self) -> None:
+        paid = finance.first_come_claims(np.array([3.0, -1.0, 4.0, 5.0]), 6.0)
+        np.testing.assert_allclose(paid, [3.0, 0.0, 3.0, 0.0])
+
+    def test_funding_scores_by_hand(self) -> None:
+        s = finance.funding_scores(
+            np.array([3.6, 3.0]),
+            3.3,
+            np.array([5, 20]),
+            np.array([9.0, 0.0]),
+            np.array([0.1, 0.0]),
+            scale_log10=0.3,
+            herding_weight=0.5,
+            herding_window_months=12,
+        )
+        # (0.3 / 0.3) + 0.5 + log10(10) + 0.1 ; (-0.3 / 0.3) + 0 + 0 + 0
+        np.testing.assert_allclose(s, [2.6, -1.0])
+
+    def test_settlement_books_parent_transfers_and_conserves_cash(self) -> None:
+        flows = np.zeros((2, len(Account)))
+        flows[:, Account.REVENUE] = [5.0, 5.0]
+        flows[:, Account.STAFF_COST] = [20.0, 20.0]
+        flows[:, Account.SUBSIDY_IN] = [1.0, 1.0]
+        cash, burn = finance.settle(
+            flows, np.array([2.0, 2.0]), np.array([3.0, 0.0]), np.array([True, False])
+        )
+        # Parent-backed: 2 + 5 + 1 + 3 - 20 = -9, rescued to 0 with 3 + 9 from the parent.
+        np.testing.assert_allclose(cash, [0.0, -12.0])
+        np.testing.assert_allclose(flows[:, Account.PARENT], [12.0, 0.0])
+        np.testing.assert_allclose(burn, [14.0, 14.0])
+
+
+class TestTraining:
+    def test_capability_by_hand(self) -> None:
+        tech = Technology(
+            global_frontier_2021_log10=2.5,
+            global_frontier_growth_log10_per_year=0.9,
+            algorithmic_progress_log10_per_year=0.0,
+            capability_obsolescence_per_month=0.5,
+            talent_output_elasticity=0.5,
+            flagship_share_of_compute=1.0,
+            researcher_h100e_equivalent=1.0,
+            data_feedback_log10_per_decade_users=0.0,
+            open_weight_adoption_gap_log10=0.0,
+        )
+        stock, own, capability = training.train(
+            0,
+            compute_h100e=np.array([100.0]),
+            frontier_staff=np.array([100.0]),
+            efficiency=np.array([2.0]),
+            effective_compute=np.array([1000.0]),
+            users_total_m=np.array([0.0]),
+            open_floor_log10=-np.inf,
+            tech=tech,
+        )
+        # 1000 * 0.5 + 2 * 100 ** 0.5 * 100 ** 0.5 = 700; no open floor adds nothing.
+        np.testing.assert_allclose(stock, [700.0])
+        np.testing.assert_allclose(own, [math.log10(700.0)])
+        np.testing.assert_allclose(capability, own)
+
+
+class TestFirmTable:
+    def test_append_grow_and_compact_keep_entry_order(self) -> None:
+        t = FirmTable(n_segments=2, capacity=2)
+        for fid in (10, 11, 12, 13):
+            t.append(fid, cash_m_rmb=float(fid))
+        t.users_m[2] = [1.0, 2.0]
+        t.remove(11)
+        np.testing.assert_array_equal(t.firm_id, [10, 12, 13])
+        np.testing.assert_allclose(t.cash_m_rmb, [10.0, 12.0, 13.0])
+        np.testing.assert_allclose(t.users_m[1], [1.0, 2.0])
+        assert t.row(13) == 2
+
+    def test_unknown_column_and_account_are_errors(self) -> None:
+        t = FirmTable(n_segments=1)
+        with pytest.raises(KeyError):
+            t.append(1, cahs_m_rmb=1.0)
+        with pytest.raises(AttributeError):
+            _ = Account.REVENEU  # type: ignore[attr-defined]
+
+
+def test_mesa_batch_run_drives_the_model() -> None:
+    """Mesa's own batch runner can drive the model through its DataCollector interface."""
+    import mesa
+
+    from sim.model import GenAIMarket
+    from sim.scenario import load_scenario
+
+    sc = load_scenario(ROOT / "scenarios" / "baseline.yaml", {"end": "2022-06"})
+    rows = mesa.batch_run(
+        GenAIMarket,
+        parameters={"scenario": [sc], "record_firms": False},  # a list: one value
+        rng=[1, 2],
+        max_steps=sc.n_months,
+        data_collection_period=-1,
+        display_progress=False,
+    )
+    assert len(rows) == 2
+    assert sorted(r["iteration"] for r in rows) == [0, 1]
+    direct = GenAIMarket(sc, seed=1, record_firms=False).run().datacollector.metrics_frame()
+    assert rows[0]["active_developers"] == direct["active_developers"].iloc[-1]
+    assert rows[0]["Step"] == sc.n_months
+
+
+STAGE_FILES = sorted((ROOT / "sim" / "stages").glob("*.py")) + sorted(
+    (ROOT / "sim" / "markets").glob("*.py")
+)
+#: Numbers a stage may write: identities, unit conversions (12 months, log base 10), half-life,
+#: numerical guards. Anything else is a model assumption and belongs in the schema.
+ALLOWED_LITERALS = {0, 1, 2, -1, 0.5, 12, 10, 1e-9, 1e-12}
+
+
+@pytest.mark.parametrize("path", STAGE_FILES, ids=lambda p: Path(p).name)
+def test_no_stray_constants_in_stages(path: Path) -> None:
+    """Every behavioural constant is a schema field: stages hold no other literal numbers."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    stray = [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, int | float)
+        and not isinstance(node.value, bool)
+        and node.value not in ALLOWED_LITERALS
+    ]
+    assert stray == [], f"{path.name}: literal numbers {stray}; make them schema fields"
