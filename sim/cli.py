@@ -45,7 +45,7 @@ def default_workers(replications: int) -> int:
     """One worker per 16 replications, up to the CPU count.
 
     A spawned worker costs about a second to start (imports) while a replication takes about
-    0.2 s, so extra processes only pay off for larger jobs (see bench/bench_run.py).
+    0.1 s, so extra processes only pay off for larger jobs (see `genai-sim bench`).
     """
     return max(1, min(os.cpu_count() or 1, replications // 16))
 
