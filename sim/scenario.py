@@ -38,8 +38,18 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
 
 
+DATE_WINDOW = ("2000-01", "2060-12")
+"""Dates a scenario may hold: the simulation runs from 2021-01 to at most 2060-12; earlier dates
+back to 2000 may describe measures already in force at the start."""
+
+
 def _check_date(value: str) -> str:
-    parse_month(value)
+    month = parse_month(value)
+    if not parse_month(DATE_WINDOW[0]) <= month <= parse_month(DATE_WINDOW[1]):
+        raise ValueError(
+            f"date {value[:20]!r} is outside {DATE_WINDOW[0]} .. {DATE_WINDOW[1]} "
+            "(the simulation runs from 2021-01 to at most 2060-12)"
+        )
     return value
 
 
@@ -452,7 +462,12 @@ class Demand(Strict):
         le=100,
     )
     potential_growth_per_year: float = F(
-        0.15, desc="growth of potential users per year", ge=-0.5, le=3
+        0.15,
+        desc="growth of potential users per year (not negative: adopters are never taken back "
+        "when the potential shrinks, so a shrinking potential would leave more adopters than "
+        "potential users)",
+        ge=0,
+        le=3,
     )
     usage_growth_per_year: float = F(
         0.15, desc="growth of usage per adopting user per year at a fixed price", ge=-0.5, le=5
