@@ -1127,9 +1127,12 @@ def _cross_problems(data: Any) -> list[tuple[tuple[Any, ...], str]]:
             if not isinstance(name, str):
                 continue
             if name in first:
-                where = _loc_to_path((*block, first[name]))
                 out.append(
-                    ((*block, i, "name"), f"name {excerpt(name)} is already used by {where}")
+                    (
+                        (*block, i, "name"),
+                        f"name {excerpt(name)} is repeated: entry [{first[name]}] of this list "
+                        "already has it; names must be unique",
+                    )
                 )
             else:
                 first[name] = i
