@@ -371,8 +371,9 @@ def _check_expansion(root: Node) -> None:
 def parse_yaml(text: str, shown: str, key_path: str | None = None) -> Any:
     """Plain data from YAML ``text`` (see the module docstring); ``shown`` names the file in
     messages."""
-    loader = _SafeLoader(text)
+    loader: _SafeLoader | None = None
     try:
+        loader = _SafeLoader(text)  # the reader checks the characters here already
         node = loader.get_single_node()
         if node is None:
             return None
@@ -388,7 +389,8 @@ def parse_yaml(text: str, shown: str, key_path: str | None = None) -> Any:
     except RecursionError:
         raise InputError(shown, key_path, "not valid YAML: nested too deeply") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def load_yaml(path: Path, key_path: str | None = None) -> Any:
