@@ -502,6 +502,10 @@ def plot(
     if list_figures or not figure:
         typer.echo("\n".join(f"{name}: {spec.caption}" for name, spec in RUN_FIGURES.items()))
         return
+    from sim.safeload import check_output_file
+
+    if out is not None:
+        check_output_file(out, "--out")
     path = plot_figure(folder, figure, out or folder / "figures" / f"{figure}.png")
     typer.echo(f"Figure: {path}")
 
