@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,11 +28,20 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from sim.errors import InputError
 from sim.params import check_parameter, load_spec, scenario_at, set_path
-from sim.scenario import F, Strict, _display, load_raw, validate_scenario
+from sim.safeload import check_output_file, check_output_folder, excerpt, read_csv_rows
+from sim.scenario import (
+    F,
+    Source,
+    Strict,
+    _display,
+    format_validation_error,
+    load_raw_traced,
+    validate_scenario,
+)
 from sim.sweep import Executor
 
 TargetKind = Literal["market_size", "active_models"]
@@ -131,55 +141,95 @@ class Calibration:
         return self.file.parent / name
 
 
-def read_targets(path: Path) -> list[Target]:
-    """Read and check a targets CSV."""
-    if not path.is_file():
-        raise InputError(_display(path), None, "file not found")
-    table = pd.read_csv(path, dtype={"period": str})
-    missing = [c for c in TARGET_COLUMNS if c not in table.columns]
-    if missing:
-        raise InputError(
-            _display(path), None, f"missing columns {missing}; needed: {', '.join(TARGET_COLUMNS)}"
-        )
-    out = []
-    for i, row in table.iterrows():
-        where = f"row {i + 2}"
-        if row["target"] not in ("market_size", "active_models"):
+class TargetRow(BaseModel):
+    """One row of the targets CSV, as text (numbers are parsed from it; other columns such as
+    ``unit`` and ``definition`` are documentation)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    target: TargetKind = F(desc="market_size (period YYYY) or active_models (period YYYY-MM)")
+    period: str = F(desc="YYYY for market_size, YYYY-MM for active_models")
+    value: float = F(desc="target value", allow_inf_nan=False, ge=0)
+    tolerance: float = F(
+        desc="tolerance: relative for market_size, absolute otherwise", gt=0, allow_inf_nan=False
+    )
+    weight: float = F(desc="weight of the target in the loss", ge=0, allow_inf_nan=False)
+    source: str = F(desc="where the number comes from", min_length=3)
+
+
+def read_targets(path: Path, end: str = "2060-12") -> list[Target]:
+    """Read and check a targets CSV (via ``sim.safeload``); every problem is an ``InputError``
+    naming the file, the row and the column. Periods must lie in 2021 .. ``end`` (the horizon of
+    the trial runs), market sizes must be positive, and each (target, period) may appear once."""
+    from sim.calendar import parse_month
+
+    shown = _display(path)
+    rows = read_csv_rows(path, TARGET_COLUMNS)
+    if not rows:
+        raise InputError(shown, None, "no targets: the file has a header but no rows")
+    horizon = parse_month(end)
+    out: list[Target] = []
+    seen: dict[tuple[str, str], str] = {}
+    for raw in rows:
+        where = f"row {raw['_row']}"
+        try:
+            row = TargetRow.model_validate({k: v for k, v in raw.items() if k != "_row"})
+        except ValidationError as exc:
+            err = format_validation_error(exc, shown, model=TargetRow)
             raise InputError(
-                _display(path),
-                where,
-                f"target {row['target']!r}; allowed: "
-                "market_size (period YYYY), active_models (period YYYY-MM)",
+                shown, f"{where}.{err.key_path}" if err.key_path else where, err.message
+            ) from None
+        pattern = r"\d{4}" if row.target == "market_size" else r"\d{4}-\d{2}"
+        month = None
+        if re.fullmatch(pattern, row.period):
+            try:
+                month = parse_month(row.period if "-" in row.period else f"{row.period}-12")
+            except ValueError:
+                month = None
+        if month is None or not 0 <= month <= horizon:
+            form = "YYYY" if row.target == "market_size" else "YYYY-MM"
+            raise InputError(
+                shown,
+                f"{where}.period",
+                f"{excerpt(row.period)} is not a {form} period between 2021 and the horizon "
+                f"{end} of the trial runs (set by `end` in the calibration file)",
             )
-        if not (float(row["tolerance"]) > 0 and float(row["weight"]) >= 0):
-            raise InputError(_display(path), where, "tolerance must be > 0 and weight >= 0")
-        if not isinstance(row["source"], str) or len(row["source"]) < 3:
-            raise InputError(_display(path), where, "every target needs its source")
-        out.append(
-            Target(
-                row["target"],
-                str(row["period"]),
-                float(row["value"]),
-                float(row["tolerance"]),
-                float(row["weight"]),
+        if row.target == "market_size" and row.value <= 0:
+            raise InputError(shown, f"{where}.value", "a market size must be above 0")
+        key = (row.target, row.period)
+        if key in seen:
+            raise InputError(
+                shown, where, f"{row.target} {row.period} is already set in {seen[key]}"
             )
-        )
+        seen[key] = where
+        out.append(Target(row.target, row.period, row.value, row.tolerance, row.weight))
     return out
 
 
 def load_calibration(path: str | Path) -> Calibration:
-    """Read and validate a calibration file; every problem is an ``InputError`` (exit 2)."""
+    """Read and validate a calibration file; every problem is an ``InputError`` (exit 2) naming
+    the file where the bad value was written (the calibration file, its base or the targets)."""
     path = Path(path)
     spec = load_spec(path, CalibrationSpec, "calibration")
     # The base without any earlier calibration: the fit must not depend on a previous result.
-    base_raw = load_raw(path.parent / spec.base, use_calibration=False)
+    base_path = path.parent / spec.base
+    base_raw, source = load_raw_traced(base_path, use_calibration=False)
     base_raw["end"] = spec.end
-    validate_scenario(base_raw, _display(path.parent / spec.base))
-    cal = Calibration(spec, path, base_raw, read_targets(path.parent / spec.targets))
+    source.keys["end"] = Source(_display(path), ("end",))
+    validate_scenario(base_raw, _display(base_path), source)
+    cal = Calibration(spec, path, base_raw, read_targets(path.parent / spec.targets, spec.end))
     for i, p in enumerate(spec.parameters):
         probes = {"low": [p.low], "high": [p.high]}
         check_parameter(path, i, p.path, probes, lambda v: trial_scenario(cal, v))
     return cal
+
+
+def check_outputs(cal: Calibration) -> None:
+    """Refuse, before any trial, output locations that could not be written: the calibrated
+    parameter file, the report folder and the study database (``--`` labels name the keys)."""
+    check_output_file(cal.path(cal.spec.output), f"{_display(cal.file)}: output")
+    check_output_folder(cal.path(cal.spec.report), f"{_display(cal.file)}: report", resume=True)
+    check_output_file(cal.path(cal.spec.study), f"{_display(cal.file)}: study")
 
 
 def trial_scenario(cal: Calibration, values: dict[str, float]) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -50,9 +51,56 @@ def default_workers(replications: int) -> int:
     return max(1, min(os.cpu_count() or 1, replications // 16))
 
 
+MAX_MESSAGE = 1500
+"""Longest error message printed (messages quote short excerpts; this is a last guard)."""
+
+
 def _fail(message: str) -> None:
+    if len(message) > MAX_MESSAGE:
+        message = message[:MAX_MESSAGE] + f"... ({len(message) - MAX_MESSAGE} more characters)"
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=2)
+
+
+def _whole_number(low: int, high: int) -> Callable[[str], int]:
+    """A parser for a command-line integer in ``[low, high]`` written as digits (``1.0``, ``1e3``
+    or ``true`` are refused: typer alone would accept ``1.0``)."""
+
+    def parse(text: str) -> int:
+        if isinstance(text, int) and not isinstance(text, bool):
+            value = text
+        elif re.fullmatch(r"\s*[+-]?\d{1,20}\s*", str(text)):
+            value = int(text)
+        else:
+            raise typer.BadParameter(f"{str(text)[:40]!r} is not a whole number")
+        if not low <= value <= high:
+            raise typer.BadParameter(f"{value} is not in the range {low}-{high}")
+        return value
+
+    return parse
+
+
+def _check_scheduler(address: str, timeout_s: float = 3.0) -> None:
+    """Refuse a Dask scheduler address that is malformed or does not answer within
+    ``timeout_s`` (a plain TCP connection; nothing is sent)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = f"--scheduler {address[:100]}"
+    try:
+        parts = urlsplit(address)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+        parts = None
+    if parts is None or parts.scheme not in ("tcp", "tls") or not host or not port:
+        raise InputError(where, None, "not a scheduler address; write tcp://HOST:PORT")
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        reason = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise InputError(where, None, f"cannot connect to the scheduler ({reason})") from None
 
 
 def input_errors_exit_2[**P, R](func: Callable[P, R]) -> Callable[P, R]:
@@ -74,15 +122,17 @@ ReplicationsOpt = Annotated[
     typer.Option(
         "--replications",
         "-n",
-        min=1,
-        max=10_000,
+        parser=_whole_number(1, 10_000),
         help="replications (default: the (first) scenario's)",
     ),
 ]
 SeedOpt = Annotated[
     int | None,
     typer.Option(
-        "--seed", "-s", min=0, max=2**32 - 1, help="root seed (default: the (first) scenario's)"
+        "--seed",
+        "-s",
+        parser=_whole_number(0, 2**32 - 1),
+        help="root seed (default: the (first) scenario's)",
     ),
 ]
 WorkersOpt = Annotated[
@@ -90,8 +140,7 @@ WorkersOpt = Annotated[
     typer.Option(
         "--workers",
         "-w",
-        min=1,
-        max=512,
+        parser=_whole_number(1, 512),
         help="worker processes (default: one per 16 runs, up to the CPU count)",
     ),
 ]
@@ -102,9 +151,11 @@ FiguresOpt = Annotated[bool, typer.Option(help="draw figures")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")]
 
 
-def _check_out(out_dir: Path) -> None:
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        _fail(f"--out {out_dir}: folder exists and is not empty; choose a new folder")
+def _check_out(out_dir: Path, resume: bool = False) -> None:
+    """Refuse an output folder that could not be written, before any work (creates nothing)."""
+    from sim.safeload import check_output_folder
+
+    check_output_folder(out_dir, "--out", resume=resume)
 
 
 def _with_progress(label: str, total: int, quiet: bool, work: Callable[[Callable], object]):
@@ -144,6 +195,8 @@ def run(
     from sim import plots, runner, summary
     from sim.scenario import load_scenario
 
+    if out is not None:
+        _check_out(out)
     path = scenario or _default_scenario()
     sc = load_scenario(path)
     n = replications or sc.replications
@@ -211,13 +264,22 @@ def compare(
 
     if len(scenarios) < 2:
         _fail("compare needs at least two scenario files")
-    overrides = {"end": end} if end else None
-    scs = [load_scenario(p, overrides) for p in scenarios]
+    if end is not None and not end.strip():
+        _fail("--end: empty; give the last month as YYYY-MM")
+    if reference is not None and not reference.strip():
+        _fail("--reference: empty; give a scenario name")
+    if out is not None:
+        _check_out(out)
+    overrides = {"end": end} if end is not None else None
+    scs = [load_scenario(p, overrides, "--end") for p in scenarios]
     files = [str(p) for p in scenarios]
     cmp.check_distinct(scs, files)
-    ref = reference or scs[0].name
+    ref = scs[0].name if reference is None else reference
     if ref not in {sc.name for sc in scs}:
-        _fail(f"--reference {ref!r} is not among the scenarios: {', '.join(s.name for s in scs)}")
+        _fail(
+            f"--reference {ref[:60]!r} is not among the scenarios: "
+            + ", ".join(s.name for s in scs)
+        )
     n = replications or scs[0].replications
     root = scs[0].seed if seed is None else seed
     total = n * len(scs)
@@ -267,7 +329,9 @@ def sweep(
     dask_local: Annotated[
         int | None,
         typer.Option(
-            "--dask-local", min=1, max=512, help="start a Dask LocalCluster with this many workers"
+            "--dask-local",
+            parser=_whole_number(1, 512),
+            help="start a Dask LocalCluster with this many workers",
         ),
     ] = None,
     out: Annotated[
@@ -279,32 +343,52 @@ def sweep(
             " rerunning the same command resumes it)",
         ),
     ] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="count runs, estimate, stop")] = False,
+    max_runs: Annotated[
+        int | None,
+        typer.Option(
+            "--max-runs",
+            parser=_whole_number(1, 10**12),
+            help="most runs the sweep may schedule (default: 20000); raise it for larger designs",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="check the file, count runs, estimate, stop")
+    ] = False,
+    probe: Annotated[
+        bool, typer.Option("--probe", help="with --dry-run: time one run on this machine")
+    ] = False,
     figures: FiguresOpt = True,
     quiet: QuietOpt = False,
 ) -> None:
     """Sweep parameters (grid, lhs, sobol, morris); resumable; local processes or Dask."""
     from sim import sweep as sw
 
-    spec = sw.load_sweep(file)
-    total = sw.n_runs(spec)
-    folder = out or Path("results") / f"sweep-{spec.spec.name}"
-    all_jobs = sw.jobs(spec)
-    done = len(sw.RunStore(folder).done() & {j.key for j in all_jobs}) if folder.exists() else 0
-    if scheduler and dask_local:
+    if scheduler is not None and dask_local:
         _fail("give either --scheduler or --dask-local, not both")
+    if out is not None:
+        _check_out(out, resume=True)
+    if scheduler is not None:
+        _check_scheduler(scheduler)
+    spec = sw.load_sweep(file)
+    total = sw.check_size(spec, sw.DEFAULT_MAX_RUNS if max_runs is None else max_runs)
+    folder = out or Path("results") / f"sweep-{spec.spec.name}"
+    _check_out(folder, resume=True)
     n_workers = dask_local or min(workers or default_workers(total), max(total, 1))
     if dry_run:
-        seconds = sw.estimate_seconds(spec)
-        left = total - done
+        stored = len(sw.RunStore.stored(folder))
+        seconds = sw.estimate_seconds(spec) if probe else sw.rough_seconds(spec)
+        how = "timing probe" if probe else "typical cost; --probe times one run here"
         typer.echo(
             f"{spec.spec.name}: {total // spec.spec.replications} points x "
-            f"{spec.spec.replications} replications = {total} runs ({done} already stored, "
-            f"{left} to run).\nTiming probe: {seconds:.2f} s per run; estimated "
-            f"{left * seconds / max(n_workers, 1):.0f} s with {n_workers} worker(s), "
+            f"{spec.spec.replications} replications = {total} runs"
+            + (f" ({stored} stored in {folder}; reused where they match)" if stored else "")
+            + f".\nAbout {seconds:.2f} s per run ({how}); estimated "
+            f"{total * seconds / max(n_workers, 1):.0f} s with {n_workers} worker(s), "
             "plus about a second per worker to start."
         )
         return
+    all_jobs = sw.jobs(spec)
+    done = len(sw.RunStore.stored(folder) & {j.key for j in all_jobs})
     if scheduler or dask_local:
         executor: sw.Executor = sw.DaskExecutor(scheduler=scheduler, local=dask_local)
     elif n_workers > 1:
@@ -338,7 +422,10 @@ def calibrate(
     ] = Path("calibration") / "calibrate.yaml",
     workers: WorkersOpt = None,
     trials: Annotated[
-        int | None, typer.Option("--trials", min=1, help="override the trial budget")
+        int | None,
+        typer.Option(
+            "--trials", parser=_whole_number(1, 100_000), help="override the trial budget"
+        ),
     ] = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -347,6 +434,7 @@ def calibrate(
     from sim import sweep as sw
 
     cal = cb.load_calibration(file)
+    cb.check_outputs(cal)
     if trials is not None:
         cal.spec.optimizer.trials = trials
     opt = cal.spec.optimizer
@@ -390,10 +478,12 @@ def report(
 ) -> None:
     """Write one self-contained HTML report (figures embedded; opens offline)."""
     from sim.report import build_report
+    from sim.safeload import check_output_file
 
     for f in folders:
         if not f.is_dir():
             raise InputError(str(f), None, "not a folder")
+    check_output_file(out or folders[0] / "report.html", "--out")
     path = build_report(folders, out or folders[0] / "report.html")
     typer.echo(f"Report: {path}")
 
@@ -412,6 +502,10 @@ def plot(
     if list_figures or not figure:
         typer.echo("\n".join(f"{name}: {spec.caption}" for name, spec in RUN_FIGURES.items()))
         return
+    from sim.safeload import check_output_file
+
+    if out is not None:
+        check_output_file(out, "--out")
     path = plot_figure(folder, figure, out or folder / "figures" / f"{figure}.png")
     typer.echo(f"Figure: {path}")
 

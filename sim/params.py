@@ -85,14 +85,23 @@ def scenario_at(base_raw: dict[str, Any], values: dict[str, float], file: Path) 
 
 
 def load_spec[M: BaseModel](path: Path, model: type[M], what: str) -> M:
-    """Read a YAML file into a strict spec model; problems are ``InputError`` (exit 2)."""
+    """Read a YAML file (``sim.safeload``) into a spec model, validated strictly (no booleans or
+    text for numbers); problems are ``InputError`` (exit 2) naming the file and key path.
+
+    A model with a ``problems()`` method (cross-field checks returning ``(key path, message)``
+    pairs) has it called after validation, so those problems are located too.
+    """
     raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise InputError(_display(path), None, f"a {what} file must be a mapping of keys to values")
     try:
-        return model.model_validate(raw)
+        spec = model.model_validate(raw, strict=True)
     except ValidationError as exc:
-        raise format_validation_error(exc, _display(path)) from None
+        raise format_validation_error(exc, _display(path), model=model) from None
+    problems = getattr(spec, "problems", None)
+    for key_path, message in problems() if problems is not None else []:
+        raise InputError(_display(path), key_path, message)
+    return spec
 
 
 def check_parameter(

@@ -159,7 +159,17 @@ def _git_commit() -> str | None:
         if out.returncode != 0:
             return None
         dirty = subprocess.run(
-            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+            # --no-optional-locks: reading provenance must not take the repository's index.lock
+            # (a concurrent git command in the same repository would fail on it).
+            [
+                "git",
+                "--no-optional-locks",
+                "-C",
+                str(here),
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+            ],
             capture_output=True,
             text=True,
             timeout=5,

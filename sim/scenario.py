@@ -14,6 +14,8 @@ becomes an ``InputError`` naming the file, the key path and what is allowed.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sim.calendar import parse_month
 from sim.errors import InputError
+from sim.safeload import display, excerpt, load_yaml
 from sim.vocab import KINDS, FirmKind
 
 FIRM_KINDS = KINDS
@@ -35,8 +38,18 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
 
 
+DATE_WINDOW = ("2000-01", "2060-12")
+"""Dates a scenario may hold: the simulation runs from 2021-01 to at most 2060-12; earlier dates
+back to 2000 may describe measures already in force at the start."""
+
+
 def _check_date(value: str) -> str:
-    parse_month(value)
+    month = parse_month(value)
+    if not parse_month(DATE_WINDOW[0]) <= month <= parse_month(DATE_WINDOW[1]):
+        raise ValueError(
+            f"date {value[:20]!r} is outside {DATE_WINDOW[0]} .. {DATE_WINDOW[1]} "
+            "(the simulation runs from 2021-01 to at most 2060-12)"
+        )
     return value
 
 
@@ -449,7 +462,12 @@ class Demand(Strict):
         le=100,
     )
     potential_growth_per_year: float = F(
-        0.15, desc="growth of potential users per year", ge=-0.5, le=3
+        0.15,
+        desc="growth of potential users per year (not negative: adopters are never taken back "
+        "when the potential shrinks, so a shrinking potential would leave more adopters than "
+        "potential users)",
+        ge=0,
+        le=3,
     )
     usage_growth_per_year: float = F(
         0.15, desc="growth of usage per adopting user per year at a fixed price", ge=-0.5, le=5
@@ -963,49 +981,79 @@ class Scenario(Strict):
 
 # --------------------------------------------------------------------------------------------------
 # Loading
+#
+# Every file goes through ``sim.safeload`` (size, encoding, depth, aliases, duplicate keys, plain
+# tags). While ``extends`` chains, roster and calibration files are merged, a ``Source`` tree
+# records which file wrote each key, so that a problem is reported against the file and key path
+# where the bad value was written.
 # --------------------------------------------------------------------------------------------------
 
-
-class _Loader(yaml.SafeLoader):
-    """Safe YAML loader that keeps dates as the strings the user wrote (no timestamp typing)."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+MAX_EXTENDS = 16
+"""Longest ``extends`` chain (the shipped scenarios use one level)."""
+MAX_PROBLEMS_LISTED = 8
+"""Most validation problems listed in one message (the rest are counted)."""
+_MESSAGE_LIMIT = 300
 
 
 def _display(path: Path) -> str:
     """A path as the user would write it: relative to the working directory when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+    return display(path)
 
 
 def _read_yaml(path: Path, key_path: str | None = None) -> Any:
-    if not path.is_file():
-        raise InputError(_display(path), key_path, "file not found")
-    try:
-        with path.open(encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(_display(path), None, f"not valid YAML: {where}{problem}") from None
+    """Plain data from a YAML file via ``sim.safeload.load_yaml`` (``InputError`` on any problem;
+    ``key_path`` is the key that named the file, reported if it is missing)."""
+    return load_yaml(path, key_path)
+
+
+@dataclass
+class Source:
+    """Where a value of a merged mapping was written: a file and the key path inside it.
+
+    ``keys`` holds the sources of a mapping's keys (mappings merge key by key, so they may come
+    from different files); a list and everything in it come from one file.
+    """
+
+    file: str
+    path: tuple[str | int, ...] = ()
+    keys: dict[str, Source] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, data: Any, file: str, path: tuple[str | int, ...] = ()) -> Source:
+        """The source tree of ``data`` read from ``file`` (its keys at ``path`` there)."""
+        src = cls(file, path)
+        if isinstance(data, dict):
+            src.keys = {k: cls.of(v, file, (*path, k)) for k, v in data.items()}
+        return src
+
+    def locate(self, loc: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
+        """The file and the key path in that file of the value at ``loc`` of the merged mapping
+        (for a key nobody wrote, e.g. a missing one: the file that wrote its parent)."""
+        node, i = self, 0
+        while i < len(loc) and isinstance(loc[i], str) and loc[i] in node.keys:
+            node, i = node.keys[loc[i]], i + 1
+        return node.file, (*node.path, *loc[i:])
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """Merge ``override`` into ``base``: mappings merge key by key, anything else is replaced."""
+    return _merge(base, Source(""), override, Source(""))[0]
+
+
+def _merge(
+    base: dict[str, Any], base_src: Source, override: dict[str, Any], over_src: Source
+) -> tuple[dict[str, Any], Source]:
+    """``deep_merge`` that also merges the source trees."""
     out = dict(base)
+    keys = dict(base_src.keys)
     for key, value in override.items():
+        sub = over_src.keys.get(key) or Source(over_src.file, (*over_src.path, key))
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
+            inner = keys.get(key) or Source(base_src.file, (*base_src.path, key))
+            out[key], keys[key] = _merge(out[key], inner, value, sub)
         else:
-            out[key] = value
-    return out
+            out[key], keys[key] = value, sub
+    return out, Source(over_src.file, over_src.path, keys)
 
 
 def load_raw(
@@ -1017,48 +1065,82 @@ def load_raw(
     ``calibration_file`` (a fragment written by ``genai-sim calibrate``) is merged underneath the
     file that names it; ``use_calibration=False`` leaves it out (calibration itself does).
     """
-    path = Path(path).resolve()
-    if path in _seen:
-        chain = " -> ".join(p.name for p in (*_seen, path))
-        raise InputError(_display(path), "extends", f"circular extends chain: {chain}")
+    return load_raw_traced(path, use_calibration, _seen)[0]
+
+
+def _file_key(data: dict[str, Any], key: str, shown: str, what: str) -> str | None:
+    value = data.pop(key, None)
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise InputError(shown, key, f"must be the path of {what} (text); got {excerpt(value)}")
+    return value
+
+
+def load_raw_traced(
+    path: str | Path, use_calibration: bool = True, _seen: tuple[Path, ...] = ()
+) -> tuple[dict[str, Any], Source]:
+    """``load_raw`` and the ``Source`` tree of the merged mapping (which file wrote each key)."""
+    path = Path(path)
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):
+        resolved = path.absolute()
+    shown = _display(path)
+    if resolved in _seen:
+        chain = " -> ".join(p.name for p in (*_seen, resolved))
+        raise InputError(shown, "extends", f"circular extends chain: {chain}")
+    if len(_seen) >= MAX_EXTENDS:
+        raise InputError(shown, "extends", f"extends chain longer than {MAX_EXTENDS} files")
     data = _read_yaml(path)
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise InputError(
-            _display(path), None, "a scenario file must be a mapping of keys to values"
-        )
+        raise InputError(shown, None, "a scenario file must be a mapping of keys to values")
+    src = Source.of(data, shown)
     data = dict(data)
-    if "roster_file" in data:
-        rf = data.pop("roster_file")
-        if not isinstance(rf, str):
-            raise InputError(_display(path), "roster_file", "must be a file path (string)")
-        roster_path = (path.parent / rf).resolve()
+    roster_name = _file_key(data, "roster_file", shown, "a roster file")
+    calibration = _file_key(data, "calibration_file", shown, "a calibration file")
+    base_name = _file_key(data, "extends", shown, "a base scenario file")
+    for key in ("roster_file", "calibration_file", "extends"):
+        src.keys.pop(key, None)
+    if roster_name is not None:
+        if "roster" in data:
+            raise InputError(shown, "roster_file", "give roster or roster_file, not both")
+        roster_path = resolved.parent / roster_name
         roster = _read_yaml(roster_path, "roster_file")
         if not isinstance(roster, dict) or not isinstance(roster.get("firms"), list):
             raise InputError(
                 _display(roster_path), "firms", "a roster file holds a list under `firms:`"
             )
+        extra = sorted(set(roster) - {"firms"})
+        if extra:
+            raise InputError(
+                _display(roster_path),
+                excerpt(extra[0]),
+                "unknown key; a roster file holds only `firms:`",
+            )
         data["roster"] = roster["firms"]
-    calibration = data.pop("calibration_file", None)
+        src.keys["roster"] = Source(_display(roster_path), ("firms",))
     if calibration is not None and use_calibration:
-        if not isinstance(calibration, str):
-            raise InputError(_display(path), "calibration_file", "must be a file path (string)")
-        fragment = _read_yaml((path.parent / calibration).resolve(), "calibration_file")
+        cal_path = resolved.parent / calibration
+        fragment = _read_yaml(cal_path, "calibration_file")
+        if fragment is None:
+            fragment = {}
         if not isinstance(fragment, dict):
             raise InputError(
-                _display(path.parent / calibration),
-                None,
-                "a calibration file holds a mapping of parameters",
+                _display(cal_path), None, "a calibration file holds a mapping of parameters"
             )
-        data = deep_merge(fragment, data)
-    base_name = data.pop("extends", None)
+        for key in ("extends", "roster_file", "calibration_file"):
+            if key in fragment:
+                raise InputError(
+                    _display(cal_path), key, "not allowed in a calibration file (parameters only)"
+                )
+        data, src = _merge(fragment, Source.of(fragment, _display(cal_path)), data, src)
     if base_name is None:
-        return data
-    if not isinstance(base_name, str):
-        raise InputError(_display(path), "extends", "must be the path of a base scenario file")
-    base = load_raw((path.parent / base_name), (*_seen, path), use_calibration)
-    return deep_merge(base, data)
+        return data, src
+    base, base_src = load_raw_traced(
+        resolved.parent / base_name, use_calibration, (*_seen, resolved)
+    )
+    return _merge(base, base_src, data, src)
 
 
 def _loc_to_path(loc: tuple[Any, ...]) -> str:
@@ -1071,18 +1153,18 @@ def _loc_to_path(loc: tuple[Any, ...]) -> str:
     return "".join(parts)
 
 
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+def _model_at(loc: tuple[Any, ...], root: type[BaseModel] = BaseModel) -> type[BaseModel] | None:
     """The schema class that owns the last key of ``loc`` (for listing allowed keys)."""
-    model: Any = Scenario
+    model: Any = Scenario if root is BaseModel else root
     for item in loc[:-1]:
         if isinstance(item, int):
             continue
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return None
-        field = model.model_fields.get(str(item))
-        if field is None:
+        field_info = model.model_fields.get(str(item))
+        if field_info is None:
             return None
-        model = _inner_model(field.annotation)
+        model = _inner_model(field_info.annotation)
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
@@ -1098,17 +1180,71 @@ def _inner_model(annotation: Any) -> Any:
     return None
 
 
-def format_validation_error(exc: ValidationError, file: str) -> InputError:
-    """Turn pydantic's error list into one message naming key paths and what is allowed."""
-    lines = []
-    first_path = None
-    for err in exc.errors():
+def _short(text: str) -> str:
+    return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT] + "..."
+
+
+def _cross_problems(data: Any) -> list[tuple[tuple[Any, ...], str]]:
+    """The problems of ``Scenario``'s cross-field checks, each at the key path of the value to
+    fix (pydantic reports them at the top level). Looks only at well-formed parts of ``data``."""
+    out: list[tuple[tuple[Any, ...], str]] = []
+    if not isinstance(data, dict):
+        return out
+    roster = data.get("roster") if isinstance(data.get("roster"), list) else []
+    demand = data.get("demand") if isinstance(data.get("demand"), dict) else {}
+    segments = demand.get("segments") if isinstance(demand.get("segments"), list) else []
+    for block, items in ((("roster",), roster), (("demand", "segments"), segments)):
+        first: dict[str, int] = {}
+        for i, item in enumerate(items):
+            name = item.get("name") if isinstance(item, dict) else None
+            if not isinstance(name, str):
+                continue
+            if name in first:
+                out.append(
+                    (
+                        (*block, i, "name"),
+                        f"name {excerpt(name)} is repeated: entry [{first[name]}] of this list "
+                        "already has it; names must be unique",
+                    )
+                )
+            else:
+                first[name] = i
+    sectors = {s.get("sector") for s in segments if isinstance(s, dict)}
+    for i, firm in enumerate(roster):
+        homes = firm.get("home_sectors") if isinstance(firm, dict) else None
+        for k, sector in enumerate(homes if isinstance(homes, list) else []):
+            if isinstance(sector, str) and sector not in sectors:
+                allowed = sorted(s for s in sectors if isinstance(s, str))
+                out.append(
+                    (
+                        ("roster", i, "home_sectors", k),
+                        f"unknown sector {excerpt(sector)}; allowed: {', '.join(allowed)}",
+                    )
+                )
+    return out
+
+
+def format_validation_error(
+    exc: ValidationError,
+    file: str,
+    source: Source | None = None,
+    model: type[BaseModel] | None = None,
+    located: Callable[[], list[tuple[tuple[Any, ...], str]]] | None = None,
+) -> InputError:
+    """Turn pydantic's error list into one short message naming files, key paths and what is
+    allowed.
+
+    ``source`` maps key paths to the files that wrote them (default: everything in ``file``);
+    ``model`` is the validated class (default ``Scenario``), for listing allowed keys; ``located``
+    gives key paths for problems pydantic reports at the top level. Values are quoted as short
+    excerpts and at most ``MAX_PROBLEMS_LISTED`` problems are listed.
+    """
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
-        key_path = _loc_to_path(loc) or "(top level)"
-        first_path = first_path or key_path
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            owner = _model_at(loc)
+            owner = _model_at(loc, model or BaseModel)
             allowed = sorted(owner.model_fields) if owner else []
             close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -1116,32 +1252,59 @@ def format_validation_error(exc: ValidationError, file: str) -> InputError:
         elif err["type"] == "missing":
             msg = "required key is missing"
         elif "input" in err and err["type"] not in ("value_error",):
-            msg = f"{msg} (got {err['input']!r})"
-        lines.append(f"{key_path}: {msg}")
-    message = lines[0] if len(lines) == 1 else "\n  " + "\n  ".join(lines)
-    if len(lines) == 1:
-        path, _, rest = lines[0].partition(": ")
-        return InputError(file, path, rest)
-    return InputError(file, None, f"{len(lines)} problems:{message}")
+            msg = f"{msg} (got {excerpt(err['input'])})"
+        if not loc and located is not None:
+            better = located()
+            if better:
+                problems.extend(better)
+                continue
+        problems.append((loc, _short(msg)))
+    entries: list[tuple[str, str, str]] = []
+    for loc, msg in dict.fromkeys(problems):
+        where, local = source.locate(loc) if source is not None else (file, loc)
+        entries.append((where, _loc_to_path(local) or "(top level)", msg))
+    files = {e[0] for e in entries}
+    if len(entries) == 1:
+        return InputError(entries[0][0], entries[0][1], entries[0][2])
+    shown = entries[:MAX_PROBLEMS_LISTED]
+    lines = [f"{k}: {m}" if len(files) == 1 else f"{f}: {k}: {m}" for f, k, m in shown]
+    if len(entries) > len(shown):
+        lines.append(f"... and {len(entries) - len(shown)} more")
+    text = f"{len(entries)} problems:\n  " + "\n  ".join(lines)
+    return InputError(files.pop() if len(files) == 1 else None, None, text)
 
 
-def validate_scenario(data: dict[str, Any], file: str = "<scenario>") -> Scenario:
-    """Validate a merged mapping into a ``Scenario`` or raise ``InputError``."""
+def validate_scenario(
+    data: dict[str, Any], file: str = "<scenario>", source: Source | None = None
+) -> Scenario:
+    """Validate a merged mapping into a ``Scenario`` or raise ``InputError``.
+
+    Validation is strict (no booleans for numbers, no text for numbers or booleans, no floats for
+    integers; integers are accepted for floats). ``source`` names the file of each key (see
+    ``load_raw_traced``); without it every problem is reported against ``file``.
+    """
     try:
-        return Scenario.model_validate(data)
+        return Scenario.model_validate(data, strict=True)
     except ValidationError as exc:
-        raise format_validation_error(exc, file) from None
+        raise format_validation_error(
+            exc, file, source, Scenario, lambda: _cross_problems(data)
+        ) from None
+    except RecursionError:
+        raise InputError(file, None, "values nested too deeply") from None
 
 
-def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+def load_scenario(
+    path: str | Path, overrides: dict[str, Any] | None = None, overrides_from: str = "override"
+) -> Scenario:
     """Load, merge (``extends``), override and validate a scenario file.
 
-    ``overrides`` is a nested mapping merged last (used by sweeps and tests).
+    ``overrides`` is a nested mapping merged last (used by sweeps, ``compare --end`` and tests);
+    problems in it are reported against ``overrides_from`` (e.g. ``--end``).
     """
-    data = load_raw(path)
+    data, src = load_raw_traced(path)
     if overrides:
-        data = deep_merge(data, overrides)
-    return validate_scenario(data, str(path))
+        data, src = _merge(data, src, overrides, Source.of(overrides, overrides_from))
+    return validate_scenario(data, _display(Path(path)), src)
 
 
 def scenario_to_yaml(scenario: Scenario) -> str:

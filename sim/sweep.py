@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import os
 import re
 import traceback
@@ -31,18 +32,26 @@ from pydantic import field_validator, model_validator
 
 from sim.errors import InputError
 from sim.params import PATH_RE, check_parameter, load_spec, scenario_at
+from sim.safeload import excerpt
 from sim.scenario import (
     F,
     Scenario,
+    Source,
     Strict,
     _display,
-    load_raw,
+    load_raw_traced,
     scenario_to_yaml,
     validate_scenario,
 )
 from sim.summary import outcome_names, replication_outcomes
 
 DesignKind = Literal["grid", "lhs", "sobol", "morris"]
+MAX_VALUES = 1000
+"""Most values one grid parameter may take."""
+MAX_PARAMETERS = 50
+"""Most parameters one sweep may vary."""
+DEFAULT_MAX_RUNS = 20_000
+"""Most runs a sweep may schedule unless ``--max-runs`` allows more (shipped sweeps: 512, 75)."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -57,8 +66,12 @@ class SweepParameter(Strict):
         desc="dotted key path into the scenario, e.g. policy.subsidy_scale or "
         "policy.export_controls[3].imported_supply_factor"
     )
-    range: tuple[float, float] | None = F(None, desc="[low, high] for lhs, sobol, morris, grid")
-    values: list[float] | None = F(None, desc="explicit values (grid only)", min_length=1)
+    range: list[float] | None = F(
+        None, desc="[low, high] for lhs, sobol, morris, grid", min_length=2, max_length=2
+    )
+    values: list[float] | None = F(
+        None, desc="explicit values (grid only)", min_length=1, max_length=MAX_VALUES
+    )
     steps: int | None = F(None, desc="grid: evenly spaced values over the range", ge=2, le=1000)
 
     @field_validator("path")
@@ -112,25 +125,36 @@ class SweepSpec(Strict):
         2, desc="replications per point (common random numbers across points)", ge=1, le=10_000
     )
     seed: int = F(1, desc="root seed of the replications", ge=0, le=2**32 - 1)
-    parameters: list[SweepParameter] = F(desc="parameters to vary", min_length=1)
+    parameters: list[SweepParameter] = F(
+        desc="parameters to vary", min_length=1, max_length=MAX_PARAMETERS
+    )
     design: Design = F(desc="sampling design")
     outcomes: list[str] = F(desc="outcomes to summarise (see docs: outcome names)", min_length=1)
     curves: int = F(4, desc="consolidation curves drawn for this many selected points", ge=0, le=20)
 
-    @model_validator(mode="after")
-    def _checks(self) -> SweepSpec:
-        paths = [p.path for p in self.parameters]
-        if len(set(paths)) != len(paths):
-            raise ValueError("each parameter path may appear once")
-        if self.design.kind == "grid":
-            for p in self.parameters:
-                if p.values is None and p.steps is None:
-                    raise ValueError(f"grid design: parameter {p.path} needs values or steps")
-        else:
-            for p in self.parameters:
-                if p.range is None:
-                    raise ValueError(f"{self.design.kind} design: parameter {p.path} needs a range")
-        return self
+    def problems(self) -> list[tuple[str, str]]:
+        """Cross-field problems as ``(key path, message)`` pairs (``load_spec`` reports the
+        first): a repeated parameter path, a grid parameter without values or steps, a sampled
+        parameter without a range."""
+        out: list[tuple[str, str]] = []
+        first: dict[str, int] = {}
+        for i, p in enumerate(self.parameters):
+            if p.path in first:
+                out.append(
+                    (
+                        f"parameters[{i}].path",
+                        f"{p.path} is already varied by parameters[{first[p.path]}]; "
+                        "each parameter path may appear once",
+                    )
+                )
+            first.setdefault(p.path, i)
+            if self.design.kind == "grid" and p.values is None and p.steps is None:
+                out.append((f"parameters[{i}]", f"grid design: {p.path} needs values or steps"))
+            if self.design.kind != "grid" and p.range is None:
+                out.append(
+                    (f"parameters[{i}].range", f"{self.design.kind} design: {p.path} needs a range")
+                )
+        return out
 
 
 @dataclass
@@ -153,13 +177,21 @@ class Sweep:
 
 
 def load_sweep(path: str | Path) -> Sweep:
-    """Read and validate a sweep file; every problem is an ``InputError`` (exit 2)."""
+    """Read and validate a sweep file; every problem is an ``InputError`` (exit 2) naming the
+    file where the bad value was written (the sweep file, its base or the base's own files).
+
+    Cheap whatever the design's size: the base is validated once, and each parameter at the two
+    ends of its range (or its lowest and highest values). Bounds in the schema are intervals, so
+    every point in between is valid too; the points themselves are only built by ``jobs``.
+    """
     path = Path(path)
     spec = load_spec(path, SweepSpec, "sweep")
-    base_raw = load_raw(path.parent / spec.base)
+    base_path = path.parent / spec.base
+    base_raw, source = load_raw_traced(base_path)
     if spec.end is not None:
         base_raw["end"] = spec.end
-    n_months = validate_scenario(base_raw, _display(path.parent / spec.base)).n_months
+        source.keys["end"] = Source(_display(path), ("end",))
+    n_months = validate_scenario(base_raw, _display(base_path), source).n_months
     allowed = outcome_names(n_months)
     for i, name in enumerate(spec.outcomes):
         if name not in allowed:
@@ -171,7 +203,11 @@ def load_sweep(path: str | Path) -> Sweep:
             )
     sweep = Sweep(spec, path, base_raw)
     for i, p in enumerate(spec.parameters):
-        probes = {"values": p.values} if p.values is not None else {"range": list(p.range or ())}
+        probes = (
+            {"values": [min(p.values), max(p.values)]}
+            if p.values is not None
+            else {"range": list(p.range or ())}
+        )
         check_parameter(path, i, p.path, probes, lambda v: _point_scenario(sweep, v))
     return sweep
 
@@ -328,12 +364,19 @@ class ProcessExecutor(Executor):
 class DaskExecutor(Executor):
     """A Dask distributed cluster: a scheduler address, or a LocalCluster of ``local`` workers."""
 
-    def __init__(self, scheduler: str | None = None, local: int | None = None) -> None:
+    def __init__(
+        self, scheduler: str | None = None, local: int | None = None, timeout_s: float = 10.0
+    ) -> None:
         from distributed import Client, LocalCluster
 
         self.cluster = None
         if scheduler:
-            self.client = Client(scheduler)
+            try:
+                self.client = Client(scheduler, timeout=f"{timeout_s}s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise InputError(
+                    "--scheduler", None, f"cannot connect to {excerpt(scheduler)}: {exc}"[:300]
+                ) from None
         else:
             self.cluster = LocalCluster(
                 n_workers=local or 1, threads_per_worker=1, processes=True, dashboard_address=None
@@ -363,7 +406,15 @@ class RunStore:
 
     def done(self) -> set[str]:
         """Keys of the runs already stored."""
-        return {p.name.removesuffix(".row.parquet") for p in self.folder.glob("*.row.parquet")}
+        return self.stored(self.folder.parent)
+
+    @staticmethod
+    def stored(folder: Path) -> set[str]:
+        """Keys of the runs stored under ``folder`` (creates nothing; empty if none)."""
+        runs = Path(folder) / "runs"
+        if not runs.is_dir():
+            return set()
+        return {p.name.removesuffix(".row.parquet") for p in runs.glob("*.row.parquet")}
 
     def save(self, result: dict[str, Any]) -> None:
         """Store one run's outcome row and metrics, each written then renamed into place."""
@@ -492,9 +543,51 @@ def estimate_seconds(sweep: Sweep) -> float:
     return time.perf_counter() - start
 
 
+def n_points(spec: SweepSpec) -> int:
+    """Number of design points, by arithmetic (nothing is sampled): grid: the product of the
+    parameters' value counts; lhs: samples; sobol: N(D+2), or N(2D+2) with second order;
+    morris: r(D+1)."""
+    d, dims = spec.design, len(spec.parameters)
+    if d.kind == "grid":
+        return math.prod(
+            len(p.values) if p.values is not None else (p.steps or 3) for p in spec.parameters
+        )
+    if d.kind == "lhs":
+        return d.samples
+    if d.kind == "sobol":
+        return d.samples * (2 * dims + 2 if d.second_order else dims + 2)
+    return d.samples * (dims + 1)
+
+
 def n_runs(sweep: Sweep) -> int:
-    """Number of runs: points x replications."""
-    return len(design_points(sweep)) * sweep.spec.replications
+    """Number of runs: points x replications (by arithmetic; see ``n_points``)."""
+    return n_points(sweep.spec) * sweep.spec.replications
+
+
+def check_size(sweep: Sweep, max_runs: int) -> int:
+    """The number of runs, or an ``InputError`` if it exceeds ``max_runs`` (checked before any
+    point is built, so an oversized design costs nothing)."""
+    total = n_runs(sweep)
+    if total > max_runs:
+        raise InputError(
+            _display(sweep.file),
+            "design",
+            f"{n_points(sweep.spec):,} points x {sweep.spec.replications:,} replications = "
+            f"{total:,} runs, more than the limit of {max_runs:,}; make the design smaller "
+            f"or allow it with --max-runs {total}",
+        )
+    return total
+
+
+SECONDS_PER_MONTH = 0.0025
+"""Typical cost of one simulated month of the baseline on one core (bench/bench_sweep.py)."""
+
+
+def rough_seconds(sweep: Sweep) -> float:
+    """Rough seconds for one run at the sweep's horizon, without running anything."""
+    from sim.calendar import parse_month
+
+    return (parse_month(str(sweep.base_raw["end"])) + 1) * SECONDS_PER_MONTH
 
 
 def _atomic(path: Path, write: Callable[[Path], object]) -> None:

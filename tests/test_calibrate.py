@@ -20,11 +20,13 @@ runner = CliRunner()
 TARGET_HEADER = "target,period,value,unit,tolerance,weight,definition,source\n"
 
 
-def write_calibration(tmp_path: Path, targets: str, extra: str = "", trials: int = 24) -> Path:
+def write_calibration(
+    tmp_path: Path, targets: str, extra: str = "", trials: int = 24, end: str = "2023-12"
+) -> Path:
     (tmp_path / "targets.csv").write_text(TARGET_HEADER + targets, encoding="utf-8")
     path = tmp_path / "cal.yaml"
     path.write_text(
-        f"name: test\nbase: {BASELINE}\nend: 2023-12\nreplications: 2\nseed: 1\n"
+        f"name: test\nbase: {BASELINE}\nend: {end}\nreplications: 2\nseed: 1\n"
         "parameters:\n  - {path: demand.demand_scale, low: 0.5, high: 3.0, log: true}\n"
         f"optimizer: {{trials: {trials}, batch: 4, startup_trials: 8, seed: 3}}\n"
         "profile_points: 3\nfinal_replications: 2\n" + extra,
@@ -38,6 +40,7 @@ def test_loss_terms_by_hand(tmp_path: Path) -> None:
         tmp_path,
         "market_size,2023,10,bn,0.1,1,d,src one\nmarket_size,2028,100,bn,0.1,1,d,src two\n"
         "active_models,2023-07,78,models,8,2,d,src three\n",
+        end="2028-12",
     )
     cal = cb.load_calibration(path)
     stats = pd.DataFrame(
