@@ -21,7 +21,7 @@ import mesa
 import numpy as np
 
 from sim.calendar import parse_month
-from sim.vocab import ACTIVE, KINDS
+from sim.vocab import ACTIVE, APP_LAYER, KINDS
 
 if TYPE_CHECKING:
     from sim.model import GenAIMarket
@@ -104,15 +104,17 @@ class Firm(mesa.Agent):
         """How far funds' reading of this firm's pitch strays from its record (utility units)."""
         return float(self.stream.normal(0.0, sd))
 
-    def accept_offer(self, buyers: list[Firm], probability: float) -> Firm | None:
-        """A distressed firm sells if a willing buyer turns up this month; returns the buyer."""
-        if self.stream.random() < probability:
-            return buyers[int(self.stream.integers(len(buyers)))]
-        return None
-
-    def stop_pretraining(self, pressure: float, probability: float) -> bool:
-        """Whether to stop pre-training and pivot to applications under ``pressure`` (0-1)."""
-        return bool(self.stream.random() < probability * pressure)
+    def stop_pretraining(self, reason: str) -> None:
+        """Stop pre-training its own base model and build on others' (join the application
+        layer): research budget and frontier researchers go; users and revenue stay."""
+        model, t = self.model, self.model.table
+        i = self.row
+        t.pretraining[i] = False
+        t.budget_m_rmb_per_month[i] = 0.0
+        t.rd_budget_m_rmb[i] = 0.0
+        t.frontier_staff[i] = 0.0  # researchers return to the pool
+        self.status = APP_LAYER
+        model.log_event(model.month, self, "pivoted", float(t.cash_m_rmb[i]), reason)
 
 
 class Megatech(Firm):
@@ -201,8 +203,11 @@ class Government(mesa.Agent):
     # -- timeline -------------------------------------------------------------------------------
 
     def _register(self, policy) -> None:
+        self.announced_windows: list[tuple[int, int]] = []
         for step in policy.export_controls:
             self._due[parse_month(step.date)].append(("export_control", step))
+            if step.announced is not None:
+                self.announced_windows.append((parse_month(step.announced), parse_month(step.date)))
         for step in policy.decoupling:
             self._due[parse_month(step.date)].append(("decoupling", step))
         for step in policy.capital_flows:
@@ -276,11 +281,19 @@ class Government(mesa.Agent):
         """Programmes of one kind (compute_voucher, cofunding, equity_fund) in force now."""
         return [p for p in self.programmes if p.kind == kind]
 
-    def budget_left(self, prog: SubsidyProgramme) -> float:
-        """Money left in the programme's yearly budget, M RMB (scaled by the subsidy lever)."""
-        return max(
-            prog.budget_m_rmb_per_year * self.subsidy_scale - self.spent_this_year[prog.name], 0.0
-        )
+    def budget_left(self, prog: SubsidyProgramme, month: int) -> float:
+        """Money the programme can still pay this month, M RMB (scaled by the subsidy lever).
+
+        Programmes pay as they run: the yearly budget is released month by month (a twelfth a
+        month, what was not claimed carrying over within the year), so early claimants cannot
+        take a whole year's budget in January.
+        """
+        released = prog.budget_m_rmb_per_year * self.subsidy_scale * ((month % 12) + 1) / 12
+        return max(released - self.spent_this_year[prog.name], 0.0)
+
+    def tightening_ahead(self, month: int) -> bool:
+        """Whether an announced export-control tightening has not yet taken effect."""
+        return any(a <= month < d for a, d in self.announced_windows)
 
     def _spent(self, prog: SubsidyProgramme, firm_ids: np.ndarray) -> np.ndarray:
         spent = self.firm_spent_this_year.get(prog.name)

@@ -15,10 +15,16 @@ from typing import Any
 import mesa
 import numpy as np
 
-from sim.agents import FIRM_CLASSES, Firm, Government, Megatech, Startup, VentureFund, VerticalFirm
+from sim.agents import FIRM_CLASSES, Firm, Government, Startup, VentureFund, VerticalFirm
 from sim.calendar import parse_month
-from sim.markets.compute import clear_compute, ration_subsidy, voucher_contracts
-from sim.markets.talent import allocate_staff, update_wage
+from sim.markets.compute import (
+    clear_compute,
+    ration_subsidy,
+    ration_supply,
+    serving_split,
+    voucher_contracts,
+)
+from sim.markets.talent import adjust_wage, allocate_staff, clearing_wage
 from sim.markets.users import (
     bass_new_adopters,
     bertrand_markup,
@@ -30,9 +36,11 @@ from sim.metrics import concentration_ratio, hhi
 from sim.recorder import Recorder
 from sim.rng import Streams
 from sim.scenario import Scenario, load_scenario
-from sim.stages import environment, finance, training
+from sim.stages import decisions, environment, finance
+from sim.stages.demand import potential_adopters, usage_growth
+from sim.stages.training import train
 from sim.state import Account, FirmTable
-from sim.vocab import EXIT_CAUSES, KINDS, REFERENCE_MONTH, VENTURE_KINDS
+from sim.vocab import ACTIVE, APP_LAYER, EXIT_CAUSES, KINDS, REFERENCE_MONTH, VENTURE_KINDS
 
 _BASELINE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml"
 
@@ -90,12 +98,11 @@ class GenAIMarket(mesa.Model):
         self.kind_min_runway = np.array([b.min_runway_months for b in kinds])
         self.kind_reinvest = np.array([b.reinvest_share_of_revenue for b in kinds])
         self.kind_growth = np.array([b.budget_growth_per_year for b in kinds])
-        self.kind_pivot_gap = np.array([b.pivot_gap_log10 for b in kinds])
-        self.kind_pivot_prob = np.array([b.pivot_probability_per_month for b in kinds])
-        self.kind_value_share = np.array([sc.pricing.user_value_share[k] for k in KINDS])
+        self.kind_horizon = np.array([b.catch_up_horizon_months for b in kinds])
         self.kind_venture = np.array([k in VENTURE_KINDS for k in KINDS])
 
-        self.table = FirmTable(self.n_segments)
+        self.window = sc.firms.pretraining_window_months
+        self.table = FirmTable(self.n_segments, window=self.window)
         self._buffers: dict[str, np.ndarray] = {}
         self.firm_agents: list[Firm] = []  # aligned with the table's rows
         # Market state
@@ -112,7 +119,22 @@ class GenAIMarket(mesa.Model):
         self.compute_price = c.price_floor_2021_m_rmb_per_h100e_month
         self.price_floor = self.compute_price
         self.inference_spend_m_rmb = 0.0
+        self.new_supply_h100e = 0.0  # this month's new accelerators open to foundation models
+        self.rental_pool_h100e = 0.0
+        # Serving compute per M RMB of usage at reference prices in 2023 (H100e-months): the 2023
+        # inference cost share over the 2023 cost-based price.
+        self.serving_intensity_2023 = c.inference_cost_share_2023 / (
+            c.price_floor_2021_m_rmb_per_h100e_month
+            * (1 - c.price_floor_decline_per_year) ** (REFERENCE_MONTH / 12)
+        )
+        self.floor_trend = 0.0
+        self.floor_history: list[float] = []
         self.open_source_history: list[float] = []
+        self.ipo_from = (
+            None if sc.capital.ipo_open_from is None else parse_month(sc.capital.ipo_open_from)
+        )
+        self.backers = {f.name: f.backer for f in sc.roster if f.backer is not None}
+        self.agent_by_name: dict[str, Firm] = {}
         self.market_history: list[float] = []
         self.bankruptcy_months: list[int] = []
         self.hype = 1.0
@@ -149,7 +171,7 @@ class GenAIMarket(mesa.Model):
         self.set_prices()
         self.serve_users()
         self.settle_accounts()
-        self.resolve_exits()
+        self.decide_exits()
         self.record()
 
     def run(self) -> GenAIMarket:
@@ -162,7 +184,7 @@ class GenAIMarket(mesa.Model):
     # ----------------------------------------------------------------------------------------
 
     def active_firms(self) -> list[Firm]:
-        """Active foundation-model developers' agents, in entry order (the table's rows)."""
+        """Firms in the market (developers and the application layer), in entry order."""
         return self.firm_agents
 
     def years_from_reference(self, month: int | None = None) -> float:
@@ -188,6 +210,29 @@ class GenAIMarket(mesa.Model):
         if total <= 0:
             return np.zeros(self.table.n)
         return self.table.users_spend_weight / total
+
+    def serving_intensity(self) -> np.ndarray:
+        """Serving compute per M RMB of usage at reference prices, H100e-months, (n,).
+
+        Falls with shared inference efficiency gains and with each firm's own efficiency.
+        """
+        c = self.scenario_params.compute
+        shared = (1 - c.inference_efficiency_gain_per_year) ** self.years_from_reference()
+        own = self.table.efficiency**c.serving_efficiency_elasticity
+        return self.serving_intensity_2023 * shared / own
+
+    def developers(self) -> np.ndarray:
+        """Active foundation-model developers: pre-training, with at least the schema's training
+        compute within the window, (n,) bool."""
+        t = self.table
+        scale = self.scenario_params.firms.pretraining_min_h100e_months
+        return t.pretraining & (t.train_window.sum(axis=1) >= scale)
+
+    def _panel_columns(self) -> dict[str, np.ndarray]:
+        """Firm-panel columns computed by the model, for every table row."""
+        if not self.datacollector.record_firms:
+            return {}
+        return {"developer": self.developers(), "serving_h100e_per_m_rmb": self.serving_intensity()}
 
     def _scratch(self, name: str) -> np.ndarray:
         """A reusable (n_firms, n_segments) work array (contents undefined)."""
@@ -221,13 +266,17 @@ class GenAIMarket(mesa.Model):
         if self.month % 12 == 0:
             self.government.new_year()
         self.table.flows = 0.0
+        self.table.train_window[:, self.month % self.window] = 0.0
         self.month_flows = {
             "entries": 0.0,
             "exited_revenue_m_rmb": 0.0,
             "vc_invested_m_rmb": 0.0,
             "gov_equity_m_rmb": 0.0,
+            "strategic_m_rmb": 0.0,
+            "ipo_m_rmb": 0.0,
             "subsidies_paid_m_rmb": 0.0,
             "acquisition_spend_m_rmb": 0.0,
+            "chip_purchases_h100e": 0.0,
             **{f"exits_{c}": 0.0 for c in EXIT_CAUSES},
         }
 
@@ -244,7 +293,7 @@ class GenAIMarket(mesa.Model):
         self.funds.do("receive_inflow", inflow, sc.capital.vc_runoff_per_month)
 
         employed = float(t.frontier_staff.sum())
-        institutes = int((t.kind == KINDS.index("institute")).sum())
+        institutes = int(((t.kind == KINDS.index("institute")) & t.pretraining).sum())
         self.frontier_pool = environment.frontier_pool_step(
             self.frontier_pool,
             employed,
@@ -256,6 +305,7 @@ class GenAIMarket(mesa.Model):
         if employed > self.frontier_pool and employed > 0:  # departures leave pro rata
             t.frontier_staff *= self.frontier_pool / employed
 
+        before = self.imported_installed + self.domestic_installed
         supply = environment.chip_supply_step(
             m,
             self.imported_installed,
@@ -264,10 +314,15 @@ class GenAIMarket(mesa.Model):
             self.domestic_midpoint,
             sc.compute,
         )
+        retire = 1.0 / sc.compute.chip_lifetime_months
+        self.new_supply_h100e = sc.compute.fm_share_of_capacity * max(
+            supply.imported_installed + supply.domestic_installed - before * (1 - retire), 0.0
+        )
         self.imported_installed = supply.imported_installed
         self.domestic_installed = supply.domestic_installed
         self.domestic_efficiency = supply.domestic_efficiency
         self.price_floor = supply.price_floor
+        t.own_h100e *= 1 - retire  # firms' own accelerators age like everyone's
 
         due = ~t.approved & (t.approval_month >= 0) & (m >= t.approval_month)
         for i in np.flatnonzero(due):
@@ -275,7 +330,8 @@ class GenAIMarket(mesa.Model):
             self.log_event(m, self.firm_agents[i], "filing_approved", 0.0)
 
     def enter_firms(self) -> None:
-        """Named players enter on their dates; others arrive stochastically with hype and money."""
+        """Named players enter on their dates; others arrive when entry is expected to pay and
+        investors have money."""
         sc = self.scenario_params
         m = self.month
         floor = self.open_floor_log10()
@@ -298,6 +354,7 @@ class GenAIMarket(mesa.Model):
                 open_source=spec.open_source,
                 efficiency=eff,
                 capability=max(floor - gap, 0.0) if cap0 is None else cap0,
+                own_h100e=min(spec.compute_h100e, self._free_pool()),
             )
 
         if m < self.entry_first_month:
@@ -306,7 +363,12 @@ class GenAIMarket(mesa.Model):
         ref_powder = sc.capital.inflow_2021_m_rmb_per_month * 12.0
         powder = self.funds.agg("dry_powder_m_rmb", sum)
         ratio = float(np.clip(powder / max(ref_powder, 1e-9), e.money_ratio_min, e.money_ratio_max))
-        rate = e.base_rate_per_month * self.hype**e.hype_elasticity * ratio**e.money_elasticity
+        rate = (
+            e.base_rate_per_month
+            * self.hype**e.hype_elasticity
+            * ratio**e.money_elasticity
+            * self.entry_attractiveness() ** e.profit_elasticity
+        )
         for _ in range(int(self.streams["entry"].poisson(rate))):
             self._entrant_counter += 1
             # The n-th entrant has the same traits in every scenario (common random numbers).
@@ -326,6 +388,46 @@ class GenAIMarket(mesa.Model):
                 capability=max(floor - gap, 0.0),
             )
 
+    def entry_attractiveness(self) -> float:
+        """Expected payoff of entering over the cost of keeping a model at the open floor (0-1)."""
+        sc = self.scenario_params
+        tech, tal = sc.technology, sc.talent
+        algo = 10.0 ** (tech.algorithmic_progress_log10_per_year * (self.month / 12.0))
+        researcher_cost = (
+            self.frontier_wage + tal.basic_per_frontier * tal.basic_wage_m_rmb_per_year
+        ) / 12
+        keep_up = decisions.keep_up_cost_m_rmb_per_month(
+            self.open_floor_log10(),
+            tech.capability_obsolescence_per_month,
+            tech.flagship_share_of_compute * algo,
+            tech.talent_output_elasticity,
+            self.compute_price,
+            researcher_cost,
+            tech.researcher_h100e_equivalent,
+        )
+        # Reaching the floor from nothing costs what holding it costs over one depreciation
+        # lifetime (the stock a firm must build is keep-up output / depreciation).
+        catch_up = keep_up / tech.capability_obsolescence_per_month
+        spend = self.seg_spend_2023 * sc.demand.spend_scale
+        potential_spend = float((self.potential_m * spend).sum())  # M RMB a month
+        return decisions.entry_attractiveness(
+            potential_spend,
+            int(self.developers().sum()),
+            sc.entry.margin_share,
+            sc.entry.horizon_months,
+            catch_up,
+            keep_up + tal.min_pretraining_team * researcher_cost,
+        )
+
+    def _free_pool(self) -> float:
+        """Accelerators open to foundation models that no firm owns (H100e)."""
+        installed = self.imported_installed + self.domestic_installed
+        return max(
+            self.scenario_params.compute.fm_share_of_capacity * installed
+            - float(self.table.own_h100e.sum()),
+            0.0,
+        )
+
     def _admit(self, firm: Firm, home_sectors: list[str], capability: float, **values: Any) -> None:
         """Give an entrant its row in the firm table and file it if the filing duty applies."""
         t = self.table
@@ -343,6 +445,7 @@ class GenAIMarket(mesa.Model):
         t.fit[i] = [fit if s in home_sectors else 0.0 for s in self.seg_sectors]
         t.flows[i, Account.ENTRY_CAPITAL] += t.cash_m_rmb[i]
         self.firm_agents.append(firm)
+        self.agent_by_name[firm.name] = firm
         self.datacollector.register_firm(firm.unique_id, firm.name, firm.kind, firm.roster)
         self.month_flows["entries"] += 1
         if self.government.filing_active:
@@ -351,11 +454,13 @@ class GenAIMarket(mesa.Model):
         self.log_event(self.month, firm, "entry", float(t.cash_m_rmb[i]), detail)
 
     def raise_capital(self) -> None:
-        """Startups short of runway pitch; funds back the best-scored while hype lasts."""
+        """Start-ups short of runway pitch; funds back the best-scored while hype lasts, with
+        strategic backers and government funds alongside; grown start-ups list."""
         cap = self.scenario_params.capital
         m, t, gov = self.month, self.table, self.government
         if t.n == 0:
             return
+        self._list_firms()
         venture = self.kind_venture[t.kind]
         runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb)
         seeking = np.flatnonzero(
@@ -387,20 +492,26 @@ class GenAIMarket(mesa.Model):
             i = int(seeking[k])
             firm = self.firm_agents[i]
             want = cap.round_runway_months * max(t.net_burn_m_rmb[i], cap.min_round_burn_m_rmb)
-            fund = max(funds, key=lambda f: f.dry_powder_m_rmb)
-            paid = fund.invest(want)
+            # A syndicate: the fund with the most dry powder leads, others fill the round.
+            paid, lead = 0.0, max(funds, key=lambda f: f.dry_powder_m_rmb)
+            for fund in sorted(funds, key=lambda f: -f.dry_powder_m_rmb):
+                paid += fund.invest(want - paid)
+                if paid >= want:
+                    break
             if paid <= 0:
                 break
+            fund = lead
             cash[i] += paid
             flows[i, Account.VC] += paid
             last_funded[i] = m
             self.month_flows["vc_invested_m_rmb"] += paid
             self.log_event(m, firm, "funding_round", paid, fund.name)
+            self._strategic_stake(firm, i, paid)
             for prog, rate in equity:
                 if firm.kind not in prog.eligible:
                     continue
                 amount = min(
-                    rate * paid, gov.cap_left_one(prog, firm.unique_id), gov.budget_left(prog)
+                    rate * paid, gov.cap_left_one(prog, firm.unique_id), gov.budget_left(prog, m)
                 )
                 if amount > 0:
                     gov.pay_one(prog, firm.unique_id, amount)
@@ -409,14 +520,58 @@ class GenAIMarket(mesa.Model):
                     self.month_flows["gov_equity_m_rmb"] += amount
                     self.log_event(m, firm, "government_equity", amount, prog.name)
 
-    def plan_budgets(self) -> None:
-        """Each firm sets its R&D budget; committed budgets grow."""
+    def _strategic_stake(self, firm: Firm, i: int, round_m_rmb: float) -> None:
+        """A start-up's strategic backer (a megatech) takes its share of a round, from its cash."""
+        backer = self.agent_by_name.get(self.backers.get(firm.name, ""))
+        if backer is None or backer.status not in (ACTIVE, APP_LAYER):
+            return
         t = self.table
+        b = backer.row
+        share = self.scenario_params.capital.strategic_stake_share
+        amount = min(share / (1 - share) * round_m_rmb, max(t.cash_m_rmb[b], 0.0))
+        if amount <= 0:
+            return
+        t.cash_m_rmb[b] -= amount
+        t.flows[b, Account.STRATEGIC] -= amount
+        t.cash_m_rmb[i] += amount
+        t.flows[i, Account.STRATEGIC] += amount
+        self.month_flows["strategic_m_rmb"] += amount
+        self.log_event(self.month, firm, "strategic_stake", amount, backer.name)
+
+    def _list_firms(self) -> None:
+        """Start-ups with enough revenue and age go public, raising money on their revenue."""
+        cap = self.scenario_params.capital
+        t, m = self.table, self.month
+        if self.ipo_from is None or m < self.ipo_from:
+            return
+        ready = np.flatnonzero(
+            ~t.parent_backed
+            & ~t.public
+            & t.pretraining
+            & self.kind_venture[t.kind]
+            & (m - t.entry_month >= cap.ipo_min_age_months)
+            & (12 * t.revenue_m_rmb >= cap.ipo_min_annual_revenue_m_rmb)
+        )
+        for i in ready:
+            raised = min(
+                cap.ipo_revenue_multiple * 12 * t.revenue_m_rmb[i], cap.ipo_max_raise_m_rmb
+            )
+            t.public[i] = True
+            t.cash_m_rmb[i] += raised
+            t.flows[i, Account.IPO] += raised
+            self.month_flows["ipo_m_rmb"] += raised
+            self.log_event(m, self.firm_agents[i], "ipo", raised)
+
+    def plan_budgets(self) -> None:
+        """Each pre-training firm sets its R&D budget; parents grow budgets that meet their
+        hurdle. The application layer does no research."""
+        t = self.table
+        growth = np.where(t.meets_hurdle, self.kind_growth[t.kind], 0.0)
         t.budget_m_rmb_per_month = finance.grow_commitments(
-            t.budget_m_rmb_per_month, self.kind_growth[t.kind], t.entry_month < self.month
+            t.budget_m_rmb_per_month, growth, t.entry_month < self.month
         )
         top = float(t.rd_budget_m_rmb.max()) if t.n else 0.0  # last month's budgets
-        t.rd_budget_m_rmb = finance.plan_budgets(
+        budget = finance.plan_budgets(
             t.budget_m_rmb_per_month,
             t.cash_m_rmb,
             t.operating_margin_m_rmb,
@@ -425,83 +580,104 @@ class GenAIMarket(mesa.Model):
             self.kind_min_runway[t.kind],
             self.kind_reinvest[t.kind],
         )
+        t.rd_budget_m_rmb = np.where(t.pretraining, budget, 0.0)
 
     def clear_talent(self) -> None:
-        """Frontier-talent market: desired head-counts at the going wage, then hiring and wage."""
-        tal = self.scenario_params.talent
+        """Frontier-talent market: firms spend the Cobb-Douglas share of their R&D budgets on
+        researchers; the wage moves toward the level at which those budgets hire the pool."""
+        sc = self.scenario_params
+        tal = sc.talent
         t = self.table
         if t.n == 0:
             return
-        monthly_cost = (
-            self.frontier_wage + tal.basic_per_frontier * tal.basic_wage_m_rmb_per_year
-        ) / 12
-        desired = tal.talent_budget_share * t.rd_budget_m_rmb / monthly_cost
+        basic = tal.basic_per_frontier * tal.basic_wage_m_rmb_per_year
+        staff_budget = sc.technology.talent_output_elasticity * t.rd_budget_m_rmb
+        target = clearing_wage(
+            float(staff_budget.sum()),
+            self.frontier_pool,
+            basic,
+            tal.frontier_wage_2021_m_rmb_per_year,
+        )
+        self.frontier_wage = adjust_wage(self.frontier_wage, target, tal.wage_adjustment)
+        monthly_cost = (self.frontier_wage + basic) / 12
+        desired = staff_budget / monthly_cost
         t.frontier_staff, _, _ = allocate_staff(t.frontier_staff, desired, self.frontier_pool)
         t.flows[:, Account.STAFF_COST] += t.frontier_staff * monthly_cost
-        self.frontier_wage = update_wage(
-            self.frontier_wage,
-            float(desired.sum()),
-            self.frontier_pool,
-            tal.wage_adjustment,
-            floor=tal.frontier_wage_2021_m_rmb_per_year,
-        )
 
     def clear_compute(self) -> None:
-        """Training compute: own chips first, vouchers stretch budgets, one price clears the rest.
+        """Compute as a stock each firm plans and holds.
 
-        Own chips are domestic accelerators taken at cost; the rest is rented at the market
-        clearing price.
+        Each firm plans capacity for serving (last month's demand plus headroom) and for training
+        (what its compute budget rents). It buys accelerators toward the share it wants to own,
+        from this month's new supply (more while an announced export control approaches), and
+        rents the rest from the pool no firm owns, which one price clears. Vouchers stretch
+        rental budgets; public compute rebates part of the price.
         """
         sc = self.scenario_params
+        c = sc.compute
         gov, t = self.government, self.table
         if t.n == 0:
             return
-        compute_money = np.maximum(t.rd_budget_m_rmb - t.flows[:, Account.STAFF_COST], 0.0)
-        # Own chips come out of the domestic capacity open to foundation models (pro rata if short).
-        fm_share = sc.compute.fm_share_of_capacity
-        own_capacity = fm_share * self.domestic_installed
-        own_h100e = compute_money * t.own_chips_share / self.price_floor
-        if own_h100e.sum() > own_capacity:
-            own_h100e *= own_capacity / own_h100e.sum()
-        market_money = compute_money - own_h100e * self.price_floor
+        price_guess = self.compute_price
+        intensity = self.serving_intensity()
+        serve_need = t.demand_usage_m_rmb * intensity * (1 + c.serving_headroom)
+        train_money = np.maximum(t.rd_budget_m_rmb - t.flows[:, Account.STAFF_COST], 0.0)
+        plan = serve_need + train_money / price_guess
 
-        contracts = market_money.copy()
+        # Purchases toward the owned share of the plan, as cash allows; pro rata if supply is short.
+        chip_price = self.price_floor * c.chip_price_months
+        wanted = np.maximum(t.own_chips_share * plan - t.own_h100e, 0.0)
+        if gov.tightening_ahead(self.month):
+            wanted *= 1 + c.stockpile_multiple
+        wanted = np.minimum(wanted, np.maximum(t.cash_m_rmb, 0.0) / chip_price)
+        bought = ration_supply(wanted, self.new_supply_h100e)
+        t.own_h100e += bought
+        t.cash_m_rmb -= bought * chip_price
+        t.flows[:, Account.CHIP_PURCHASE] += bought * chip_price
+        self.month_flows["chip_purchases_h100e"] += float(bought.sum())
+
+        # Rentals: what own chips do not cover, bid at last month's price; vouchers add money.
+        rent_want = np.maximum(plan - t.own_h100e, 0.0)
+        money = rent_want * price_guess
+        contracts = money.copy()
         for prog in gov.active_programmes("compute_voucher"):
             eligible = gov.eligible(prog.eligible, t.kind)
             _, claims = voucher_contracts(
-                market_money, np.full(t.n, gov.rate(prog)), gov.cap_left(prog, t.firm_id)
+                money, np.full(t.n, gov.rate(prog)), gov.cap_left(prog, t.firm_id)
             )
-            paid = ration_subsidy(np.where(eligible, claims, 0.0), gov.budget_left(prog))
+            paid = ration_subsidy(
+                np.where(eligible, claims, 0.0), gov.budget_left(prog, self.month)
+            )
             contracts += paid
             gov.pay(prog, t.firm_id, paid)
             t.flows[:, Account.SUBSIDY_IN] += paid
-            t.flows[:, Account.COMPUTE_COST] += paid  # the voucher is spent on compute
             self._book_subsidy(prog.name, paid)
-
-        # Serving users bids for the same capacity as training: last month's inference spending
-        # (lagged, so the price need not solve a fixed point) joins this month's contracts.
-        capacity = (
-            fm_share * (self.imported_installed + self.domestic_installed)
-            - own_h100e.sum()
-            + gov.public_capacity_h100e
-        )
-        self.compute_price, market_h100e = clear_compute(
+        self.rental_pool_h100e = self._free_pool() + gov.public_capacity_h100e
+        self.compute_price, rented = clear_compute(
             contracts,
-            capacity,
+            self.rental_pool_h100e,
             self.price_floor,
-            other_demand_m_rmb=self.inference_spend_m_rmb,
             previous_price_m_rmb=self.compute_price,
-            adjustment=sc.compute.price_adjustment_per_month,
+            adjustment=c.price_adjustment_per_month,
         )
-        # Public compute: eligible firms get the platform's discount on their share of it.
         if gov.public_capacity_h100e > 0 and gov.public_discount > 0:
-            demand = np.where(gov.eligible(gov.public_eligible, t.kind), market_h100e, 0.0)
+            demand = np.where(gov.eligible(gov.public_eligible, t.kind), rented, 0.0)
             served = demand * min(1.0, gov.public_capacity_h100e / max(demand.sum(), 1e-9))
             rebate = served * self.compute_price * gov.public_discount
             t.flows[:, Account.SUBSIDY_IN] += rebate
             self.month_flows["subsidies_paid_m_rmb"] += float(rebate.sum())
-        t.compute_h100e = market_h100e + own_h100e
-        t.flows[:, Account.COMPUTE_COST] += compute_money
+
+        t.rented_h100e = rented
+        t.capacity_h100e = t.own_h100e + rented
+        serve, train, serve_rented = serving_split(t.capacity_h100e, t.own_h100e, serve_need)
+        t.serve_h100e = serve
+        t.compute_h100e = train
+        serve_cost = serve_rented * self.compute_price
+        t.flows[:, Account.INFERENCE_COST] += serve_cost
+        t.flows[:, Account.COMPUTE_COST] += (
+            np.maximum(rented - serve_rented, 0.0) * self.compute_price
+        )
+        self.inference_spend_m_rmb = float(serve_cost.sum())
 
     def _book_subsidy(self, name: str, paid: np.ndarray) -> None:
         self.month_flows["subsidies_paid_m_rmb"] += float(paid.sum())
@@ -509,78 +685,99 @@ class GenAIMarket(mesa.Model):
             self.log_event(self.month, self.firm_agents[i], "subsidy", float(paid[i]), name)
 
     def train_models(self) -> None:
-        """Capability from compute and talent (Cobb-Douglas), depreciation, data feedback."""
-        tech = self.scenario_params.technology
+        """Capability from compute and talent (Cobb-Douglas), depreciation, data feedback.
+
+        Only firms that pre-train and can field a team of at least ``talent.min_pretraining_team``
+        researchers make progress; everyone's stock depreciates; the application layer builds on
+        the open weights.
+        """
+        sc = self.scenario_params
+        tech = sc.technology
         t = self.table
         if t.n == 0:
             self.open_source_history.append(0.0)
             return
-        t.effective_compute, t.own_capability_log10, t.capability_log10 = training.train(
+        floor = self.open_floor_log10()
+        training = t.pretraining & (t.frontier_staff >= sc.talent.min_pretraining_team)
+        compute = np.where(training, t.compute_h100e, 0.0)
+        before = t.own_capability_log10.copy()
+        t.effective_compute, t.own_capability_log10, t.capability_log10 = train(
             self.month,
-            t.compute_h100e,
-            t.frontier_staff,
+            compute,
+            np.where(training, t.frontier_staff, 0.0),
             t.efficiency,
             t.effective_compute,
             t.users_total_m,
-            self.open_floor_log10(),
+            floor,
             tech,
         )
-        released = t.capability_log10[t.open_source] - tech.open_release_gap_log10
+        t.train_window[:, self.month % self.window] = compute
+        t.own_trend = 0.8 * t.own_trend + 0.2 * (t.own_capability_log10 - before)
+        released = t.capability_log10[t.open_source & t.pretraining] - tech.open_release_gap_log10
         self.open_source_history.append(max(0.0, float(released.max(initial=0.0))))
-
-    def marginal_cost_index(self) -> float:
-        """Compute cost of serving one RMB of usage at the 2023 reference price (price-index units).
-
-        Inference compute is valued at the market price for every firm: chips a firm owns have the
-        market rental as their opportunity cost.
-        """
-        c = self.scenario_params.compute
-        ref_price = c.price_floor_2021_m_rmb_per_h100e_month * (
-            1 - c.price_floor_decline_per_year
-        ) ** (REFERENCE_MONTH / 12)
-        efficiency = (1 - c.inference_efficiency_gain_per_year) ** self.years_from_reference()
-        return c.inference_cost_share_2023 * self.compute_price / ref_price * efficiency
+        self.floor_history.append(self.open_floor_log10())
+        # The floor's long-run pace (log10 a month over a year), not the jump of one release.
+        past = self.floor_history[-13] if len(self.floor_history) > 12 else self.floor_history[0]
+        self.floor_trend = (self.floor_history[-1] - past) / 12
 
     def set_prices(self) -> None:
-        """Partial adjustment towards a logit-Bertrand markup over (strategic) marginal cost."""
+        """Prices as strategy: the logit-Bertrand markup over each firm's own serving cost, or a
+        penetration price below cost by firms that can fund losses and want users."""
         sc = self.scenario_params
+        pr = sc.pricing
         t = self.table
         if t.n == 0:
             return
-        mc = self.marginal_cost_index()
-        target = (
-            mc
-            * (1 - self.kind_value_share[t.kind])
-            * bertrand_markup(
-                self.spend_shares(), sc.demand.price_sensitivity, sc.pricing.max_markup
-            )
+        mc = self.serving_intensity() * self.compute_price
+        shares = self.spend_shares()
+        markup = bertrand_markup(shares, sc.demand.price_sensitivity, pr.max_markup)
+        runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb)
+        bertrand = mc * markup
+        penetrate = decisions.prices_for_penetration(
+            shares,
+            runway,
+            t.parent_backed,
+            np.nan_to_num(t.price_index, nan=np.inf),
+            bertrand,
+            pr.penetration_target_share,
+            pr.penetration_min_runway_months,
+            pr.war_undercut,
         )
+        target = np.where(penetrate, mc * (1 - pr.penetration_discount), bertrand)
         price = t.price_index
-        k = sc.pricing.adjustment_per_month
+        k = pr.adjustment_per_month
         new = np.isnan(price)
-        adjusted = np.exp(
-            np.log(np.where(new, 1.0, price)) + k * np.log(target / np.where(new, 1.0, price))
-        )
+        base = np.where(new, 1.0, price)
+        adjusted = np.exp(np.log(base) + k * np.log(target / base))
         t.price_index = np.where(new, target, adjusted)
         t.marginal_cost = mc
 
     def serve_users(self) -> None:
-        """Adoption (Bass) and provider choice (logit) per segment; revenue and inference cost."""
+        """Adoption (Bass) under ceilings and provider choice (logit) per segment; usage served
+        within each firm's serving capacity; revenue. Unserved demand costs appeal and users."""
         d = self.scenario_params.demand
         t = self.table
         best = float(t.capability_log10.max()) if t.n else 0.0
         floor = self.open_floor_log10()
-        growth = (1 + d.potential_growth_per_year) ** self.years_from_reference()
-        usefulness = environment.logistic(
-            (max(best, floor) - d.useful_capability_log10) / d.usefulness_width_log10
+        usefulness = float(
+            environment.logistic(
+                (max(best, floor) - d.useful_capability_log10) / d.usefulness_width_log10
+            )
         )
-        potential = self.seg_potential_2023 * d.demand_scale * growth * usefulness
+        potential = potential_adopters(
+            self.seg_potential_2023, self.seg_consumer, self.years_from_reference(), usefulness, d
+        )
         p_eff = d.bass_innovation_per_month * self.hype
         new = bass_new_adopters(self.adopters_m, potential, p_eff, d.bass_imitation_per_month)
         self.adopters_m = self.adopters_m + new
         self.potential_m = potential
 
-        outside_price = max(self.marginal_cost_index() * d.self_hosting_cost_multiple, 1e-9)
+        intensity = self.serving_intensity()
+        outside_cost = float(self.serving_intensity_2023 * self.compute_price) * (
+            (1 - self.scenario_params.compute.inference_efficiency_gain_per_year)
+            ** self.years_from_reference()
+        )
+        outside_price = max(outside_cost * d.self_hosting_cost_multiple, 1e-9)
         outside_u = np.full(
             self.n_segments,
             d.capability_weight * (floor - best)
@@ -598,6 +795,7 @@ class GenAIMarket(mesa.Model):
             d.capability_weight * (t.capability_log10 - best)
             - d.price_sensitivity * np.log(t.price_index)
             + t.taste
+            - d.rationing_utility_penalty * (1 - t.served_share)
         )
         # (firms, segments) utilities: own appeal + ecosystem where it matters + sector fit.
         # Built in scratch buffers kept across months: fresh (n, S) arrays cost page faults.
@@ -609,12 +807,13 @@ class GenAIMarket(mesa.Model):
         waiting = np.ix_(~t.approved, self.seg_consumer)
         utility[waiting] = -np.inf
         inside, outside = logit_shares(utility, None, outside_u, overwrite=True)
-        # Churn: the segment's rate, lowered by an ecosystem where the segment values it.
+        # Churn: the segment's rate, lowered by an ecosystem where the segment values it, raised
+        # for a provider that could not serve its users last month.
         churn = self._scratch("churn")
         np.multiply.outer(t.ecosystem, -self.seg_churn_eco, out=churn)
         churn += self.seg_churn
-        if self.seg_churn.max() > 1:
-            np.minimum(churn, 1.0, out=churn)
+        churn += (d.rationing_churn * (1 - t.served_share))[:, None]
+        np.minimum(churn, 1.0, out=churn)
         churn[waiting] = 1.0  # users of a provider that may not serve them all re-choose
         t.users_m, self.outside_users_m = reallocate_users(
             t.users_m,
@@ -631,26 +830,32 @@ class GenAIMarket(mesa.Model):
         t.users_total_m = t.users_m.sum(axis=1)
         t.users_spend_weight = t.users_m @ self.seg_spend_2023
 
-        spend = (
-            self.seg_spend_2023
-            * d.spend_scale
-            * (1 + d.usage_growth_per_year) ** self.years_from_reference()
+        spend = self.seg_spend_2023 * d.spend_scale * usage_growth(self.years_from_reference(), d)
+        own_use = environment.logistic(
+            (t.capability_log10 - d.useful_capability_log10) / d.usefulness_width_log10
+        ) / max(usefulness, 1e-12)  # a weaker model is used less than the best available
+        demanded = own_use * usage_by_firm(
+            t.users_m,
+            t.price_index,
+            spend,
+            self.elasticity_groups,
+            self.seg_elasticity_group,
+            d.usage_satiation_multiple,
         )
-        usage = usage_by_firm(
-            t.users_m, t.price_index, spend, self.elasticity_groups, self.seg_elasticity_group
-        )
-        revenue = usage * t.price_index  # M RMB (users in millions)
-        inference = usage * t.marginal_cost
-        t.flows[:, Account.REVENUE] += revenue
-        t.flows[:, Account.INFERENCE_COST] += inference
-        # Spending on serving users, which bids for compute capacity next month.
-        self.inference_spend_m_rmb = float(inference.sum())
+        # Serving capacity binds: usage beyond what a firm's compute can serve is not served.
+        served = np.minimum(demanded, t.serve_h100e / intensity)
+        t.demand_usage_m_rmb = demanded
+        t.served_usage_m_rmb = served
+        safe = np.where(demanded > 0, demanded, 1.0)
+        t.served_share = np.where(demanded > 0, served / safe, 1.0)
+        t.flows[:, Account.REVENUE] += served * t.price_index  # M RMB (users in millions)
 
     def settle_accounts(self) -> None:
-        """Cash flows: revenue, subsidies and funding in; staff, compute, inference, overheads out.
+        """Cash flows: revenue, subsidies and funding in; staff, compute, overheads out.
 
-        Parent-backed firms (megatechs, institutes, roster firms with a committed budget) receive
-        their committed budget from the parent and have any shortfall covered.
+        Co-funding programmes pay monthly out of budgets spread over the year, pro rata when
+        claims exceed what is left. Parents pay committed budgets and cover losses up to
+        ``firms.parent_loss_cover_multiple`` times the budget; beyond that cash falls.
         """
         sc = self.scenario_params
         gov, t = self.government, self.table
@@ -668,10 +873,10 @@ class GenAIMarket(mesa.Model):
         for k, prog in enumerate(gov.active_programmes("cofunding")):
             claims = np.where(
                 gov.eligible(prog.eligible, t.kind),
-                np.minimum(gov.rate(prog) * rd, gov.cap_left(prog, t.firm_id)),
+                np.minimum(gov.rate(prog) * np.maximum(rd, 0.0), gov.cap_left(prog, t.firm_id)),
                 0.0,
             )
-            paid = finance.first_come_claims(claims, gov.budget_left(prog))
+            paid = ration_subsidy(claims, gov.budget_left(prog, self.month))
             gov.pay(prog, t.firm_id, paid)
             fl[:, Account.SUBSIDY_IN] += paid
             self.month_flows["subsidies_paid_m_rmb"] += float(paid.sum())
@@ -681,107 +886,170 @@ class GenAIMarket(mesa.Model):
         for i, _, name, amount in sorted(payments):  # logged firm by firm
             self.log_event(self.month, self.firm_agents[i], "subsidy", amount, name)
         t.cash_m_rmb, t.net_burn_m_rmb = finance.settle(
-            fl, t.cash_m_rmb, t.budget_m_rmb_per_month, t.parent_backed
+            fl,
+            t.cash_m_rmb,
+            t.budget_m_rmb_per_month,
+            t.parent_backed,
+            sc.firms.parent_loss_cover_multiple,
         )
         t.revenue_m_rmb = fl[:, Account.REVENUE]
         t.operating_margin_m_rmb = fl[:, Account.REVENUE] - fl[:, Account.INFERENCE_COST]
 
-    def resolve_exits(self) -> None:
-        """Bankruptcy (cash out, no rescue), acquisition by a megatech, or pivot to applications."""
+    def decide_exits(self) -> None:
+        """Firms decide: parents review their units; a firm whose model no longer earns its keep
+        stops pre-training (joins the application layer); a distressed firm sells to the buyer
+        that values it most if one values it above its price and can pay; a firm out of cash
+        with no buyer goes bankrupt."""
         sc = self.scenario_params
-        acq = sc.acquisitions
         m, t = self.month, self.table
         if t.n == 0:
             return
-        leader = float(t.capability_log10.max())
-        floor = self.open_floor_log10()
-        # Megatechs buy; their capability does not change in this stage (only their rows move).
-        buyers = [f for f in self.firm_agents if isinstance(f, Megatech)]
-        reach = np.array([t.capability_log10[b.row] for b in buyers]) - acq.max_capability_gap_log10
-        runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb)
-        at_risk = ~t.parent_backed & ((t.cash_m_rmb < 0) | (runway < acq.distress_runway_months))
-        for firm in [self.firm_agents[i] for i in np.flatnonzero(at_risk)]:
-            i = firm.row
-            if buyers:
-                candidates = [
-                    b for b, r in zip(buyers, reach, strict=True) if t.capability_log10[i] >= r
-                ]
-                buyer = (
-                    firm.accept_offer(candidates, acq.probability_per_month) if candidates else None
-                )
-                if buyer is not None:
-                    self._acquire(buyer, firm)
-                    continue
-            if t.cash_m_rmb[i] < 0:
-                self._exit(firm, "bankrupt")
-                self.bankruptcy_months.append(m)
-        if t.n == 0:
-            return
-        # Pressure to stop training: far behind the leader (full pressure), or commoditised, i.e.
-        # its own model is below the open weights (graded by how far below) and it has no user
-        # base of its own to defend. Only firms past their grace period and losing money decide.
-        gap = self.kind_pivot_gap[t.kind]
-        pressure = np.where(leader - t.capability_log10 > gap, 1.0, 0.0)
-        below = np.clip((floor - t.own_capability_log10) / gap, 0.0, 1.0)
-        undefended = self.spend_shares() < sc.firms.defend_share
-        pressure = np.where(undefended, np.maximum(pressure, below), pressure)
-        deciding = (
-            (m - t.entry_month >= sc.firms.pivot_grace_months)
-            & (t.net_burn_m_rmb > 0)
-            & (pressure > 0)
-        )
-        prob = self.kind_pivot_prob[t.kind]
-        for firm, p, q in [
-            (self.firm_agents[i], pressure[i], prob[i]) for i in np.flatnonzero(deciding)
-        ]:
-            if firm.stop_pretraining(float(p), float(q)):
-                self._exit(firm, "pivoted")
+        if m % 12 == 11:
+            self._parent_review()
+        self._stop_pretraining()
+        self._sell_distressed()
+        for firm in [self.firm_agents[i] for i in np.flatnonzero(t.cash_m_rmb < 0)]:
+            self._exit(firm, "bankrupt")
+            self.bankruptcy_months.append(m)
+        del sc
 
-    def _acquire(self, buyer: Firm, target: Firm) -> None:
-        acq = self.scenario_params.acquisitions
+    def _parent_review(self) -> None:
+        """January budgets: a parent keeps growing a unit's budget while it meets the hurdle
+        (a user share, or a model near the leader); otherwise it cuts the budget."""
+        f = self.scenario_params.firms
+        t = self.table
+        leader = float(t.own_capability_log10.max())
+        meets = (self.spend_shares() >= f.parent_hurdle_share) | (
+            t.pretraining & (t.own_capability_log10 >= leader - 0.5)
+        )
+        t.meets_hurdle = meets
+        t.budget_m_rmb_per_month = np.where(
+            t.parent_backed & ~meets,
+            t.budget_m_rmb_per_month * (1 - f.parent_cut_per_year),
+            t.budget_m_rmb_per_month,
+        )
+
+    def _stop_pretraining(self) -> None:
+        """Pre-training firms past their grace period review whether their model earns its keep."""
+        sc = self.scenario_params
+        m, t = self.month, self.table
+        runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb)
+        keeps = decisions.keeps_pretraining(
+            t.own_capability_log10,
+            self.open_floor_log10(),
+            t.own_trend,
+            self.floor_trend,
+            self.kind_horizon[t.kind],
+            self.spend_shares(),
+            sc.firms.defend_share,
+        )
+        # Cash: without a parent, a firm about to run out stops research rather than fail, unless
+        # it raised money within the last quarter.
+        starving = (
+            ~t.parent_backed
+            & (runway < sc.firms.stop_below_runway_months)
+            & (m - t.last_funded_month > 3)
+        )
+        review = t.pretraining & (m - t.entry_month >= sc.firms.pivot_grace_months)
+        for i in np.flatnonzero(review & (~keeps | starving)):
+            reason = "cash" if starving[i] and keeps[i] else "below the open-weight floor"
+            self.firm_agents[i].stop_pretraining(reason)
+            self.month_flows["exits_pivoted"] += 1
+
+    def _sell_distressed(self) -> None:
+        """Acquisitions and acqui-hires as decisions: the buyer that values a distressed firm
+        most buys it if that value exceeds the seller's price and the buyer can pay."""
+        sc = self.scenario_params
+        acq, tal = sc.acquisitions, sc.talent
+        t = self.table
+        runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb)
+        sellers = [
+            self.firm_agents[i]
+            for i in np.flatnonzero(
+                ~t.parent_backed & ((t.cash_m_rmb < 0) | (runway < acq.distress_runway_months))
+            )
+        ]
+        monthly_cost = (
+            self.frontier_wage + tal.basic_per_frontier * tal.basic_wage_m_rmb_per_year
+        ) / 12
+        for seller in sellers:
+            i = seller.row
+            price = max(-t.cash_m_rmb[i], 0.0) + acq.fire_sale_share * (
+                acq.talent_value_years_of_wage * self.frontier_wage * t.frontier_staff[i]
+            )
+            shortfall = np.maximum(
+                sc.technology.talent_output_elasticity * t.rd_budget_m_rmb / monthly_cost
+                - t.frontier_staff,
+                0.0,
+            )
+            value = decisions.acquisition_value(
+                float(t.revenue_m_rmb[i]),
+                float(t.operating_margin_m_rmb[i]),
+                float(t.frontier_staff[i]),
+                float(t.own_capability_log10[i]),
+                t.own_capability_log10,
+                t.revenue_m_rmb,
+                shortfall,
+                self.frontier_wage,
+                acq.price_to_annual_revenue,
+                acq.talent_value_years_of_wage,
+                acq.capability_value_per_log10,
+            )
+            # A buyer pays the price and the deal's cost, and must not be distressed itself.
+            cost = price + acq.integration_cost_m_rmb
+            runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb)  # rows move on exits
+            healthy = t.parent_backed | (runway >= acq.distress_runway_months)
+            able = t.pretraining & healthy & (t.cash_m_rmb >= cost) & (value > cost)
+            able[i] = False
+            if not able.any():
+                continue
+            b = int(np.argmax(np.where(able, value - cost, -np.inf)))
+            self._acquire(self.firm_agents[b], seller, price, acq.integration_cost_m_rmb)
+
+    def _acquire(self, buyer: Firm, target: Firm, price: float, deal_cost: float) -> None:
         t = self.table
         i, b = target.row, buyer.row
-        price = (
-            acq.price_to_annual_revenue * 12 * t.revenue_m_rmb[i]
-            + acq.talent_value_m_rmb_per_researcher * t.frontier_staff[i]
-        )
-        # The buyer also assumes the target's debts (negative cash), settling them at once.
+        t.flows[b, Account.ACQUISITION_COST] += deal_cost
+        t.cash_m_rmb[b] -= deal_cost
+        # The price settles the target's debts first; the rest goes to its owners.
         debt = max(-t.cash_m_rmb[i], 0.0)
         t.flows[i, Account.DEBT_SETTLED] += debt
         t.cash_m_rmb[i] += debt
-        t.flows[b, Account.ACQUISITION_COST] += price + debt
-        t.cash_m_rmb[b] -= price + debt
-        if t.cash_m_rmb[b] < 0:
-            t.flows[b, Account.PARENT] += -t.cash_m_rmb[b]
-            t.cash_m_rmb[b] = 0.0
+        t.flows[b, Account.ACQUISITION_COST] += price
+        t.cash_m_rmb[b] -= price
         t.users_m[b] += t.users_m[i]
         t.users_total_m[b] = t.users_m[b].sum()
         t.users_spend_weight[b] = t.users_m[b] @ self.seg_spend_2023
         t.frontier_staff[b] += t.frontier_staff[i]
+        t.own_h100e[b] += t.own_h100e[i]
         t.effective_compute[b] = max(t.effective_compute[b], t.effective_compute[i])
         t.users_m[i] = 0.0
         t.users_total_m[i] = t.users_spend_weight[i] = 0.0
         t.frontier_staff[i] = 0.0
+        t.own_h100e[i] = 0.0
         self.month_flows["acquisition_spend_m_rmb"] += price
         self._exit(target, "acquired", detail=buyer.name, amount=price)
 
     def _exit(self, firm: Firm, cause: str, detail: str = "", amount: float = 0.0) -> None:
-        """Leave the foundation-model market: users re-choose, staff return to the pool."""
+        """Leave the market: users re-choose, staff return to the pool, chips to the clouds."""
         t = self.table
         i = firm.row
         self.orphans_m = self.orphans_m + t.users_m[i]
         t.users_m[i] = 0.0
         t.users_total_m[i] = t.users_spend_weight[i] = 0.0
         t.frontier_staff[i] = 0.0
+        was_developer = bool(t.pretraining[i])
         firm.status = cause
-        self.month_flows[f"exits_{cause}"] += 1
+        if was_developer or cause != "pivoted":
+            self.month_flows[f"exits_{cause}"] += 1
         self.month_flows["exited_revenue_m_rmb"] += float(t.flows[i, Account.REVENUE])
         self.log_event(
             self.month, firm, cause, amount if amount else float(t.cash_m_rmb[i]), detail
         )
-        self.datacollector.add_firms(self.month, t, slice(i, i + 1), cause)
+        self.datacollector.add_firms(self.month, t, slice(i, i + 1), cause, self._panel_columns())
         t.remove(firm.unique_id)
         del self.firm_agents[i]
+        self.agent_by_name.pop(firm.name, None)
         firm.remove()
 
     # ----------------------------------------------------------------------------------------
@@ -789,21 +1057,27 @@ class GenAIMarket(mesa.Model):
     # ----------------------------------------------------------------------------------------
 
     def record(self) -> None:
-        """Monthly metrics (one row) and the firm panel (one row per active firm)."""
+        """Monthly metrics (one row) and the firm panel (one row per firm in the market)."""
         t, m = self.table, self.month
+        d = self.scenario_params.demand
         users = t.users_total_m
         revenue = t.revenue_m_rmb
+        dev = self.developers()
         # Market size counts this month's revenue of firms that exited at its end as well.
         market_m_rmb = float(revenue.sum()) + self.month_flows["exited_revenue_m_rmb"]
         self.market_history.append(market_m_rmb)
         best = float(t.capability_log10.max()) if t.n else 0.0
         installed = self.imported_installed + self.domestic_installed
-        counts = np.bincount(t.kind, minlength=len(KINDS))
+        counts = np.bincount(t.kind[dev], minlength=len(KINDS))
         mean_price = float(np.average(t.price_index, weights=users + 1e-12)) if t.n else np.nan
+        demanded = float(t.demand_usage_m_rmb.sum())
+        served = float(t.served_usage_m_rmb.sum())
         row: dict[str, Any] = {
             "month": m,
-            "active_developers": t.n,
+            "active_developers": int(dev.sum()),
             **{f"active_{k}": int(counts[j]) for j, k in enumerate(KINDS)},
+            "app_layer_firms": int((~t.pretraining).sum()),
+            "pretraining_firms": int(t.pretraining.sum()),
             "entries": int(self.month_flows["entries"]),
             **{f"exits_{c}": int(self.month_flows[f"exits_{c}"]) for c in EXIT_CAUSES},
             "hhi_users": hhi(users),
@@ -816,29 +1090,43 @@ class GenAIMarket(mesa.Model):
             "outside_users_m": float(self.outside_users_m.sum()),
             "users_awaiting_choice_m": float(self.orphans_m.sum()),
             "adopters_m": float(self.adopters_m.sum()),
+            "consumer_adopters_m": float(self.adopters_m[self.seg_consumer].sum()),
             "potential_adopters_m": float(self.potential_m.sum()),
+            "usage_demanded_m_rmb": demanded,
+            "usage_served_m_rmb": served,
+            "served_share": served / demanded if demanded > 0 else 1.0,
+            "usage_tokens_tn_per_month": served * 1e6 / d.reference_rmb_per_k_tokens * 1e3 / 1e12,
             "mean_price_index": mean_price,
             "frontier_wage_m_rmb_per_year": self.frontier_wage,
             "frontier_pool": self.frontier_pool,
             "frontier_employed": float(t.frontier_staff.sum()),
             "compute_price_m_rmb_per_h100e_month": self.compute_price,
             "installed_h100e": installed,
-            "inference_h100e": self.inference_spend_m_rmb / self.compute_price,
+            "firm_owned_h100e": float(t.own_h100e.sum()),
+            "firm_capacity_h100e": float(t.capacity_h100e.sum()),
+            "rental_pool_h100e": self.rental_pool_h100e,
+            "serving_h100e": float(t.serve_h100e.sum()),
+            "inference_h100e": float(t.serve_h100e.sum()),
+            "chip_purchases_h100e": self.month_flows["chip_purchases_h100e"],
             "domestic_chip_share": self.domestic_installed / installed if installed > 0 else 0.0,
             "imported_supply_factor": self.government.imported_supply_factor,
             "vc_inflow_factor": self.government.vc_inflow_factor,
             "subsidies_paid_m_rmb": self.month_flows["subsidies_paid_m_rmb"],
             "gov_equity_m_rmb": self.month_flows["gov_equity_m_rmb"],
             "vc_invested_m_rmb": self.month_flows["vc_invested_m_rmb"],
+            "strategic_invested_m_rmb": self.month_flows["strategic_m_rmb"],
+            "ipo_raised_m_rmb": self.month_flows["ipo_m_rmb"],
             "acquisition_spend_m_rmb": self.month_flows["acquisition_spend_m_rmb"],
             "vc_dry_powder_m_rmb": float(self.funds.agg("dry_powder_m_rmb", sum)),
             "hype_index": self.hype,
+            "entry_attractiveness": self.entry_attractiveness(),
             "best_capability_log10": best,
             "open_floor_log10": self.open_floor_log10(),
             "global_frontier_log10": self.global_frontier_log10(),
             "capability_gap_log10": self.global_frontier_log10() - best,
         }
         self.datacollector.add_metrics(self.time, row)
-        self.datacollector.add_firms(m, t, slice(0, t.n), "active")
+        status = np.where(t.pretraining, ACTIVE, APP_LAYER)
+        self.datacollector.add_firms(m, t, slice(0, t.n), status, self._panel_columns())
         if self.month + 1 >= self.n_months:
             self.running = False

@@ -26,7 +26,21 @@ _TABLE_COLUMNS = (
     "capability_log10",
     "own_capability_log10",
 )
-_LATER_COLUMNS = ("price_index", "frontier_staff", "compute_h100e", "rd_budget_m_rmb")
+_LATER_COLUMNS = (
+    "price_index",
+    "frontier_staff",
+    "compute_h100e",
+    "own_h100e",
+    "capacity_h100e",
+    "serve_h100e",
+    "demand_usage_m_rmb",
+    "served_usage_m_rmb",
+    "served_share",
+    "marginal_cost",
+    "rd_budget_m_rmb",
+)
+#: Columns the model computes for the panel (not stored in the table).
+_MODEL_COLUMNS = ("developer", "serving_h100e_per_m_rmb")
 #: Money-flow columns of the panel: table account -> column name.
 _FLOW_COLUMNS = {
     Account.STAFF_COST: "staff_cost_m_rmb",
@@ -41,6 +55,9 @@ _FLOW_COLUMNS = {
     Account.ENTRY_CAPITAL: "entry_capital_m_rmb",
     Account.ACQUISITION_COST: "acquisition_cost_m_rmb",
     Account.DEBT_SETTLED: "debt_settled_m_rmb",
+    Account.CHIP_PURCHASE: "chip_purchase_m_rmb",
+    Account.IPO: "ipo_in_m_rmb",
+    Account.STRATEGIC: "strategic_in_m_rmb",
 }
 FIRM_PANEL_COLUMNS = (
     "month",
@@ -55,6 +72,7 @@ FIRM_PANEL_COLUMNS = (
     *_LATER_COLUMNS,
     *_FLOW_COLUMNS.values(),
     "approved",
+    *_MODEL_COLUMNS,
 )
 
 
@@ -89,15 +107,23 @@ class Recorder:
         for key, value in row.items():
             self.model_vars[key].append(value)
 
-    def add_firms(self, month: int, table: FirmTable, rows: Any, status: str) -> None:
-        """Append firm-panel rows ``rows`` (an index or slice into the table) with ``status``."""
+    def add_firms(
+        self,
+        month: int,
+        table: FirmTable,
+        rows: Any,
+        status: str | np.ndarray,
+        computed: dict[str, np.ndarray],
+    ) -> None:
+        """Append firm-panel rows ``rows`` (an index or slice into the table) with ``status``
+        (one for all, or one per row) and the model's ``computed`` columns for all table rows."""
         if not self.record_firms:
             return
         ids = np.atleast_1d(table.firm_id[rows]).copy()
         chunk: dict[str, np.ndarray] = {
             "month": np.full(ids.size, month, dtype=np.int64),
             "firm_id": ids,
-            "status": np.full(ids.size, status, dtype=object),
+            "status": np.broadcast_to(np.asarray(status, dtype=object), ids.shape).copy(),
         }
         for col in (*_TABLE_COLUMNS, *_LATER_COLUMNS, "approved"):
             chunk[col] = np.atleast_1d(getattr(table, col)[rows]).copy()
@@ -106,6 +132,8 @@ class Recorder:
         chunk["revenue_m_rmb"] = flows[:, Account.REVENUE].copy()
         for account, col in _FLOW_COLUMNS.items():
             chunk[col] = flows[:, account].copy()
+        for col in _MODEL_COLUMNS:
+            chunk[col] = np.atleast_1d(computed[col][rows]).copy()
         self._firm_chunks.append(chunk)
 
     def log_event(

@@ -95,9 +95,21 @@ class RosterFirm(Sourced):
     )
     own_chips_share: float = F(
         0.0,
-        desc="share of its compute from its own chips, unaffected by export controls, 0-1",
+        desc="share of the compute it plans to hold that it owns (accelerators bought ahead: "
+        "megatechs' clouds and chip lines) rather than rents month by month, 0-1",
         ge=0,
         le=1,
+    )
+    compute_h100e: float = F(
+        0.0,
+        desc="accelerators it owns at entry, H100e (e.g. DeepSeek's A100s bought before the 2022 "
+        "controls)",
+        ge=0,
+        le=1e7,
+    )
+    backer: str | None = F(
+        None,
+        desc="a roster megatech that takes a strategic minority stake in its funding rounds",
     )
     open_source: bool = F(False, desc="releases open weights (feeds the open-weight floor)")
     home_sectors: list[str] = F(
@@ -134,6 +146,19 @@ class ExportControlStep(Dated):
         ge=0,
         le=1,
     )
+    announced: str | None = F(
+        None,
+        desc="date the measure was announced, YYYY-MM[-DD], if before it took effect: firms "
+        "stockpile in between (none = a surprise)",
+    )
+
+    @model_validator(mode="after")
+    def _announced_first(self) -> ExportControlStep:
+        if self.announced is not None:
+            _check_date(self.announced)
+            if parse_month(self.announced) > parse_month(self.date):
+                raise ValueError(f"announced {self.announced} is after the date {self.date}")
+        return self
 
 
 class SubsidyProgramme(Dated):
@@ -344,13 +369,18 @@ class Talent(Strict):
         3.0, desc="basic engineers employed per frontier researcher", ge=0, le=50
     )
     wage_adjustment: float = F(
-        0.05,
-        desc="monthly wage response to excess demand (log wage per log demand/supply)",
-        ge=0,
-        le=2,
+        0.5,
+        desc="share of the (log) gap to the market-clearing frontier wage closed each month",
+        gt=0,
+        le=1,
     )
-    talent_budget_share: float = F(
-        0.35, desc="share of R&D budgets spent on staff (the rest on training compute)", gt=0, lt=1
+    min_pretraining_team: float = F(
+        30.0,
+        desc="frontier researchers a firm needs to run pre-training at all (an indivisible "
+        "team: data, infrastructure, training; assumption, against R&D head-counts of 284-657 "
+        "at the leading start-ups in 2025, IPO prospectuses)",
+        ge=0,
+        le=1e4,
     )
 
 
@@ -417,6 +447,33 @@ class Compute(Strict):
         gt=0,
         le=5,
     )
+    serving_efficiency_elasticity: float = F(
+        1.0,
+        desc="elasticity of serving compute per unit of usage to a firm's research efficiency "
+        "(efficient labs also serve cheaply: MoE, attention compression)",
+        ge=0,
+        le=2,
+    )
+    chip_price_months: float = F(
+        24.0,
+        desc="price of buying one H100e, in months of the cost-based rental price (owning pays "
+        "off within the chip's life; assumption)",
+        gt=0,
+        le=240,
+    )
+    serving_headroom: float = F(
+        0.2,
+        desc="capacity a firm plans above last month's demand for its service (growth, peaks)",
+        ge=0,
+        le=5,
+    )
+    stockpile_multiple: float = F(
+        1.0,
+        desc="extra chip purchases, as a multiple of planned purchases, between the announcement "
+        "and the effect of an export-control step",
+        ge=0,
+        le=20,
+    )
     inference_efficiency_gain_per_year: float = F(
         0.5,
         desc="yearly fall in compute needed per unit of usage (distillation, MoE, quantisation)",
@@ -434,18 +491,6 @@ class ChurnMultiplier(Strict):
 
     def __getitem__(self, monetisation: str) -> float:
         return float(getattr(self, monetisation))
-
-
-class UserValueShare(Strict):
-    """Share of marginal cost a kind forgoes to win users (a user's ecosystem and data value)."""
-
-    megatech: float = F(0.5, desc="platforms value users for their ecosystems", ge=0, lt=1)
-    startup: float = F(0.2, desc="start-ups buy growth for their next round", ge=0, lt=1)
-    institute: float = F(0.0, desc="institutes price at cost", ge=0, lt=1)
-    vertical: float = F(0.1, desc="industry firms value users in their sector", ge=0, lt=1)
-
-    def __getitem__(self, kind: str) -> float:
-        return float(getattr(self, kind))
 
 
 class Demand(Strict):
@@ -469,8 +514,57 @@ class Demand(Strict):
         ge=0,
         le=3,
     )
+    potential_growth_cap: float = F(
+        3.0,
+        desc="potential users grow at most to this multiple of their 2023 level (the economy "
+        "has a finite number of firms and people)",
+        ge=1,
+        le=100,
+    )
+    consumer_ceiling_m: float = F(
+        1108.0,
+        desc="ceiling on potential consumer adopters over all consumer segments, millions "
+        "(China's internet users, about 1.108 bn at 2024-12; CNNIC 55th report)",
+        gt=0,
+        le=2000,
+    )
     usage_growth_per_year: float = F(
         0.15, desc="growth of usage per adopting user per year at a fixed price", ge=-0.5, le=5
+    )
+    usage_growth_cap: float = F(
+        20.0,
+        desc="usage per user at a fixed price grows at most to this multiple of its 2023 level "
+        "(intensity saturates: hours in a day, tasks in a firm)",
+        ge=1,
+        le=1000,
+    )
+    usage_satiation_multiple: float = F(
+        300.0,
+        desc="most usage a user takes as the price falls, as a multiple of usage at the "
+        "reference price: the price elasticity falls as usage nears it (no constant elasticity "
+        "over a 100x price fall)",
+        gt=1,
+        le=1e4,
+    )
+    rationing_utility_penalty: float = F(
+        2.0,
+        desc="utility lost per unit share of demand a provider could not serve last month "
+        "(queues, rate limits, degraded answers)",
+        ge=0,
+        le=50,
+    )
+    rationing_churn: float = F(
+        0.5,
+        desc="share of a provider's unserved users who re-choose the next month",
+        ge=0,
+        le=1,
+    )
+    reference_rmb_per_k_tokens: float = F(
+        0.12,
+        desc="price of a thousand tokens at the reference price index 1, RMB (leading Chinese "
+        "APIs before the 2024-05 price war; press), to report usage volume",
+        gt=0,
+        le=100,
     )
     useful_capability_log10: float = F(
         3.3,
@@ -553,9 +647,32 @@ class Pricing(Strict):
         ge=1,
         le=20,
     )
-    user_value_share: UserValueShare = F(
-        default_factory=lambda: UserValueShare(),
-        desc="share of marginal cost each kind forgoes to win users",
+    penetration_discount: float = F(
+        0.4,
+        desc="a firm pricing for penetration charges its serving cost times (1 - this): it buys "
+        "users, data and lock-in with losses it can fund (assumption)",
+        ge=0,
+        lt=1,
+    )
+    penetration_target_share: float = F(
+        0.1,
+        desc="a firm prices for penetration while its spending-weighted user share is below this",
+        ge=0,
+        le=1,
+    )
+    war_undercut: float = F(
+        0.3,
+        desc="a firm below its target share starts pricing for penetration when a rival with a "
+        "real user base charges less than (1 - this) of its own target price",
+        ge=0,
+        lt=1,
+    )
+    penetration_min_runway_months: float = F(
+        24.0,
+        desc="only a firm that can fund losses this long (cash runway, or a parent's budget) "
+        "prices for penetration",
+        ge=0,
+        le=240,
     )
 
 
@@ -575,52 +692,49 @@ class KindBehaviour(Strict):
         desc="share of operating margin reinvested in R&D", ge=0, le=1
     )
     budget_growth_per_year: float = F(
-        desc="growth of committed budgets per year (parents' AI capex, grants)", ge=-0.5, le=5
+        desc="growth of committed budgets per year (parents' AI capex, grants) while the unit "
+        "meets its parent's hurdle",
+        ge=-0.5,
+        le=5,
     )
-    pivot_gap_log10: float = F(
-        desc="consider pivoting to applications when this far behind the domestic leader",
+    catch_up_horizon_months: float = F(
+        desc="a firm whose own model is below the open-weight floor keeps pre-training only if, "
+        "at its recent rate of progress, it would pass the floor within this many months",
         gt=0,
-        le=10,
-    )
-    pivot_probability_per_month: float = F(
-        desc="monthly probability of pivoting once behind (or below the open-weight floor) and "
-        "losing money",
-        ge=0,
-        le=1,
+        le=240,
     )
 
 
 _KIND_DEFAULTS: dict[str, dict[str, float]] = {
-    # Megatech commitments grow 0.3 a year: capex of the named firms 2023-2025 (Alibaba 24.4 ->
-    # 103.9 bn RMB, Tencent ~77 -> 79, Baidu 11.2 -> 12.1; company reports) averages about that;
-    # further escalation comes from reinvesting revenue as the market grows.
+    # Megatech commitments grow 0.3 a year while the unit meets its parent's hurdle: capex of the
+    # named firms 2023-2025 (Alibaba 24.4 -> 103.9 bn RMB, Tencent ~77 -> 79, Baidu 11.2 -> 12.1;
+    # company reports) averages about that. Catch-up horizons are assumptions: a parent with
+    # deep pockets waits longer than a start-up's investors.
     "megatech": {
         "ambition_share_of_top_budget": 0.0,
         "reinvest_share_of_revenue": 1.0,
         "budget_growth_per_year": 0.3,
-        "pivot_gap_log10": 1.0,
-        "pivot_probability_per_month": 0.02,
+        "catch_up_horizon_months": 24.0,
     },
+    # Start-ups aim at 0.6 of the top budget: Zhipu's 2024 R&D was about 2.2 bn RMB (7.03 x its
+    # 312 M revenue; IPO prospectus) against a leading megatech's AI budget of about 3.6 bn.
     "startup": {
-        "ambition_share_of_top_budget": 0.15,
+        "ambition_share_of_top_budget": 0.6,
         "reinvest_share_of_revenue": 1.0,
         "budget_growth_per_year": 0.0,
-        "pivot_gap_log10": 0.8,
-        "pivot_probability_per_month": 0.04,
+        "catch_up_horizon_months": 12.0,
     },
     "institute": {
         "ambition_share_of_top_budget": 0.0,
         "reinvest_share_of_revenue": 0.5,
         "budget_growth_per_year": 0.1,
-        "pivot_gap_log10": 1.0,
-        "pivot_probability_per_month": 0.03,
+        "catch_up_horizon_months": 18.0,
     },
     "vertical": {
         "ambition_share_of_top_budget": 0.05,
         "reinvest_share_of_revenue": 0.8,
         "budget_growth_per_year": 0.1,
-        "pivot_gap_log10": 0.8,
-        "pivot_probability_per_month": 0.04,
+        "catch_up_horizon_months": 12.0,
     },
 }
 
@@ -664,29 +778,73 @@ class Firms(Strict):
         le=1e3,
     )
     efficiency_sd_log: float = F(
-        0.8,
-        desc="dispersion of research efficiency among stochastic entrants (sd of log); 0.8 puts "
-        "1 entrant in 40 at 5x the average, the order of DeepSeek-V3's reported cost advantage "
-        "(2,048 H800s, ~USD 5.6 M final run; DeepSeek-V3 technical report)",
+        0.6,
+        desc="dispersion of research efficiency among stochastic entrants (sd of log); 0.6 puts "
+        "about 1 entrant in 100 at 4x the average, the order of DeepSeek-V3's reported cost "
+        "advantage (2,048 H800s, ~USD 5.6 M final run; DeepSeek-V3 technical report)",
         ge=0,
         le=3,
     )
     defend_share: float = F(
         0.02,
-        desc="a firm below the open-weight floor keeps training only if its user share "
-        "(spending-weighted) is at least this",
+        desc="a firm whose own model is below the open-weight floor keeps pre-training without "
+        "a catch-up prospect only while its spending-weighted user share is at least this (a "
+        "user base of its own to defend)",
         ge=0,
         le=1,
     )
+    pretraining_window_months: int = F(
+        12,
+        desc="an active foundation-model developer has pre-trained within this many months",
+        ge=1,
+        le=60,
+    )
+    pretraining_min_h100e_months: float = F(
+        100.0,
+        desc="training compute within the window that counts as pre-training a base model, "
+        "H100e-months (about a 1-bn-parameter model, the report's threshold; assumption)",
+        ge=0,
+        le=1e9,
+    )
+    parent_loss_cover_multiple: float = F(
+        2.0,
+        desc="a parent covers its unit's monthly losses up to this multiple of the committed "
+        "budget; beyond it the unit's cash falls and it can fail (assumption)",
+        ge=0,
+        le=100,
+    )
+    parent_hurdle_share: float = F(
+        0.02,
+        desc="a parent keeps growing its AI budget (January review) only while the unit's "
+        "spending-weighted user share is at least this, or it is pre-training near the leader",
+        ge=0,
+        le=1,
+    )
+    parent_cut_per_year: float = F(
+        0.5,
+        desc="share by which a parent cuts the AI budget of a unit that misses the hurdle",
+        ge=0,
+        le=1,
+    )
+    stop_below_runway_months: float = F(
+        3.0,
+        desc="a firm without a parent stops pre-training (cutting its research cost) rather than "
+        "run out of cash when its runway falls below this and no round came",
+        ge=0,
+        le=60,
+    )
     roster_efficiency_sd_log: float = F(
-        0.3,
+        0.4,
         desc="dispersion of research efficiency among named firms without a set efficiency "
         "(sd of log; established teams vary less than new entrants)",
         ge=0,
         le=3,
     )
     pivot_grace_months: int = F(
-        12, desc="months after entry before a firm considers pivoting", ge=0, le=120
+        12,
+        desc="months after entry before a firm reviews whether to keep pre-training",
+        ge=0,
+        le=120,
     )
 
 
@@ -727,6 +885,25 @@ class Entry(Strict):
         desc="dry powder ratio is clipped above at this before the elasticity applies",
         ge=1,
         le=1000,
+    )
+    profit_elasticity: float = F(
+        1.0,
+        desc="elasticity of entry to the expected payoff of entering over the cost of reaching "
+        "the open-weight floor (endogenous sunk costs), the ratio capped at 1",
+        ge=0,
+        le=5,
+    )
+    horizon_months: float = F(
+        36.0,
+        desc="months of a newcomer's share of the potential market an entrant counts on",
+        gt=0,
+        le=240,
+    )
+    margin_share: float = F(
+        0.3,
+        desc="share of revenue an entrant expects to keep as margin",
+        gt=0,
+        le=1,
     )
 
     @field_validator("first_month")
@@ -817,6 +994,44 @@ class Capital(Strict):
         ge=0,
         le=1,
     )
+    strategic_stake_share: float = F(
+        0.3,
+        desc="share of a start-up's round its strategic backer (a roster megatech) takes, paid "
+        "from the backer's cash",
+        ge=0,
+        le=1,
+    )
+    ipo_open_from: str | None = F(
+        "2023-03-31",
+        desc="date from which pre-profit AI firms can list (HKEX Chapter 18C, effective "
+        "2023-03-31); none = no IPOs",
+    )
+    ipo_min_annual_revenue_m_rmb: float = F(
+        250.0,
+        desc="annualised revenue a start-up needs to go public, M RMB (Zhipu listed on 312 M of "
+        "2024 revenue; prospectus)",
+        ge=0,
+        le=1e6,
+    )
+    ipo_min_age_months: int = F(36, desc="months since entry before an IPO", ge=0, le=600)
+    ipo_max_raise_m_rmb: float = F(
+        5000.0,
+        desc="most an IPO raises, M RMB (the 2025-26 Hong Kong listings of Zhipu and MiniMax "
+        "raised a few bn; assumption)",
+        ge=0,
+        le=1e6,
+    )
+    ipo_revenue_multiple: float = F(
+        4.0,
+        desc="money raised at an IPO, as a multiple of annualised revenue (assumption)",
+        ge=0,
+        le=200,
+    )
+
+    @field_validator("ipo_open_from")
+    @classmethod
+    def _ipo(cls, v: str | None) -> str | None:
+        return None if v is None else _check_date(v)
 
     @field_validator("chatgpt_release")
     @classmethod
@@ -846,28 +1061,48 @@ class Regulation(Strict):
 
 
 class Acquisitions(Strict):
-    """Acquisition of distressed developers by megatechs."""
+    """Acquisitions and acqui-hires: a distressed firm sells when a buyer values it above its price
+    and can pay."""
 
     distress_runway_months: float = F(
-        4.0, desc="a startup with less runway than this and no round is a target", ge=0, le=60
-    )
-    probability_per_month: float = F(
-        0.1,
-        desc="chance that a distressed target with a willing buyer is acquired in a month",
+        4.0,
+        desc="a firm without a parent and with less runway than this offers itself for sale",
         ge=0,
-        le=1,
+        le=60,
     )
     price_to_annual_revenue: float = F(
         3.0,
-        desc="price paid, as a multiple of annualised revenue, plus cash-free talent value",
+        desc="a buyer values a target's customers at this multiple of their annualised revenue",
         ge=0,
         le=100,
     )
-    talent_value_m_rmb_per_researcher: float = F(
-        2.0, desc="price paid per frontier researcher acquired, M RMB", ge=0, le=100
+    talent_value_years_of_wage: float = F(
+        2.0,
+        desc="a buyer values each frontier researcher it gains at this many years of the going "
+        "frontier wage (hiring them on the market costs time and a premium)",
+        ge=0,
+        le=20,
     )
-    max_capability_gap_log10: float = F(
-        0.5, desc="buyers only take targets within this distance of themselves", ge=0, le=10
+    capability_value_per_log10: float = F(
+        1.0,
+        desc="a buyer values a better model at this multiple of its own annualised revenue per "
+        "log10 of capability gained",
+        ge=0,
+        le=100,
+    )
+    integration_cost_m_rmb: float = F(
+        100.0,
+        desc="cost a buyer bears to close and integrate a deal (diligence, filings, retention), "
+        "M RMB; small targets are not worth buying (assumption)",
+        ge=0,
+        le=1e5,
+    )
+    fire_sale_share: float = F(
+        0.5,
+        desc="a distressed seller accepts this share of its researchers' market value, on top of "
+        "its debts being settled",
+        ge=0,
+        le=1,
     )
 
 
@@ -970,6 +1205,13 @@ class Scenario(Strict):
                 raise ValueError(
                     f"roster firm {firm.name!r} has unknown home_sectors {sorted(unknown)}; "
                     f"allowed: {sorted(sectors)}"
+                )
+        megatechs = {f.name for f in self.roster if f.kind == "megatech"}
+        for firm in self.roster:
+            if firm.backer is not None and firm.backer not in megatechs:
+                raise ValueError(
+                    f"roster firm {firm.name!r} has backer {firm.backer!r}, which is not a roster "
+                    f"megatech; allowed: {', '.join(sorted(megatechs))}"
                 )
         return self
 
@@ -1221,6 +1463,19 @@ def _cross_problems(data: Any) -> list[tuple[tuple[Any, ...], str]]:
                         f"unknown sector {excerpt(sector)}; allowed: {', '.join(allowed)}",
                     )
                 )
+    megatechs = {
+        f.get("name") for f in roster if isinstance(f, dict) and f.get("kind") == "megatech"
+    }
+    for i, firm in enumerate(roster):
+        backer = firm.get("backer") if isinstance(firm, dict) else None
+        if isinstance(backer, str) and backer not in megatechs:
+            allowed = sorted(m for m in megatechs if isinstance(m, str))
+            out.append(
+                (
+                    ("roster", i, "backer"),
+                    f"{excerpt(backer)} is not a roster megatech; allowed: {', '.join(allowed)}",
+                )
+            )
     return out
 
 

@@ -37,6 +37,9 @@ class Account(IntEnum):
     ENTRY_CAPITAL = 10
     ACQUISITION_COST = 11
     DEBT_SETTLED = 12
+    CHIP_PURCHASE = 13
+    IPO = 14
+    STRATEGIC = 15
 
 
 #: Scalar columns: name -> (dtype, initial value of a new row, unit and meaning).
@@ -66,6 +69,17 @@ SCALARS: dict[str, tuple[Any, Any, str]] = {
     "rd_budget_m_rmb": (np.float64, 0.0, "this month's R&D budget, M RMB"),
     "compute_h100e": (np.float64, 0.0, "training compute this month, H100e-months"),
     "marginal_cost": (np.float64, 0.0, "serving cost per RMB of usage at reference price"),
+    "own_h100e": (np.float64, 0.0, "accelerators the firm owns, H100e (depreciating stock)"),
+    "rented_h100e": (np.float64, 0.0, "accelerators rented this month, H100e"),
+    "capacity_h100e": (np.float64, 0.0, "capacity held this month: own + rented, H100e"),
+    "serve_h100e": (np.float64, 0.0, "capacity serving users this month, H100e"),
+    "demand_usage_m_rmb": (np.float64, 0.0, "usage users demanded, M RMB at reference prices"),
+    "served_usage_m_rmb": (np.float64, 0.0, "usage served (<= capacity), M RMB at reference"),
+    "served_share": (np.float64, 1.0, "served / demanded usage last month, 0-1"),
+    "pretraining": (np.bool_, True, "still pre-training its own base model (else app layer)"),
+    "public": (np.bool_, False, "listed (has had an IPO)"),
+    "meets_hurdle": (np.bool_, True, "its parent keeps growing its budget"),
+    "own_trend": (np.float64, 0.0, "recent change of own capability, log10 a month (EWMA)"),
     "users_total_m": (np.float64, 0.0, "users over all segments, millions (row sum of users_m)"),
     "users_spend_weight": (
         np.float64,
@@ -118,13 +132,25 @@ class FirmTable:
     rd_budget_m_rmb = _column("rd_budget_m_rmb")
     compute_h100e = _column("compute_h100e")
     marginal_cost = _column("marginal_cost")
+    own_h100e = _column("own_h100e")
+    rented_h100e = _column("rented_h100e")
+    capacity_h100e = _column("capacity_h100e")
+    serve_h100e = _column("serve_h100e")
+    demand_usage_m_rmb = _column("demand_usage_m_rmb")
+    served_usage_m_rmb = _column("served_usage_m_rmb")
+    served_share = _column("served_share")
+    pretraining = _column("pretraining")
+    public = _column("public")
+    meets_hurdle = _column("meets_hurdle")
+    own_trend = _column("own_trend")
+    train_window = _column("train_window")  # (n, W): training H100e-months, a ring by month
     users_total_m = _column("users_total_m")
     users_spend_weight = _column("users_spend_weight")
     users_m = _column("users_m")  # (n, S): users by segment, millions
     fit = _column("fit")  # (n, S): sector-fit utility (demand.sector_fit_weight on home sectors)
     flows = _column("flows")  # (n, len(Account)): this month's flows, M RMB
 
-    def __init__(self, n_segments: int, capacity: int = 64) -> None:
+    def __init__(self, n_segments: int, capacity: int = 64, window: int = 12) -> None:
         self.n = 0
         self.n_segments = n_segments
         self._capacity = max(int(capacity), 1)
@@ -134,6 +160,7 @@ class FirmTable:
         self._data["users_m"] = np.zeros((self._capacity, n_segments))
         self._data["fit"] = np.zeros((self._capacity, n_segments))
         self._data["flows"] = np.zeros((self._capacity, len(Account)))
+        self._data["train_window"] = np.zeros((self._capacity, window))
         self._row_of: dict[int, int] = {}
 
     @property
@@ -158,7 +185,7 @@ class FirmTable:
         i = self.n
         for name, (_, init, _) in SCALARS.items():
             self._data[name][i] = init
-        for name in ("users_m", "fit", "flows"):
+        for name in ("users_m", "fit", "flows", "train_window"):
             self._data[name][i] = 0.0
         self._data["firm_id"][i] = firm_id
         for name, value in values.items():

@@ -20,8 +20,11 @@ VENTURE_KINDS: Final[tuple[FirmKind, ...]] = ("startup", "vertical")
 ExitCause = Literal["bankrupt", "acquired", "pivoted"]
 EXIT_CAUSES: Final[tuple[ExitCause, ...]] = ("bankrupt", "acquired", "pivoted")
 
-#: Status of a firm that is still in the market.
+#: Status of a firm in the market that pre-trains its own base model (a developer).
 ACTIVE: Final = "active"
+
+#: Status of a firm that stopped pre-training but still sells, building on others' models.
+APP_LAYER: Final = "app_layer"
 
 #: Month index 0 of the simulation is January of this year (the first Chinese large models).
 START_YEAR: Final = 2021

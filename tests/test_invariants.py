@@ -21,6 +21,8 @@ INFLOWS = [
     "subsidy_in_m_rmb",
     "parent_in_m_rmb",
     "debt_settled_m_rmb",
+    "ipo_in_m_rmb",
+    "strategic_in_m_rmb",  # a backer's stake is negative here, the start-up's positive
 ]
 OUTFLOWS = [
     "staff_cost_m_rmb",
@@ -29,6 +31,7 @@ OUTFLOWS = [
     "overhead_m_rmb",
     "compliance_cost_m_rmb",
     "acquisition_cost_m_rmb",
+    "chip_purchase_m_rmb",
 ]
 
 
@@ -73,8 +76,29 @@ def test_users_are_conserved(run: RunResult) -> None:
 def test_head_count_within_the_talent_pool(run: RunResult) -> None:
     m = run.metrics
     assert (m["frontier_employed"] <= m["frontier_pool"] * (1 + 1e-9)).all()
-    staff = run.firms[run.firms["status"] == "active"].groupby("month")["frontier_staff"].sum()
+    present = run.firms[run.firms["status"].isin(["active", "app_layer"])]
+    staff = present.groupby("month")["frontier_staff"].sum()
     np.testing.assert_allclose(m.set_index("month").loc[staff.index, "frontier_employed"], staff)
+
+
+def test_served_usage_never_exceeds_the_capacity_a_firm_holds(run: RunResult) -> None:
+    f = run.firms
+    needed = f["served_usage_m_rmb"] * f["serving_h100e_per_m_rmb"]
+    assert (needed <= f["serve_h100e"] * (1 + 1e-9) + 1e-9).all()
+    assert (f["serve_h100e"] <= f["capacity_h100e"] * (1 + 1e-9) + 1e-9).all()
+    assert (f["served_usage_m_rmb"] <= f["demand_usage_m_rmb"] * (1 + 1e-9) + 1e-12).all()
+
+
+def test_firms_own_no_more_chips_than_exist(run: RunResult) -> None:
+    m = run.metrics
+    share = scenario_with(end="2026-12").compute.fm_share_of_capacity
+    assert (m["firm_owned_h100e"] <= share * m["installed_h100e"] * (1 + 1e-9)).all()
+
+
+def test_adopters_never_exceed_the_population(run: RunResult) -> None:
+    m = run.metrics
+    ceiling = scenario_with(end="2026-12").demand.consumer_ceiling_m
+    assert (m["consumer_adopters_m"] <= ceiling * (1 + 1e-9)).all()
 
 
 def test_shares_and_concentration_are_shares(run: RunResult) -> None:
@@ -92,27 +116,44 @@ def test_nothing_negative_or_nan(run: RunResult) -> None:
     assert negative == []
     f = run.firms.select_dtypes("number")
     assert not f.isna().any().any()
-    # Only a bankrupt firm, in its exit month, may show negative cash.
+    # Only a bankrupt firm, in its exit month, may show negative cash; a backer's stake is an
+    # outflow recorded as a negative strategic inflow.
     neg_cash = run.firms[run.firms["cash_m_rmb"] < 0]
     assert set(neg_cash["status"]) <= {"bankrupt"}
-    assert not (f.drop(columns=["cash_m_rmb"]) < 0).any().any()
+    # log10 capabilities are negative for a stock below one H100e-month: not quantities.
+    logs = [c for c in f if c.endswith("_log10")]
+    assert not (f.drop(columns=["cash_m_rmb", "strategic_in_m_rmb", *logs]) < 0).any().any()
 
 
 def test_each_firm_exits_at_most_once_and_then_disappears(run: RunResult) -> None:
     f = run.firms
-    exits = f[f["status"] != "active"]
+    exits = f[~f["status"].isin(["active", "app_layer"])]
     assert exits["firm_id"].is_unique
     last_month = f.groupby("firm_id")["month"].max()
     assert (last_month.loc[exits["firm_id"]].to_numpy() == exits["month"].to_numpy()).all()
-    events = run.events[run.events["event"].isin(["bankrupt", "acquired", "pivoted"])]
+    events = run.events[run.events["event"].isin(["bankrupt", "acquired"])]
     assert sorted(events["firm_id"]) == sorted(exits["firm_id"])
 
 
+def test_a_pivot_is_a_one_way_move_to_the_application_layer(run: RunResult) -> None:
+    f = run.firms.sort_values(["firm_id", "month"])
+    app = f["status"].eq("app_layer")
+    was_app = app.groupby(f["firm_id"]).shift(1, fill_value=False).astype(bool)
+    assert not (was_app & f["status"].eq("active")).any()
+    pivoted = set(run.events.loc[run.events["event"] == "pivoted", "firm_id"])
+    assert set(f.loc[app, "firm_id"]) <= pivoted
+    assert (f.loc[app, "frontier_staff"] == 0).all() and (f.loc[app, "rd_budget_m_rmb"] == 0).all()
+
+
 def test_active_counts_match_the_panel(run: RunResult) -> None:
-    active = run.firms[run.firms["status"] == "active"]
-    counts = active.groupby(["month", "kind"]).size().unstack(fill_value=0)
+    dev = run.firms[(run.firms["status"] == "active") & run.firms["developer"]]
+    counts = dev.groupby(["month", "kind"]).size().unstack(fill_value=0)
     m = run.metrics.set_index("month")
     for kind in counts.columns:
         pd.testing.assert_series_equal(
             m.loc[counts.index, f"active_{kind}"], counts[kind], check_names=False
         )
+    app = run.firms[run.firms["status"] == "app_layer"].groupby("month").size()
+    pd.testing.assert_series_equal(
+        m.loc[app.index, "app_layer_firms"], app, check_names=False, check_dtype=False
+    )

@@ -86,3 +86,29 @@ def voucher_contracts(
     uncapped = b / (1.0 - r)
     claims = np.minimum(uncapped - b, cap)
     return b + claims, claims
+
+
+def ration_supply(wanted: FloatArray, supply: float) -> FloatArray:
+    """Share a fixed supply among buyers: in full if it suffices, else pro rata (same units)."""
+    w = np.maximum(np.asarray(wanted, dtype=float), 0.0)
+    total = w.sum()
+    if total <= supply or total == 0:
+        return w
+    return w * (max(supply, 0.0) / total)
+
+
+def serving_split(
+    capacity_h100e: FloatArray, own_h100e: FloatArray, serve_need_h100e: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Split each firm's capacity between serving users (first) and training (the rest).
+
+    Own chips serve first; the serving part of rented capacity is what own chips do not cover.
+
+    Returns:
+        (serve, train, serve_rented): H100e for serving, for training, and the rented H100e
+        that serve users (for booking rental cost to inference).
+    """
+    serve = np.minimum(capacity_h100e, serve_need_h100e)
+    train = capacity_h100e - serve
+    serve_rented = np.maximum(serve - own_h100e, 0.0)
+    return serve, train, serve_rented

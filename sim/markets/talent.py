@@ -52,3 +52,28 @@ def allocate_staff(
     fill = 1.0 if total_short <= available else available / total_short
     hires = shortfall * fill
     return kept + hires, hires, releases
+
+
+def clearing_wage(
+    staff_budget_m_rmb: float, pool: float, basic_cost_m_rmb_per_year: float, floor: float
+) -> float:
+    """Frontier wage (M RMB a year) at which firms' staff budgets hire exactly the pool.
+
+    Firms spend a fixed share of their R&D budgets on staff (Cobb-Douglas cost shares), so demand
+    for researchers is ``12 * budget / (wage + basic cost)``; setting it equal to ``pool`` gives
+    ``wage = 12 * budget / pool - basic cost``, never below ``floor`` (the reservation wage).
+
+    Args:
+        staff_budget_m_rmb: all firms' staff budgets this month, M RMB.
+        pool: frontier researchers in the economy (> 0).
+        basic_cost_m_rmb_per_year: cost of the basic engineers each researcher needs, M RMB/year.
+        floor: reservation wage, M RMB/year.
+    """
+    if pool <= 0:
+        return floor
+    return max(floor, 12.0 * staff_budget_m_rmb / pool - basic_cost_m_rmb_per_year)
+
+
+def adjust_wage(wage: float, target: float, adjustment: float) -> float:
+    """Move the wage a share ``adjustment`` of the log gap toward ``target`` (both > 0)."""
+    return float(np.exp(np.log(wage) + adjustment * (np.log(target) - np.log(wage))))

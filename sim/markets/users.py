@@ -112,6 +112,7 @@ def usage_by_firm(
     spend: FloatArray,
     elasticity_groups: FloatArray,
     group_of_segment: NDArray[np.int64],
+    satiation: float | None = None,
 ) -> FloatArray:
     """Usage each provider serves, in RMB at the reference price (M RMB with users in millions).
 
@@ -122,7 +123,8 @@ def usage_by_firm(
     Args:
         users: (J, S) users (millions). price: (J,) price indices. spend: (S,) spending per user
         at the reference price (RMB a month). elasticity_groups: (G,) distinct elasticities.
-        group_of_segment: (S,) index of each segment's group.
+        group_of_segment: (S,) index of each segment's group. satiation: most usage relative to
+        the reference price as the price falls (``sim.stages.demand.satiated``); None: none.
 
     Returns:
         (J,) usage.
@@ -132,6 +134,8 @@ def usage_by_firm(
     weights[np.arange(n_seg), group_of_segment] = spend
     by_group = users @ weights  # (J, G): spend-weighted users per elasticity group
     power = price[:, None] ** (-elasticity_groups[None, :])
+    if satiation is not None:
+        power = satiation * power / (satiation - 1.0 + power)
     return (by_group * power).sum(axis=1)
 
 

@@ -91,14 +91,18 @@ def settle(
     cash_m_rmb: FloatArray,
     budget_m_rmb_per_month: FloatArray,
     parent_backed: BoolArray,
+    loss_cover_multiple: float = np.inf,
 ) -> tuple[FloatArray, FloatArray]:
     """Book the month: revenue, subsidies and the parent's budget in; every cost out.
 
-    Parent-backed firms receive their committed budget and have any shortfall covered (booked as a
-    parent transfer). ``flows`` is updated in place (``Account.PARENT``).
+    Parent-backed firms receive their committed budget, and a shortfall is covered up to
+    ``loss_cover_multiple`` times that budget (booked as a parent transfer); beyond it, cash
+    falls below zero. ``flows`` is updated in place (``Account.PARENT``). Chip purchases, rounds
+    and deals were already booked in cash when they happened.
 
     Returns:
-        (cash, net_burn): new cash and the month's net burn (costs less revenue and subsidies).
+        (cash, net_burn): new cash and the month's net burn (operating costs less revenue and
+        subsidies).
     """
     costs = (
         flows[:, Account.STAFF_COST]
@@ -110,8 +114,13 @@ def settle(
     flows[:, Account.PARENT] += np.where(parent_backed, budget_m_rmb_per_month, 0.0)
     inflow = flows[:, Account.REVENUE] + flows[:, Account.SUBSIDY_IN] + flows[:, Account.PARENT]
     cash = cash_m_rmb + (inflow - costs)
-    rescue = parent_backed & (cash < 0)
-    flows[:, Account.PARENT] += np.where(rescue, -cash, 0.0)
-    cash = np.where(rescue, 0.0, cash)
+    limit = (
+        np.full_like(cash, np.inf)
+        if np.isinf(loss_cover_multiple)
+        else loss_cover_multiple * budget_m_rmb_per_month
+    )
+    cover = np.where(parent_backed & (cash < 0), np.minimum(-cash, limit), 0.0)
+    flows[:, Account.PARENT] += cover
+    cash = cash + cover
     net_burn = costs - flows[:, Account.REVENUE] - flows[:, Account.SUBSIDY_IN]
     return cash, net_burn

@@ -1,0 +1,48 @@
+"""Demand with limits: potential adopters under ceilings, and usage that saturates."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sim.scenario import Demand
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+
+def potential_adopters(
+    potential_2023_m: FloatArray,
+    consumer: BoolArray,
+    years_from_2023: float,
+    usefulness: float,
+    d: Demand,
+) -> FloatArray:
+    """Potential adopters by segment (millions).
+
+    The 2023 potential, scaled, grows at ``potential_growth_per_year`` up to
+    ``potential_growth_cap`` times its 2023 level; consumer segments together never exceed
+    ``consumer_ceiling_m`` (the internet population); usefulness (0-1) of the best available
+    model unlocks it.
+    """
+    growth = min((1 + d.potential_growth_per_year) ** years_from_2023, d.potential_growth_cap)
+    pot = potential_2023_m * d.demand_scale * growth
+    consumers = float(pot[consumer].sum())
+    if consumers > d.consumer_ceiling_m:
+        pot = np.where(consumer, pot * (d.consumer_ceiling_m / consumers), pot)
+    return pot * usefulness
+
+
+def usage_growth(years_from_2023: float, d: Demand) -> float:
+    """Usage per user at a fixed price relative to 2023, saturating at ``usage_growth_cap``."""
+    return min((1 + d.usage_growth_per_year) ** years_from_2023, d.usage_growth_cap)
+
+
+def satiated(power: FloatArray, satiation: float) -> FloatArray:
+    """Usage relative to the reference price with a satiation level.
+
+    ``power`` is ``price ** -elasticity``; the result ``Q x / (Q - 1 + x)`` equals 1 at the
+    reference price, approaches ``Q`` as the price falls to zero, and its elasticity falls from
+    about ``elasticity`` toward zero as usage nears ``Q``.
+    """
+    return satiation * power / (satiation - 1.0 + power)
