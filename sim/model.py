@@ -778,12 +778,13 @@ class GenAIMarket(mesa.Model):
             ** self.years_from_reference()
         )
         outside_price = max(outside_cost * d.self_hosting_cost_multiple, 1e-9)
-        outside_u = np.full(
-            self.n_segments,
+        # The outside option: self-hosting open weights, or doing without (log-sum of the two).
+        self_host = (
             d.capability_weight * (floor - best)
             - d.price_sensitivity * math.log(outside_price)
-            + d.outside_option_utility,
+            + d.outside_option_utility
         )
+        outside_u = np.full(self.n_segments, np.logaddexp(self_host, d.no_ai_utility))
         if t.n == 0:
             self.outside_users_m = self.outside_users_m + new + self.orphans_m
             self.orphans_m = np.zeros(self.n_segments)

@@ -602,6 +602,14 @@ class Demand(Strict):
         ge=-50,
         le=50,
     )
+    no_ai_utility: float = F(
+        0.0,
+        desc="utility of doing without generative AI (the outside option besides self-hosting): "
+        "when every provider's price rises far above the reference price, users drop out, so "
+        "scarcity shrinks the market rather than only raising prices",
+        ge=-50,
+        le=50,
+    )
     churn_per_month: float = F(
         0.04,
         desc="share of a provider's users who re-choose each month (switching cost)",
