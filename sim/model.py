@@ -984,8 +984,8 @@ class GenAIMarket(mesa.Model):
                 0.0,
             )
             value = decisions.acquisition_value(
-                float(t.revenue_m_rmb[i]),
                 float(t.operating_margin_m_rmb[i]),
+                self.spend_shares(),
                 float(t.frontier_staff[i]),
                 float(t.own_capability_log10[i]),
                 t.own_capability_log10,
@@ -1102,6 +1102,7 @@ class GenAIMarket(mesa.Model):
             "frontier_pool": self.frontier_pool,
             "frontier_employed": float(t.frontier_staff.sum()),
             "compute_price_m_rmb_per_h100e_month": self.compute_price,
+            "compute_price_floor_m_rmb": self.price_floor,
             "installed_h100e": installed,
             "firm_owned_h100e": float(t.own_h100e.sum()),
             "firm_capacity_h100e": float(t.capacity_h100e.sum()),

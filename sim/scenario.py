@@ -375,10 +375,11 @@ class Talent(Strict):
         le=1,
     )
     min_pretraining_team: float = F(
-        30.0,
+        15.0,
         desc="frontier researchers a firm needs to run pre-training at all (an indivisible "
         "team: data, infrastructure, training; assumption, against R&D head-counts of 284-657 "
-        "at the leading start-ups in 2025, IPO prospectuses)",
+        "at the leading start-ups in 2025, IPO prospectuses, and university labs of a dozen "
+        "that trained 1-bn-parameter models in 2023)",
         ge=0,
         le=1e4,
     )
@@ -1080,7 +1081,8 @@ class Acquisitions(Strict):
     )
     price_to_annual_revenue: float = F(
         3.0,
-        desc="a buyer values a target's customers at this multiple of their annualised revenue",
+        desc="a buyer values a target's customers at this multiple of their annualised operating "
+        "margin, for the share it would not win anyway",
         ge=0,
         le=100,
     )
@@ -1099,7 +1101,7 @@ class Acquisitions(Strict):
         le=100,
     )
     integration_cost_m_rmb: float = F(
-        100.0,
+        200.0,
         desc="cost a buyer bears to close and integrate a deal (diligence, filings, retention), "
         "M RMB; small targets are not worth buying (assumption)",
         ge=0,

@@ -116,8 +116,8 @@ def entry_attractiveness(
 
 
 def acquisition_value(
-    target_revenue_m_rmb: float,
     target_margin_m_rmb: float,
+    buyer_user_share: FloatArray,
     target_staff: float,
     target_own_log10: float,
     buyer_own_log10: FloatArray,
@@ -130,11 +130,12 @@ def acquisition_value(
 ) -> FloatArray:
     """What each candidate buyer would pay at most for one target (M RMB).
 
-    Customers: a revenue multiple, only if the target's margin is positive. Researchers: years of
-    the going wage, for as many as the buyer is short of. A better model: a multiple of the buyer's
-    own annual revenue per log10 of capability gained.
+    Customers: a multiple of the target's annual operating margin, for the part the buyer would not
+    win anyway when the target's users re-choose (1 - its user share). Researchers: years of the
+    going wage, for as many as the buyer is short of. A better model: a multiple of the buyer's own
+    annual revenue per log10 of capability gained.
     """
-    customers = revenue_multiple * 12 * target_revenue_m_rmb if target_margin_m_rmb > 0 else 0.0
+    customers = revenue_multiple * 12 * max(target_margin_m_rmb, 0.0) * (1 - buyer_user_share)
     talent = talent_years * wage_m_rmb_per_year * np.minimum(target_staff, buyer_staff_shortfall)
     upgrade = np.maximum(target_own_log10 - buyer_own_log10, 0.0)
     return customers + talent + capability_multiple * 12 * buyer_revenue_m_rmb * upgrade
