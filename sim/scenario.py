@@ -1073,4 +1073,6 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
 
 def scenario_to_yaml(scenario: Scenario) -> str:
     """The resolved scenario as YAML (self-contained: roster inline, no ``extends``)."""
-    return yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+    from sim.yaml_out import dump_yaml  # the C emitter where available
+
+    return dump_yaml(scenario.model_dump(mode="json"))
