@@ -141,7 +141,7 @@ def run(
     quiet: QuietOpt = False,
 ) -> None:
     """Run a scenario with replications; write tables, figures and a summary."""
-    from sim import plots, runner, summary
+    from sim.executor import make_executor
     from sim.scenario import load_scenario
 
     path = scenario or _default_scenario()
@@ -149,16 +149,20 @@ def run(
     n = replications or sc.replications
     root = sc.seed if seed is None else seed
     n_workers = min(workers or default_workers(n), n)
-    out_dir = out or runner.default_out_dir(sc.name, root)
-    _check_out(out_dir)
+    # A pool's forkserver starts importing the model now, while this process imports pandas.
+    with make_executor(n_workers) as executor:
+        from sim import plots, runner, summary
 
-    started = datetime.now(UTC)
-    result, seeds = _with_progress(
-        f"{sc.name}: replications",
-        n,
-        quiet,
-        lambda done: runner.run_scenario(sc, n, root, n_workers, on_done=done),
-    )
+        out_dir = out or runner.default_out_dir(sc.name, root)
+        _check_out(out_dir)
+
+        started = datetime.now(UTC)
+        result, seeds = _with_progress(
+            f"{sc.name}: replications",
+            n,
+            quiet,
+            lambda done: runner.run_scenario(sc, n, root, on_done=done, executor=executor),
+        )
     finished = datetime.now(UTC)
     h = summary.headline(result.metrics, result.events)
     text = summary.format_summary(h)
@@ -207,6 +211,7 @@ def compare(
     """Run several scenarios with common random numbers; compare headline outcomes."""
     from sim import compare as cmp
     from sim import runner, summary
+    from sim.executor import make_executor
     from sim.scenario import load_scenario
 
     if len(scenarios) < 2:
@@ -226,12 +231,13 @@ def compare(
     _check_out(out_dir)
 
     started = datetime.now(UTC)
-    result, seeds = _with_progress(
-        f"{len(scs)} scenarios x {n} replications",
-        total,
-        quiet,
-        lambda done: runner.run_many(scs, n, root, n_workers, on_done=done),
-    )
+    with make_executor(n_workers) as executor:  # one pool for every scenario and replication
+        result, seeds = _with_progress(
+            f"{len(scs)} scenarios x {n} replications",
+            total,
+            quiet,
+            lambda done: runner.run_many(scs, n, root, on_done=done, executor=executor),
+        )
     finished = datetime.now(UTC)
     outcomes = summary.replication_outcomes(result.metrics, result.events)
     table = cmp.headline_table(outcomes, ref)
@@ -285,6 +291,7 @@ def sweep(
 ) -> None:
     """Sweep parameters (grid, lhs, sobol, morris); resumable; local processes or Dask."""
     from sim import sweep as sw
+    from sim.executor import make_executor
 
     spec = sw.load_sweep(file)
     total = sw.n_runs(spec)
@@ -305,12 +312,7 @@ def sweep(
             "plus about a second per worker to start."
         )
         return
-    if scheduler or dask_local:
-        executor: sw.Executor = sw.DaskExecutor(scheduler=scheduler, local=dask_local)
-    elif n_workers > 1:
-        executor = sw.ProcessExecutor(n_workers)
-    else:
-        executor = sw.SequentialExecutor()
+    executor = make_executor(n_workers, scheduler=scheduler, dask_local=dask_local)
     started = datetime.now(UTC)
     try:
         table = _with_progress(
@@ -344,16 +346,14 @@ def calibrate(
 ) -> None:
     """Fit the free parameters to the targets; write calibrated.yaml and a fit report."""
     from sim import calibrate as cb
-    from sim import sweep as sw
+    from sim.executor import make_executor
 
     cal = cb.load_calibration(file)
     if trials is not None:
         cal.spec.optimizer.trials = trials
     opt = cal.spec.optimizer
     n_workers = min(workers or os.cpu_count() or 1, opt.batch)
-    executor: sw.Executor = (
-        sw.ProcessExecutor(n_workers) if n_workers > 1 else sw.SequentialExecutor()
-    )
+    executor = make_executor(n_workers)  # one pool for trials, profiles and final replications
     try:
         study = cb.open_study(cal)
         left = max(opt.trials - cb.finished_trials(study), 0)
@@ -368,7 +368,7 @@ def calibrate(
             st = cb.optimise(cal, executor, on_done=lambda: tick(0))
             best = cb.best_values(st)
             prof = cb.profiles(cal, best, executor, on_done=lambda: tick(0))
-            final = cb.simulate(cal, best, cal.spec.final_replications)
+            final = cb.simulate(cal, best, cal.spec.final_replications, executor)
             return st, prof, final
 
         study, prof, final = _with_progress(

@@ -7,8 +7,8 @@ to the ranges, so samplers are small and interchangeable.
 
 Every run is a pure function of (resolved scenario, seed) and is stored as it finishes under a key
 hashed from both (``runs/<key>.parquet``): a killed sweep rerun with the same command only runs what
-is missing, results stream to disk instead of into one list in memory, and any executor (one
-process, local processes, a Dask cluster) gives the same final table.
+is missing, results stream to disk instead of into one list in memory, and any executor
+(``sim.executor``: one process, local processes, a Dask cluster) gives the same final table.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import json
 import os
 import re
 import traceback
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +29,7 @@ import pandas as pd
 from pydantic import field_validator, model_validator
 
 from sim.errors import InputError
+from sim.executor import Executor
 from sim.params import PATH_RE, check_parameter, load_spec, scenario_at
 from sim.scenario import (
     F,
@@ -41,6 +41,7 @@ from sim.scenario import (
     validate_scenario,
 )
 from sim.summary import outcome_names, replication_outcomes
+from sim.yaml_out import dump_yaml
 
 DesignKind = Literal["grid", "lhs", "sobol", "morris"]
 
@@ -288,72 +289,6 @@ def execute_job(job: Job) -> dict[str, Any]:
     return {"row": row, "metrics": metrics}
 
 
-class Executor:
-    """Runs jobs and yields results as they finish (any order)."""
-
-    def map(self, fn: Callable[[Job], dict[str, Any]], items: list[Job]) -> Iterator[dict]:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Release resources."""
-
-
-class SequentialExecutor(Executor):
-    """In this process."""
-
-    def map(self, fn: Callable[[Job], dict[str, Any]], items: list[Job]) -> Iterator[dict]:
-        for item in items:
-            yield fn(item)
-
-
-class ProcessExecutor(Executor):
-    """Local worker processes ('spawn': clean workers, global start method untouched)."""
-
-    def __init__(self, workers: int) -> None:
-        import multiprocessing
-
-        self.pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
-        )
-
-    def map(self, fn: Callable[[Job], dict[str, Any]], items: list[Job]) -> Iterator[dict]:
-        futures = [self.pool.submit(fn, item) for item in items]
-        for fut in as_completed(futures):
-            yield fut.result()
-
-    def close(self) -> None:
-        self.pool.shutdown()
-
-
-class DaskExecutor(Executor):
-    """A Dask distributed cluster: a scheduler address, or a LocalCluster of ``local`` workers."""
-
-    def __init__(self, scheduler: str | None = None, local: int | None = None) -> None:
-        from distributed import Client, LocalCluster
-
-        self.cluster = None
-        if scheduler:
-            self.client = Client(scheduler)
-        else:
-            self.cluster = LocalCluster(
-                n_workers=local or 1, threads_per_worker=1, processes=True, dashboard_address=None
-            )
-            self.client = Client(self.cluster)
-
-    def map(self, fn: Callable[[Job], dict[str, Any]], items: list[Job]) -> Iterator[dict]:
-        from distributed import as_completed as dask_completed
-
-        futures = self.client.map(fn, items, pure=False)
-        for fut in dask_completed(futures):
-            yield fut.result()
-            fut.release()
-
-    def close(self) -> None:
-        self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
-
-
 class RunStore:
     """Results of finished runs on disk, one small Parquet file per run (atomic writes)."""
 
@@ -396,13 +331,14 @@ def run_sweep(
 ) -> pd.DataFrame:
     """Run whatever is missing from ``folder``'s store; return the outcome table of every run.
 
-    The table is in (point, replication) order whatever the executor or the order runs finish.
+    Each run is stored as it finishes; the table is read back in (point, replication) order, so it
+    is the same whatever the executor or the order runs finish in.
     """
     store = RunStore(folder)
     all_jobs = jobs(sweep) if all_jobs is None else all_jobs
     done = store.done()
     todo = [j for j in all_jobs if j.key not in done]
-    for result in executor.map(execute_job, todo):
+    for _index, result in executor.as_completed(execute_job, todo):
         store.save(result)
         if on_done:
             on_done()
@@ -550,7 +486,7 @@ def write_sweep_outputs(
     _atomic(folder / "manifest.json", lambda t: t.write_text(json.dumps(manifest, indent=2)))
     _atomic(
         folder / "sweep.resolved.yaml",
-        lambda t: t.write_text(yaml_dump(spec.model_dump(mode="json"))),
+        lambda t: t.write_text(dump_yaml(spec.model_dump(mode="json"))),
     )
 
     caption = (
@@ -633,10 +569,3 @@ def write_sweep_outputs(
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
-
-
-def yaml_dump(data: Any) -> str:
-    """YAML text of plain data."""
-    import yaml
-
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

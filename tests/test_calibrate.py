@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from sim import calibrate as cb
-from sim import sweep as sw
 from sim.cli import app
+from sim.executor import SequentialExecutor
 from sim.scenario import load_scenario
 
 from .conftest import BASELINE
@@ -65,20 +65,20 @@ def test_recovers_a_known_parameter(tmp_path: Path) -> None:
     value = float(cb.simulate(probe, {"demand.demand_scale": truth})["market_size_2023"].median())
     path = write_calibration(tmp_path, f"market_size,2023,{value},bn,0.05,1,d,generated\n")
     cal = cb.load_calibration(path)
-    study = cb.optimise(cal, sw.SequentialExecutor())
+    study = cb.optimise(cal, SequentialExecutor())
     best = cb.best_values(study)["demand.demand_scale"]
     assert best == pytest.approx(truth, rel=0.1)
 
 
-class DiesAfter(sw.SequentialExecutor):
+class DiesAfter(SequentialExecutor):
     def __init__(self, batches: int) -> None:
         self.left = batches
 
-    def map(self, fn, items):  # type: ignore[no-untyped-def]
+    def as_completed(self, fn, items):  # type: ignore[no-untyped-def]
         if self.left == 0:
             raise KeyboardInterrupt
         self.left -= 1
-        yield from super().map(fn, items)
+        yield from super().as_completed(fn, items)
 
 
 def test_a_killed_calibration_continues(tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_a_killed_calibration_continues(tmp_path: Path) -> None:
     first = cb.open_study(cal)
     kept = {t.number: t.params for t in first.trials if t.state.name == "COMPLETE"}
     assert len(kept) == 8
-    study = cb.optimise(cb.load_calibration(path), sw.SequentialExecutor())
+    study = cb.optimise(cb.load_calibration(path), SequentialExecutor())
     assert cb.finished_trials(study) == 12  # continued to the budget, not restarted
     interrupted = [t for t in study.trials if t.user_attrs.get("error") == cb.INTERRUPTED]
     assert len(interrupted) == 4  # the batch the kill cut short, recorded and asked again

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from sim import sweep as sw
 from sim.cli import app
+from sim.executor import DaskExecutor, ProcessExecutor, SequentialExecutor
 
 from .conftest import BASELINE
 
@@ -45,7 +46,7 @@ def comparable(table: pd.DataFrame) -> pd.DataFrame:
 def sequential_table(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     tmp = tmp_path_factory.mktemp("seq")
     spec = sw.load_sweep(write_sweep(tmp, TINY))
-    return sw.run_sweep(spec, tmp / "out", sw.SequentialExecutor())
+    return sw.run_sweep(spec, tmp / "out", SequentialExecutor())
 
 
 def test_grid_runs_every_combination(sequential_table: pd.DataFrame) -> None:
@@ -61,7 +62,7 @@ def test_local_processes_give_the_same_table(
     tmp_path: Path, sequential_table: pd.DataFrame
 ) -> None:
     spec = sw.load_sweep(write_sweep(tmp_path, TINY))
-    executor = sw.ProcessExecutor(2)
+    executor = ProcessExecutor(2)
     try:
         table = sw.run_sweep(spec, tmp_path / "out", executor)
     finally:
@@ -73,7 +74,7 @@ def test_dask_local_cluster_gives_the_same_table(
     tmp_path: Path, sequential_table: pd.DataFrame
 ) -> None:
     spec = sw.load_sweep(write_sweep(tmp_path, TINY))
-    executor = sw.DaskExecutor(local=2)
+    executor = DaskExecutor(local=2)
     try:
         table = sw.run_sweep(spec, tmp_path / "out", executor)
     finally:
@@ -85,17 +86,17 @@ class Killed(Exception):
     pass
 
 
-class DiesAfter(sw.SequentialExecutor):
+class DiesAfter(SequentialExecutor):
     """Stops the sweep after ``n`` runs, as a kill would."""
 
     def __init__(self, n: int) -> None:
         self.n = n
 
-    def map(self, fn, items):  # type: ignore[no-untyped-def]
-        for i, result in enumerate(super().map(fn, items)):
+    def as_completed(self, fn, items):  # type: ignore[no-untyped-def]
+        for i, pair in enumerate(super().as_completed(fn, items)):
             if i == self.n:
                 raise Killed
-            yield result
+            yield pair
 
 
 def test_a_killed_sweep_resumes_to_the_same_table(
@@ -107,7 +108,7 @@ def test_a_killed_sweep_resumes_to_the_same_table(
         sw.run_sweep(spec, folder, DiesAfter(3))
     assert len(sw.RunStore(folder).done()) == 3
     calls: list[int] = []
-    table = sw.run_sweep(spec, folder, sw.SequentialExecutor(), on_done=lambda: calls.append(1))
+    table = sw.run_sweep(spec, folder, SequentialExecutor(), on_done=lambda: calls.append(1))
     assert len(calls) == 8 - 3  # only the missing runs ran
     pd.testing.assert_frame_equal(comparable(table), comparable(sequential_table))
 
