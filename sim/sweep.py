@@ -6,9 +6,10 @@ outcomes. Samplers draw in the unit cube (SALib for LHS, Sobol and Morris) and p
 to the ranges, so samplers are small and interchangeable.
 
 Every run is a pure function of (resolved scenario, seed) and is stored as it finishes under a key
-hashed from both (``runs/<key>.parquet``): a killed sweep rerun with the same command only runs what
-is missing, results stream to disk instead of into one list in memory, and any executor
-(``sim.executor``: one process, local processes, a Dask cluster) gives the same final table.
+hashed from both (``runs/<key>.parquet``; the scenario enters as canonical JSON, see ``run_key``): a
+killed sweep rerun with the same command only runs what is missing, results stream to disk instead
+of into one list in memory, and any executor (``sim.executor``: one process, local processes, a
+Dask cluster) gives the same final table.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from sim.scenario import (
     Strict,
     _display,
     load_raw,
-    scenario_to_yaml,
     validate_scenario,
 )
 from sim.summary import outcome_names, replication_outcomes
@@ -224,19 +224,29 @@ def design_points(sweep: Sweep) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Job:
-    """One run: a resolved scenario and a seed, with where it sits in the sweep."""
+    """One run: a resolved scenario (as canonical JSON) and a seed, with where it sits in the
+    sweep."""
 
     key: str
     point: int
     replication: int
     seed: int
     values: tuple[tuple[str, float], ...]
-    scenario_yaml: str
+    scenario_json: str
 
 
-def run_key(scenario_yaml: str, seed: int) -> str:
-    """Storage key of a run: a hash of its resolved scenario and seed."""
-    return hashlib.sha256(f"{scenario_yaml}\n#seed={seed}".encode()).hexdigest()[:20]
+def canonical_json(scenario: Scenario) -> str:
+    """The resolved scenario as canonical JSON: sorted keys, no whitespace, floats by ``repr``.
+
+    Equal scenarios give equal text whatever the order keys were written in, and the text is fast
+    to produce and to parse in a worker (unlike YAML, whose pure-Python loader takes tens of ms).
+    """
+    return json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
+def run_key(scenario_json: str, seed: int) -> str:
+    """Storage key of a run: a hash of its resolved scenario's canonical JSON and its seed."""
+    return hashlib.sha256(f"{scenario_json}\n#seed={seed}".encode()).hexdigest()[:20]
 
 
 def jobs(sweep: Sweep) -> list[Job]:
@@ -248,7 +258,7 @@ def jobs(sweep: Sweep) -> list[Job]:
     for point, row in design_points(sweep).iterrows():
         values = {k: float(v) for k, v in row.items()}
         sc = _point_scenario(sweep, values).model_copy(update={"name": sweep.spec.name})
-        text = scenario_to_yaml(sc)
+        text = canonical_json(sc)
         for rep, seed in enumerate(seeds):
             out.append(Job(run_key(text, seed), int(point), rep, seed, tuple(values.items()), text))
     return out
@@ -256,8 +266,6 @@ def jobs(sweep: Sweep) -> list[Job]:
 
 def execute_job(job: Job) -> dict[str, Any]:
     """Run one job in any worker: returns its outcome row and monthly metrics (or its error)."""
-    import yaml
-
     from sim.runner import run_replication
 
     row: dict[str, Any] = {
@@ -269,7 +277,7 @@ def execute_job(job: Job) -> dict[str, Any]:
         "error": "",
     }
     try:
-        sc = validate_scenario(yaml.safe_load(job.scenario_yaml))
+        sc = validate_scenario(json.loads(job.scenario_json))
         res = run_replication(sc, job.seed, job.replication, record_firms=False)
         outcomes = replication_outcomes(res.metrics, res.events).iloc[0]
         row.update(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from pathlib import Path
 
@@ -113,8 +115,22 @@ def test_a_killed_sweep_resumes_to_the_same_table(
     pd.testing.assert_frame_equal(comparable(table), comparable(sequential_table))
 
 
+def test_job_keys_hash_the_canonical_json_of_the_scenario_and_the_seed(tmp_path: Path) -> None:
+    spec = sw.load_sweep(write_sweep(tmp_path, TINY))
+    all_jobs = sw.jobs(spec)
+    assert len({j.key for j in all_jobs}) == len(all_jobs) == 8
+    assert [j.key for j in sw.jobs(spec)] == [j.key for j in all_jobs]  # stable: resumable
+    job = all_jobs[-1]
+    data = json.loads(job.scenario_json)
+    assert data["policy"]["subsidy_scale"] == dict(job.values)["policy.subsidy_scale"]
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    assert job.scenario_json == canonical
+    assert job.key == hashlib.sha256(f"{canonical}\n#seed={job.seed}".encode()).hexdigest()[:20]
+    assert sw.run_key(job.scenario_json, job.seed + 1) != job.key
+
+
 def test_a_failed_run_is_recorded_with_its_reason() -> None:
-    job = sw.Job("k", 0, 0, 1, (("x", 1.0),), "name: broken\n")
+    job = sw.Job("k", 0, 0, 1, (("x", 1.0),), '{"name": "broken"}')
     result = sw.execute_job(job)
     assert (
         "InputError" in result["row"]["error"]
