@@ -14,11 +14,14 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sim.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(
     name="genai-sim",
@@ -123,6 +126,13 @@ def _with_progress(label: str, total: int, quiet: bool, work: Callable[[Callable
         return work(lambda _i: progress.advance(task))
 
 
+def _run_figures(metrics: pd.DataFrame, folder: Path) -> list[Path]:
+    """The run's figures; imports matplotlib only when called (``--no-figures`` never does)."""
+    from sim import plots  # matplotlib only when figures are drawn
+
+    return plots.run_figures(metrics, folder)
+
+
 def _command_line() -> str:
     return " ".join(["genai-sim", *sys.argv[1:]])
 
@@ -151,7 +161,7 @@ def run(
     n_workers = min(workers or default_workers(n), n)
     # A pool's forkserver starts importing the model now, while this process imports pandas.
     with make_executor(n_workers) as executor:
-        from sim import plots, runner, summary
+        from sim import runner, summary
 
         out_dir = out or runner.default_out_dir(sc.name, root)
         _check_out(out_dir)
@@ -178,7 +188,7 @@ def run(
             prov,
             text,
             h,
-            figures=(lambda d: plots.run_figures(result.metrics, d)) if figures else None,
+            figures=(lambda d: _run_figures(result.metrics, d)) if figures else None,
         ),
     )
     typer.echo(text)

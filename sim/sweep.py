@@ -462,7 +462,6 @@ def write_sweep_outputs(
     Each file is written under a temporary name and renamed, so no output is ever half-written;
     ``runs/`` keeps the per-run store that makes the sweep resumable.
     """
-    from sim import plots
     from sim.runner import _git_commit, _versions
 
     folder = Path(folder)
@@ -502,6 +501,8 @@ def write_sweep_outputs(
         f"{spec.replications} replications; values are means over replications."
     )
     if figures:
+        from sim import plots  # matplotlib only when figures are drawn
+
         fig_dir = folder / "figures"
         fig_dir.mkdir(exist_ok=True)
         if spec.design.kind == "grid" and len(params) == 2:
