@@ -45,12 +45,15 @@ def _default_scenario() -> Path:
 
 
 def default_workers(replications: int) -> int:
-    """One worker per 16 replications, up to the CPU count.
+    """One worker per two replications (runs), up to the CPUs this process may use; 1 for 1-3.
 
-    A spawned worker costs about a second to start (imports) while a replication takes about
-    0.2 s, so extra processes only pay off for larger jobs (see bench/bench_run.py).
+    Workers are forked from one forkserver that imports the model once (``sim.executor``), while
+    this process imports pandas; a single process imports the model itself. Both pay about the
+    same fixed second, so two workers break even at two replications and win from four (measured
+    with bench/bench_run.py and ``genai-sim run -n N -w W``).
     """
-    return max(1, min(os.cpu_count() or 1, replications // 16))
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cpus or 1, replications // 2))
 
 
 def _fail(message: str) -> None:
@@ -95,7 +98,7 @@ WorkersOpt = Annotated[
         "-w",
         min=1,
         max=512,
-        help="worker processes (default: one per 16 runs, up to the CPU count)",
+        help="worker processes (default: one per 2 runs, up to the CPU count)",
     ),
 ]
 OutOpt = Annotated[
@@ -319,7 +322,7 @@ def sweep(
             f"{spec.spec.replications} replications = {total} runs ({done} already stored, "
             f"{left} to run).\nTiming probe: {seconds:.2f} s per run; estimated "
             f"{left * seconds / max(n_workers, 1):.0f} s with {n_workers} worker(s), "
-            "plus about a second per worker to start."
+            "plus about a second to start the workers."
         )
         return
     executor = make_executor(n_workers, scheduler=scheduler, dask_local=dask_local)
