@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from sim import calibrate as cb
 from sim.cli import app
-from sim.executor import SequentialExecutor
+from sim.executor import ProcessExecutor, SequentialExecutor
 from sim.scenario import load_scenario
 
 from .conftest import BASELINE
@@ -157,3 +157,15 @@ def test_calibrated_baseline_meets_the_targets() -> None:
         assert annual[int(t.period)] == pytest.approx(t.value, rel=0.15), t.period
     m = result.metrics
     assert 70 <= m.loc[m["date"] == "2023-07", "active_developers"].median() <= 90
+
+
+def test_final_replications_on_a_pool_match_one_process(tmp_path: Path) -> None:
+    path = write_calibration(
+        tmp_path, "market_size,2023,10,bn,0.15,1,d,src\nactive_models,2023-07,78,models,8,1,d,src\n"
+    )
+    cal = cb.load_calibration(path)
+    values = {"demand.demand_scale": 1.3}
+    with ProcessExecutor(2) as pool:
+        on_pool = cb.simulate(cal, values, 3, pool)
+    assert list(on_pool["replication"]) == [0, 1, 2]
+    pd.testing.assert_frame_equal(on_pool, cb.simulate(cal, values, 3))
