@@ -1,6 +1,8 @@
-"""Benchmark sweeps: runs per second with 1 and 2 local workers, and peak memory by sweep size.
+"""Benchmark sweeps: runs per second in this process and on W local workers, and peak memory.
 
-Run: ``python bench/bench_sweep.py [--runs N] [--workers W]``. Prints numbers; asserts nothing.
+Run: ``python bench/bench_sweep.py [--runs N] [--workers W]``. With W > 1 the pool is timed with
+its start-up and warm; efficiency = (runs/s on W workers) / (runs/s in this process) / W. Prints
+numbers; asserts nothing.
 Peak memory is this process's maximum resident set (the sweep's coordinating process, which
 collects results); worker processes hold one run at a time.
 """
@@ -14,6 +16,7 @@ import time
 from pathlib import Path
 
 from sim import sweep as sw
+from sim.executor import Executor, ProcessExecutor, SequentialExecutor
 
 BASELINE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml"
 
@@ -32,6 +35,14 @@ def make_sweep(folder: Path, runs: int) -> sw.Sweep:
     return sw.load_sweep(spec)
 
 
+def timed_sweep(sweep: sw.Sweep, folder: Path, executor: Executor) -> tuple[int, float]:
+    """Runs and seconds of one sweep into an empty folder (job list made before timing)."""
+    all_jobs = sw.jobs(sweep)
+    start = time.perf_counter()
+    table = sw.run_sweep(sweep, folder, executor, all_jobs=all_jobs)
+    return len(table), time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=40)
@@ -39,19 +50,29 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         sweep = make_sweep(Path(tmp), args.runs)
-        executor = sw.ProcessExecutor(args.workers) if args.workers > 1 else sw.SequentialExecutor()
-        start = time.perf_counter()
-        try:
-            table = sw.run_sweep(sweep, Path(tmp) / "out", executor)
-        finally:
-            executor.close()
-        seconds = time.perf_counter() - start
+        sw.execute_job(sw.jobs(sweep)[0])  # imports and caches of this process
+        with SequentialExecutor() as ex:
+            runs, base = timed_sweep(sweep, Path(tmp) / "seq", ex)
+        print(
+            f"{runs} runs (to 2028-12), 1 worker (this process): {base:.1f} s, "
+            f"{runs / base:.2f} runs/s"
+        )
+        if args.workers > 1:
+            start = time.perf_counter()
+            with ProcessExecutor(args.workers) as ex:
+                timed_sweep(sweep, Path(tmp) / "cold", ex)
+            cold = time.perf_counter() - start
+            with ProcessExecutor(args.workers) as ex:
+                ex.warm_up()
+                _, warm = timed_sweep(sweep, Path(tmp) / "warm", ex)
+            for label, seconds in (("pool start-up included", cold), ("warm pool", warm)):
+                print(
+                    f"{runs} runs, {args.workers} workers, {label}: {seconds:.1f} s, "
+                    f"{runs / seconds:.2f} runs/s, efficiency "
+                    f"{base / seconds / args.workers:.2f}"
+                )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"{len(table)} runs (to 2028-12), {args.workers} worker(s): {seconds:.1f} s, "
-        f"{len(table) / seconds:.2f} runs/s; peak memory of the coordinating process "
-        f"{peak_mb:.0f} MB"
-    )
+    print(f"peak memory of the coordinating process {peak_mb:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -8,10 +8,12 @@ that produced it. Cases:
 * ``scale``: ms per simulated month at (firms, segments) from (100, 100) to (2,000, 10,000), sizes
   held fixed (no entry, no exits), and the ratio to a *bare numpy demand step* (utilities, a
   softmax over firms, shares times segment sizes) timed in the same process on the same arrays.
-* ``parallel``: 16 baseline replications with 1 and 2 workers (replications per second and
-  efficiency = speed-up / workers).
+* ``parallel``: 16 baseline replications in this process and on 2 workers of the shared
+  forkserver pool (``sim.executor``), timed with the pool's start-up (a whole command) and on a
+  pool already warm (replications per second and efficiency = speed-up / workers).
 * ``memory``: peak resident memory of one replication and of a 300-run sweep (child processes).
 * ``stages``: the share of a baseline month spent in each stage of ``GenAIMarket.step``.
+* ``cli``: wall times of ``genai-sim --help`` and ``genai-sim validate`` in fresh interpreters.
 """
 
 from __future__ import annotations
@@ -167,30 +169,46 @@ def bench_scale(
     return out
 
 
-def bench_parallel(replications: int = 16) -> list[dict[str, Any]]:
-    """``replications`` baseline replications with 1 and 2 workers (pool start-up included)."""
-    from sim.runner import run_scenario
+def bench_parallel(
+    replications: int = 16, workers: tuple[int, ...] = (1, 2)
+) -> list[dict[str, Any]]:
+    """``replications`` baseline replications in this process and on the shared process pool.
+
+    Uses ``sim.executor.bench_parallel``: one worker runs in this process; each larger count is
+    timed on a fresh pool including its start-up (the forkserver's imports, as a command pays
+    them) and on a pool already started and warmed (what the command's shared executor costs per
+    job once it is up). ``pool`` names the case; ``efficiency`` is relative to this process.
+    """
+    from sim.executor import bench_parallel as timed
 
     sc = load_scenario(BASELINE)
-    out = []
-    base = None
-    for workers in (1, 2):
-        t0 = time.perf_counter()
-        run_scenario(sc, replications, root_seed=1, workers=workers, record_firms=False)
-        dt = time.perf_counter() - t0
-        base = dt if base is None else base
-        out.append(
-            {
-                "case": "parallel",
-                "workers": workers,
-                "replications": replications,
-                "seconds": round(dt, 3),
-                "replications_per_s": round(replications / dt, 2),
-                "efficiency": round(base / dt / workers, 3),
-                "includes_pool_startup": True,
-            }
-        )
-    return out
+    return [
+        {
+            "case": "parallel",
+            "pool": r["case"],
+            "workers": r["workers"],
+            "replications": r["replications"],
+            "seconds": r["seconds"],
+            "replications_per_s": round(r["replications_per_s"], 2),
+            "efficiency": r["efficiency"],
+            "includes_pool_startup": r["includes_pool_startup"],
+        }
+        for r in timed(sc, replications, workers)
+    ]
+
+
+def bench_cli(repeats: int = 3) -> dict[str, Any]:
+    """Wall seconds of ``genai-sim --help`` and ``genai-sim validate baseline.yaml`` in fresh
+    interpreters (best of ``repeats``): the fixed cost a user waits for before any work."""
+    from sim.executor import cli_wall_times
+
+    walls = cli_wall_times(str(BASELINE), repeats)
+    return {
+        "case": "cli",
+        "help_s": walls["--help"],
+        "validate_s": walls["validate"],
+        "repeats": repeats,
+    }
 
 
 _MEMORY_RUN = """
@@ -203,11 +221,13 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 _MEMORY_SWEEP = """
 import resource, tempfile, pathlib
+from sim.executor import _stop_forkserver
 from sim.runner import run_many
 from sim.scenario import load_scenario
 sc = load_scenario({path!r}, {{"end": "2028-12"}})
 scs = [sc.model_copy(update={{"name": f"p{{i}}"}}) for i in range(100)]
 run_many(scs, 3, root_seed=1, workers=2, record_firms=False)
+_stop_forkserver()  # workers are the forkserver's children: reap it so they are counted
 me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(me + 2 * kids)
@@ -284,6 +304,7 @@ def run_all(quick: bool = False, emit: Callable[[dict[str, Any]], None] = print)
     add(bench_parallel(8 if quick else 16))
     add(bench_memory(sweep=not quick))
     add(bench_stages(1 if quick else 3))
+    add(bench_cli(1 if quick else 3))
     return results
 
 
@@ -325,12 +346,13 @@ def performance_markdown(results: list[dict[str, Any]], command: str) -> str:
         lines += [
             "## Replications in parallel",
             "",
-            "| workers | replications | s | reps/s | efficiency |",
+            "| pool | workers | replications | s | reps/s | efficiency | pool start-up |",
         ]
-        lines += ["|---:|---:|---:|---:|---:|"]
+        lines += ["|---|---:|---:|---:|---:|---:|---|"]
         lines += [
-            f"| {r['workers']} | {r['replications']} | {r['seconds']} | {r['replications_per_s']} "
-            f"| {r['efficiency']} |"
+            f"| {r.get('pool', '')} | {r['workers']} | {r['replications']} | {r['seconds']} "
+            f"| {r['replications_per_s']} | {r['efficiency']} "
+            f"| {'included' if r['includes_pool_startup'] else 'excluded'} |"
             for r in par
         ]
         lines.append("")
@@ -350,6 +372,15 @@ def performance_markdown(results: list[dict[str, Any]], command: str) -> str:
             ]
             lines += [f"| `{k}` | {v:.1%} |" for k, v in r["share"].items()]
             lines.append("")
+    for r in results:
+        if r["case"] == "cli":
+            lines += [
+                "## Command start-up",
+                "",
+                f"`genai-sim --help` {r['help_s']} s, `genai-sim validate scenarios/baseline.yaml` "
+                f"{r['validate_s']} s (fresh interpreter, best of {r['repeats']}).",
+                "",
+            ]
     return "\n".join(lines)
 
 

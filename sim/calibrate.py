@@ -10,8 +10,9 @@ The loss is a sum of squared errors in tolerance units, computed on medians acro
 that use the same seeds in every trial (common random numbers), so trials differ only through their
 parameters. The optimiser is Optuna's TPE sampler with the study stored in SQLite: a killed
 calibration rerun with the same command continues from the stored trials. Trials are asked in
-batches of fixed size and evaluated in worker processes, so results do not depend on the number of
-workers. A failed trial is recorded with its reason.
+batches of fixed size and evaluated on the command's executor (``sim.executor``: worker processes
+started once and reused by trials, profiles and the final replications), so results do not depend
+on the number of workers. A failed trial is recorded with its reason.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from sim.errors import InputError
+from sim.executor import Executor
 from sim.params import check_parameter, load_spec, scenario_at, set_path
 from sim.safeload import check_output_file, check_output_folder, excerpt, read_csv_rows
 from sim.scenario import (
@@ -42,7 +43,6 @@ from sim.scenario import (
     load_raw_traced,
     validate_scenario,
 )
-from sim.sweep import Executor
 
 TargetKind = Literal["market_size", "active_models"]
 INTERRUPTED = "interrupted (the process stopped before the trial finished)"
@@ -243,32 +243,41 @@ def trial_scenario(cal: Calibration, values: dict[str, float]) -> Any:
 
 
 def simulate(
-    cal: Calibration, values: dict[str, float], replications: int | None = None
+    cal: Calibration,
+    values: dict[str, float],
+    replications: int | None = None,
+    executor: Executor | None = None,
 ) -> pd.DataFrame:
     """Statistics matched to the targets, one row per replication (same seeds in every call).
 
     Columns: ``replication`` and one per target (``market_size_2023``, ``active_models_2023-07``).
+    Replications run on ``executor`` when given (rows stay in replication order), else here.
     """
+    from sim.executor import SequentialExecutor
     from sim.rng import replication_seeds
+
+    sc = trial_scenario(cal, values)
+    seeds = replication_seeds(cal.spec.seed, replications or cal.spec.replications)
+    jobs = [(cal.targets, sc, rep, seed) for rep, seed in enumerate(seeds)]
+    return pd.DataFrame((executor or SequentialExecutor()).map(_target_stats, jobs))
+
+
+def _target_stats(args: tuple[list[Target], Any, int, int]) -> dict[str, float]:
+    """One replication's statistics matched to the targets (a job for any worker)."""
     from sim.runner import run_replication
     from sim.summary import annual_market_bn_rmb
 
-    sc = trial_scenario(cal, values)
-    rows = []
-    for rep, seed in enumerate(
-        replication_seeds(cal.spec.seed, replications or cal.spec.replications)
-    ):
-        m = run_replication(sc, seed, rep, record_firms=False).metrics
-        annual = annual_market_bn_rmb(m).set_index("year")["market_bn_rmb"]
-        row: dict[str, float] = {"replication": rep}
-        for t in cal.targets:
-            if t.kind == "market_size":
-                row[f"market_size_{t.period}"] = float(annual.get(int(t.period), np.nan))
-            else:
-                at = m.loc[m["date"] == t.period, "active_developers"]
-                row[f"active_models_{t.period}"] = float(at.iloc[0]) if len(at) else np.nan
-        rows.append(row)
-    return pd.DataFrame(rows)
+    targets, sc, rep, seed = args
+    m = run_replication(sc, seed, rep, record_firms=False).metrics
+    annual = annual_market_bn_rmb(m).set_index("year")["market_bn_rmb"]
+    row: dict[str, float] = {"replication": rep}
+    for t in targets:
+        if t.kind == "market_size":
+            row[f"market_size_{t.period}"] = float(annual.get(int(t.period), np.nan))
+        else:
+            at = m.loc[m["date"] == t.period, "active_developers"]
+            row[f"active_models_{t.period}"] = float(at.iloc[0]) if len(at) else np.nan
+    return row
 
 
 def loss_terms(cal: Calibration, stats: pd.DataFrame) -> dict[str, float]:
@@ -380,9 +389,9 @@ def optimise(
                 for p in cal.spec.parameters
             }
             jobs.append((cal, trial.number, values))
-        results = {r["number"]: r for r in executor.map(evaluate, jobs)}
-        for trial in asked:  # tell in trial order: independent of which worker finished first
-            r = results[trial.number]
+        results = executor.map(evaluate, jobs)  # in trial order
+        for trial, r in zip(asked, results, strict=True):
+            # told in trial order: independent of which worker finished first
             if r["error"] or not math.isfinite(r["loss"]):
                 trial.set_user_attr("error", r["error"] or "non-finite loss")
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -417,12 +426,11 @@ def profiles(
         )
         points += [(p.path, float(v)) for v in sorted({*grid.tolist(), best[p.path]})]
     jobs = [(cal, i, {**best, path: value}) for i, (path, value) in enumerate(points)]
-    rows = []
-    for r in executor.map(evaluate, jobs):
-        path, value = points[r["number"]]
-        rows.append({"parameter": path, "value": value, "loss": r["loss"]})
-        if on_done:
-            on_done()
+    results = executor.map(evaluate, jobs, on_done=(lambda _i: on_done()) if on_done else None)
+    rows = [
+        {"parameter": path, "value": value, "loss": r["loss"]}
+        for (path, value), r in zip(points, results, strict=True)
+    ]
     table = pd.DataFrame(rows)
     return table.sort_values(["parameter", "value"], kind="stable").reset_index(drop=True)
 
@@ -496,7 +504,9 @@ def calibrated_yaml(cal: Calibration, best: dict[str, float], loss: float, trial
         f"# {_display(cal.path(cal.spec.report))}/report.md. scenarios/baseline.yaml extends this "
         "file,\n# so every scenario inherits the calibration.\n"
     )
-    return header + yaml.safe_dump(data, sort_keys=True)
+    from sim.yaml_out import dump_yaml
+
+    return header + dump_yaml(data, sort_keys=True)
 
 
 def write_outputs(cal: Calibration, study: Any, prof: pd.DataFrame, final: pd.DataFrame) -> str:

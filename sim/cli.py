@@ -15,11 +15,14 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sim.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(
     name="genai-sim",
@@ -43,12 +46,15 @@ def _default_scenario() -> Path:
 
 
 def default_workers(replications: int) -> int:
-    """One worker per 16 replications, up to the CPU count.
+    """One worker per two replications (runs), up to the CPUs this process may use; 1 for 1-3.
 
-    A spawned worker costs about a second to start (imports) while a replication takes about
-    0.1 s, so extra processes only pay off for larger jobs (see `genai-sim bench`).
+    Workers are forked from one forkserver that imports the model once (``sim.executor``), while
+    this process imports pandas; a single process imports the model itself. Both pay about the
+    same fixed second, so two workers break even at two replications and win from four (measured
+    with ``genai-sim bench`` and ``genai-sim run -n N -w W``).
     """
-    return max(1, min(os.cpu_count() or 1, replications // 16))
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cpus or 1, replications // 2))
 
 
 MAX_MESSAGE = 1500
@@ -141,7 +147,7 @@ WorkersOpt = Annotated[
         "--workers",
         "-w",
         parser=_whole_number(1, 512),
-        help="worker processes (default: one per 16 runs, up to the CPU count)",
+        help="worker processes (default: one per 2 runs, up to the CPU count)",
     ),
 ]
 OutOpt = Annotated[
@@ -174,6 +180,13 @@ def _with_progress(label: str, total: int, quiet: bool, work: Callable[[Callable
         return work(lambda _i: progress.advance(task))
 
 
+def _run_figures(metrics: pd.DataFrame, folder: Path) -> list[Path]:
+    """The run's figures; imports matplotlib only when called (``--no-figures`` never does)."""
+    from sim import plots  # matplotlib only when figures are drawn
+
+    return plots.run_figures(metrics, folder)
+
+
 def _command_line() -> str:
     return " ".join(["genai-sim", *sys.argv[1:]])
 
@@ -192,7 +205,7 @@ def run(
     quiet: QuietOpt = False,
 ) -> None:
     """Run a scenario with replications; write tables, figures and a summary."""
-    from sim import plots, runner, summary
+    from sim.executor import make_executor
     from sim.scenario import load_scenario
 
     if out is not None:
@@ -202,16 +215,20 @@ def run(
     n = replications or sc.replications
     root = sc.seed if seed is None else seed
     n_workers = min(workers or default_workers(n), n)
-    out_dir = out or runner.default_out_dir(sc.name, root)
-    _check_out(out_dir)
+    # A pool's forkserver starts importing the model now, while this process imports pandas.
+    with make_executor(n_workers) as executor:
+        from sim import runner, summary
 
-    started = datetime.now(UTC)
-    result, seeds = _with_progress(
-        f"{sc.name}: replications",
-        n,
-        quiet,
-        lambda done: runner.run_scenario(sc, n, root, n_workers, on_done=done),
-    )
+        out_dir = out or runner.default_out_dir(sc.name, root)
+        _check_out(out_dir)
+
+        started = datetime.now(UTC)
+        result, seeds = _with_progress(
+            f"{sc.name}: replications",
+            n,
+            quiet,
+            lambda done: runner.run_scenario(sc, n, root, on_done=done, executor=executor),
+        )
     finished = datetime.now(UTC)
     h = summary.headline(result.metrics, result.events)
     text = summary.format_summary(h)
@@ -227,7 +244,7 @@ def run(
             prov,
             text,
             h,
-            figures=(lambda d: plots.run_figures(result.metrics, d)) if figures else None,
+            figures=(lambda d: _run_figures(result.metrics, d)) if figures else None,
         ),
     )
     typer.echo(text)
@@ -260,6 +277,7 @@ def compare(
     """Run several scenarios with common random numbers; compare headline outcomes."""
     from sim import compare as cmp
     from sim import runner, summary
+    from sim.executor import make_executor
     from sim.scenario import load_scenario
 
     if len(scenarios) < 2:
@@ -288,12 +306,13 @@ def compare(
     _check_out(out_dir)
 
     started = datetime.now(UTC)
-    result, seeds = _with_progress(
-        f"{len(scs)} scenarios x {n} replications",
-        total,
-        quiet,
-        lambda done: runner.run_many(scs, n, root, n_workers, on_done=done),
-    )
+    with make_executor(n_workers) as executor:  # one pool for every scenario and replication
+        result, seeds = _with_progress(
+            f"{len(scs)} scenarios x {n} replications",
+            total,
+            quiet,
+            lambda done: runner.run_many(scs, n, root, on_done=done, executor=executor),
+        )
     finished = datetime.now(UTC)
     outcomes = summary.replication_outcomes(result.metrics, result.events)
     table = cmp.headline_table(outcomes, ref)
@@ -362,6 +381,7 @@ def sweep(
 ) -> None:
     """Sweep parameters (grid, lhs, sobol, morris); resumable; local processes or Dask."""
     from sim import sweep as sw
+    from sim.executor import make_executor
 
     if scheduler is not None and dask_local:
         _fail("give either --scheduler or --dask-local, not both")
@@ -384,17 +404,12 @@ def sweep(
             + (f" ({stored} stored in {folder}; reused where they match)" if stored else "")
             + f".\nAbout {seconds:.2f} s per run ({how}); estimated "
             f"{total * seconds / max(n_workers, 1):.0f} s with {n_workers} worker(s), "
-            "plus about a second per worker to start."
+            "plus about a second to start the workers."
         )
         return
     all_jobs = sw.jobs(spec)
     done = len(sw.RunStore.stored(folder) & {j.key for j in all_jobs})
-    if scheduler or dask_local:
-        executor: sw.Executor = sw.DaskExecutor(scheduler=scheduler, local=dask_local)
-    elif n_workers > 1:
-        executor = sw.ProcessExecutor(n_workers)
-    else:
-        executor = sw.SequentialExecutor()
+    executor = make_executor(n_workers, scheduler=scheduler, dask_local=dask_local)
     started = datetime.now(UTC)
     try:
         table = _with_progress(
@@ -431,7 +446,7 @@ def calibrate(
 ) -> None:
     """Fit the free parameters to the targets; write calibrated.yaml and a fit report."""
     from sim import calibrate as cb
-    from sim import sweep as sw
+    from sim.executor import make_executor
 
     cal = cb.load_calibration(file)
     cb.check_outputs(cal)
@@ -439,9 +454,7 @@ def calibrate(
         cal.spec.optimizer.trials = trials
     opt = cal.spec.optimizer
     n_workers = min(workers or os.cpu_count() or 1, opt.batch)
-    executor: sw.Executor = (
-        sw.ProcessExecutor(n_workers) if n_workers > 1 else sw.SequentialExecutor()
-    )
+    executor = make_executor(n_workers)  # one pool for trials, profiles and final replications
     try:
         study = cb.open_study(cal)
         left = max(opt.trials - cb.finished_trials(study), 0)
@@ -456,7 +469,7 @@ def calibrate(
             st = cb.optimise(cal, executor, on_done=lambda: tick(0))
             best = cb.best_values(st)
             prof = cb.profiles(cal, best, executor, on_done=lambda: tick(0))
-            final = cb.simulate(cal, best, cal.spec.final_replications)
+            final = cb.simulate(cal, best, cal.spec.final_replications, executor)
             return st, prof, final
 
         study, prof, final = _with_progress(

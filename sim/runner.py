@@ -1,15 +1,15 @@
 """Running scenarios: replications in parallel, tidy tables, an atomic results folder.
 
 ``run_replication`` is a pure function of (scenario, seed). ``run_scenario`` spawns replication
-seeds from one root seed (``sim.rng.replication_seeds``), runs them in worker processes and returns
-tables in replication order, so the number of workers never changes the output.
+seeds from one root seed (``sim.rng.replication_seeds``), runs them on an executor
+(``sim.executor``: this process, warm worker processes or Dask) and returns tables in replication
+order, so the number of workers never changes the output.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import platform
 import shutil
@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -27,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from sim.calendar import month_label
+from sim.executor import Executor, make_executor
 from sim.rng import replication_seeds
 from sim.scenario import Scenario, scenario_to_yaml
 
@@ -92,38 +92,30 @@ def run_many(
     workers: int = 1,
     record_firms: bool = True,
     on_done: Callable[[int], None] | None = None,
+    executor: Executor | None = None,
 ) -> tuple[RunResult, list[int]]:
     """Run every scenario with the same ``replications`` seeds (common random numbers).
 
     Replication ``i`` of every scenario uses the same seed, and every firm draws from its own
     stream (``sim.rng``), so differences between scenarios come from the scenarios, not from noise.
-    Returns the stacked tables in (scenario order, replication) order, whatever the number of
-    workers, and the replication seeds. ``on_done`` is called with a job index as each finishes.
+    Returns the stacked tables in (scenario order, replication) order, whatever the executor or
+    number of workers, and the replication seeds. ``on_done`` is called with a job index as each
+    finishes.
 
-    With ``workers > 1`` runs happen in 'spawn' worker processes: a script that calls this needs
-    the usual ``if __name__ == "__main__":`` guard (notebooks and the CLI do not).
+    ``executor`` (``sim.executor``) runs the replications; a command creates one and reuses it for
+    all its runs. Without one, an executor of ``workers`` processes is made for this call and
+    closed after it (``workers`` is ignored when ``executor`` is given). Pools need the usual
+    ``if __name__ == "__main__":`` guard in scripts (notebooks and the CLI do not).
     """
     seeds = replication_seeds(root_seed, replications)
     pairs = [(sc, i, seed) for sc in scenarios for i, seed in enumerate(seeds)]
     jobs = [(k, sc, seed, i, record_firms) for k, (sc, i, seed) in enumerate(pairs)]
-    results: dict[int, RunResult] = {}
-    if workers <= 1 or len(jobs) == 1:
-        for job in jobs:
-            k, res = _worker(job)
-            results[k] = res
-            if on_done:
-                on_done(k)
+    if executor is None:
+        with make_executor(min(workers, len(jobs))) as own:
+            done = own.map(_worker, jobs, on_done)
     else:
-        # 'spawn' gives clean workers on every platform and never changes the global start method.
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as pool:
-            futures = [pool.submit(_worker, job) for job in jobs]
-            for fut in as_completed(futures):
-                k, res = fut.result()
-                results[k] = res
-                if on_done:
-                    on_done(k)
-    return RunResult.concat([results[k] for k in range(len(jobs))]), seeds
+        done = executor.map(_worker, jobs, on_done)
+    return RunResult.concat([res for _k, res in done]), seeds
 
 
 def run_scenario(
@@ -133,12 +125,13 @@ def run_scenario(
     workers: int = 1,
     record_firms: bool = True,
     on_done: Callable[[int], None] | None = None,
+    executor: Executor | None = None,
 ) -> tuple[RunResult, list[int]]:
     """Run ``replications`` replications (default: the scenario's) from ``root_seed`` (default:
     the scenario's seed). See ``run_many``."""
     n = scenario.replications if replications is None else replications
     root = scenario.seed if root_seed is None else root_seed
-    return run_many([scenario], n, root, workers, record_firms, on_done)
+    return run_many([scenario], n, root, workers, record_firms, on_done, executor)
 
 
 # --------------------------------------------------------------------------------------------------

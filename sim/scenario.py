@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim.calendar import parse_month
@@ -1574,4 +1573,6 @@ def load_scenario(
 
 def scenario_to_yaml(scenario: Scenario) -> str:
     """The resolved scenario as YAML (self-contained: roster inline, no ``extends``)."""
-    return yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+    from sim.yaml_out import dump_yaml  # the C emitter where available
+
+    return dump_yaml(scenario.model_dump(mode="json"))

@@ -6,9 +6,10 @@ outcomes. Samplers draw in the unit cube (SALib for LHS, Sobol and Morris) and p
 to the ranges, so samplers are small and interchangeable.
 
 Every run is a pure function of (resolved scenario, seed) and is stored as it finishes under a key
-hashed from both (``runs/<key>.parquet``): a killed sweep rerun with the same command only runs what
-is missing, results stream to disk instead of into one list in memory, and any executor (one
-process, local processes, a Dask cluster) gives the same final table.
+hashed from both (``runs/<key>.parquet``; the scenario enters as canonical JSON, see ``run_key``): a
+killed sweep rerun with the same command only runs what is missing, results stream to disk instead
+of into one list in memory, and any executor (``sim.executor``: one process, local processes, a
+Dask cluster) gives the same final table.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ import math
 import os
 import re
 import traceback
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -31,8 +31,8 @@ import pandas as pd
 from pydantic import field_validator, model_validator
 
 from sim.errors import InputError
+from sim.executor import Executor
 from sim.params import PATH_RE, check_parameter, load_spec, scenario_at
-from sim.safeload import excerpt
 from sim.scenario import (
     F,
     Scenario,
@@ -40,10 +40,10 @@ from sim.scenario import (
     Strict,
     _display,
     load_raw_traced,
-    scenario_to_yaml,
     validate_scenario,
 )
 from sim.summary import outcome_names, replication_outcomes
+from sim.yaml_out import dump_yaml
 
 DesignKind = Literal["grid", "lhs", "sobol", "morris"]
 MAX_VALUES = 1000
@@ -259,19 +259,29 @@ def design_points(sweep: Sweep) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Job:
-    """One run: a resolved scenario and a seed, with where it sits in the sweep."""
+    """One run: a resolved scenario (as canonical JSON) and a seed, with where it sits in the
+    sweep."""
 
     key: str
     point: int
     replication: int
     seed: int
     values: tuple[tuple[str, float], ...]
-    scenario_yaml: str
+    scenario_json: str
 
 
-def run_key(scenario_yaml: str, seed: int) -> str:
-    """Storage key of a run: a hash of its resolved scenario and seed."""
-    return hashlib.sha256(f"{scenario_yaml}\n#seed={seed}".encode()).hexdigest()[:20]
+def canonical_json(scenario: Scenario) -> str:
+    """The resolved scenario as canonical JSON: sorted keys, no whitespace, floats by ``repr``.
+
+    Equal scenarios give equal text whatever the order keys were written in, and the text is fast
+    to produce and to parse in a worker (unlike YAML, whose pure-Python loader takes tens of ms).
+    """
+    return json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
+def run_key(scenario_json: str, seed: int) -> str:
+    """Storage key of a run: a hash of its resolved scenario's canonical JSON and its seed."""
+    return hashlib.sha256(f"{scenario_json}\n#seed={seed}".encode()).hexdigest()[:20]
 
 
 def jobs(sweep: Sweep) -> list[Job]:
@@ -283,7 +293,7 @@ def jobs(sweep: Sweep) -> list[Job]:
     for point, row in design_points(sweep).iterrows():
         values = {k: float(v) for k, v in row.items()}
         sc = _point_scenario(sweep, values).model_copy(update={"name": sweep.spec.name})
-        text = scenario_to_yaml(sc)
+        text = canonical_json(sc)
         for rep, seed in enumerate(seeds):
             out.append(Job(run_key(text, seed), int(point), rep, seed, tuple(values.items()), text))
     return out
@@ -291,8 +301,6 @@ def jobs(sweep: Sweep) -> list[Job]:
 
 def execute_job(job: Job) -> dict[str, Any]:
     """Run one job in any worker: returns its outcome row and monthly metrics (or its error)."""
-    import yaml
-
     from sim.runner import run_replication
 
     row: dict[str, Any] = {
@@ -304,7 +312,7 @@ def execute_job(job: Job) -> dict[str, Any]:
         "error": "",
     }
     try:
-        sc = validate_scenario(yaml.safe_load(job.scenario_yaml))
+        sc = validate_scenario(json.loads(job.scenario_json))
         res = run_replication(sc, job.seed, job.replication, record_firms=False)
         outcomes = replication_outcomes(res.metrics, res.events).iloc[0]
         row.update(
@@ -322,79 +330,6 @@ def execute_job(job: Job) -> dict[str, Any]:
         row["error"] = traceback.format_exc(limit=3)
         metrics = pd.DataFrame()
     return {"row": row, "metrics": metrics}
-
-
-class Executor:
-    """Runs jobs and yields results as they finish (any order)."""
-
-    def map(self, fn: Callable[[Job], dict[str, Any]], items: list[Job]) -> Iterator[dict]:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Release resources."""
-
-
-class SequentialExecutor(Executor):
-    """In this process."""
-
-    def map(self, fn: Callable[[Job], dict[str, Any]], items: list[Job]) -> Iterator[dict]:
-        for item in items:
-            yield fn(item)
-
-
-class ProcessExecutor(Executor):
-    """Local worker processes ('spawn': clean workers, global start method untouched)."""
-
-    def __init__(self, workers: int) -> None:
-        import multiprocessing
-
-        self.pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
-        )
-
-    def map(self, fn: Callable[[Job], dict[str, Any]], items: list[Job]) -> Iterator[dict]:
-        futures = [self.pool.submit(fn, item) for item in items]
-        for fut in as_completed(futures):
-            yield fut.result()
-
-    def close(self) -> None:
-        self.pool.shutdown()
-
-
-class DaskExecutor(Executor):
-    """A Dask distributed cluster: a scheduler address, or a LocalCluster of ``local`` workers."""
-
-    def __init__(
-        self, scheduler: str | None = None, local: int | None = None, timeout_s: float = 10.0
-    ) -> None:
-        from distributed import Client, LocalCluster
-
-        self.cluster = None
-        if scheduler:
-            try:
-                self.client = Client(scheduler, timeout=f"{timeout_s}s")
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise InputError(
-                    "--scheduler", None, f"cannot connect to {excerpt(scheduler)}: {exc}"[:300]
-                ) from None
-        else:
-            self.cluster = LocalCluster(
-                n_workers=local or 1, threads_per_worker=1, processes=True, dashboard_address=None
-            )
-            self.client = Client(self.cluster)
-
-    def map(self, fn: Callable[[Job], dict[str, Any]], items: list[Job]) -> Iterator[dict]:
-        from distributed import as_completed as dask_completed
-
-        futures = self.client.map(fn, items, pure=False)
-        for fut in dask_completed(futures):
-            yield fut.result()
-            fut.release()
-
-    def close(self) -> None:
-        self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
 
 
 class RunStore:
@@ -447,13 +382,14 @@ def run_sweep(
 ) -> pd.DataFrame:
     """Run whatever is missing from ``folder``'s store; return the outcome table of every run.
 
-    The table is in (point, replication) order whatever the executor or the order runs finish.
+    Each run is stored as it finishes; the table is read back in (point, replication) order, so it
+    is the same whatever the executor or the order runs finish in.
     """
     store = RunStore(folder)
     all_jobs = jobs(sweep) if all_jobs is None else all_jobs
     done = store.done()
     todo = [j for j in all_jobs if j.key not in done]
-    for result in executor.map(execute_job, todo):
+    for _index, result in executor.as_completed(execute_job, todo):
         store.save(result)
         if on_done:
             on_done()
@@ -611,7 +547,6 @@ def write_sweep_outputs(
     Each file is written under a temporary name and renamed, so no output is ever half-written;
     ``runs/`` keeps the per-run store that makes the sweep resumable.
     """
-    from sim import plots
     from sim.runner import _git_commit, _versions
 
     folder = Path(folder)
@@ -643,7 +578,7 @@ def write_sweep_outputs(
     _atomic(folder / "manifest.json", lambda t: t.write_text(json.dumps(manifest, indent=2)))
     _atomic(
         folder / "sweep.resolved.yaml",
-        lambda t: t.write_text(yaml_dump(spec.model_dump(mode="json"))),
+        lambda t: t.write_text(dump_yaml(spec.model_dump(mode="json"))),
     )
 
     caption = (
@@ -651,6 +586,8 @@ def write_sweep_outputs(
         f"{spec.replications} replications; values are means over replications."
     )
     if figures:
+        from sim import plots  # matplotlib only when figures are drawn
+
         fig_dir = folder / "figures"
         fig_dir.mkdir(exist_ok=True)
         if spec.design.kind == "grid" and len(params) == 2:
@@ -726,10 +663,3 @@ def write_sweep_outputs(
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
-
-
-def yaml_dump(data: Any) -> str:
-    """YAML text of plain data."""
-    import yaml
-
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

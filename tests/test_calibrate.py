@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from sim import calibrate as cb
-from sim import sweep as sw
 from sim.cli import app
+from sim.executor import ProcessExecutor, SequentialExecutor
 from sim.scenario import load_scenario
 
 from .conftest import BASELINE
@@ -68,20 +68,20 @@ def test_recovers_a_known_parameter(tmp_path: Path) -> None:
     value = float(cb.simulate(probe, {"demand.demand_scale": truth})["market_size_2023"].median())
     path = write_calibration(tmp_path, f"market_size,2023,{value},bn,0.05,1,d,generated\n")
     cal = cb.load_calibration(path)
-    study = cb.optimise(cal, sw.SequentialExecutor())
+    study = cb.optimise(cal, SequentialExecutor())
     best = cb.best_values(study)["demand.demand_scale"]
     assert best == pytest.approx(truth, rel=0.1)
 
 
-class DiesAfter(sw.SequentialExecutor):
+class DiesAfter(SequentialExecutor):
     def __init__(self, batches: int) -> None:
         self.left = batches
 
-    def map(self, fn, items):  # type: ignore[no-untyped-def]
+    def as_completed(self, fn, items):  # type: ignore[no-untyped-def]
         if self.left == 0:
             raise KeyboardInterrupt
         self.left -= 1
-        yield from super().map(fn, items)
+        yield from super().as_completed(fn, items)
 
 
 def test_a_killed_calibration_continues(tmp_path: Path) -> None:
@@ -92,7 +92,7 @@ def test_a_killed_calibration_continues(tmp_path: Path) -> None:
     first = cb.open_study(cal)
     kept = {t.number: t.params for t in first.trials if t.state.name == "COMPLETE"}
     assert len(kept) == 8
-    study = cb.optimise(cb.load_calibration(path), sw.SequentialExecutor())
+    study = cb.optimise(cb.load_calibration(path), SequentialExecutor())
     assert cb.finished_trials(study) == 12  # continued to the budget, not restarted
     interrupted = [t for t in study.trials if t.user_attrs.get("error") == cb.INTERRUPTED]
     assert len(interrupted) == 4  # the batch the kill cut short, recorded and asked again
@@ -160,3 +160,15 @@ def test_calibrated_baseline_meets_the_targets() -> None:
         assert annual[int(t.period)] == pytest.approx(t.value, rel=0.15), t.period
     m = result.metrics
     assert 70 <= m.loc[m["date"] == "2023-07", "active_developers"].median() <= 90
+
+
+def test_final_replications_on_a_pool_match_one_process(tmp_path: Path) -> None:
+    path = write_calibration(
+        tmp_path, "market_size,2023,10,bn,0.15,1,d,src\nactive_models,2023-07,78,models,8,1,d,src\n"
+    )
+    cal = cb.load_calibration(path)
+    values = {"demand.demand_scale": 1.3}
+    with ProcessExecutor(2) as pool:
+        on_pool = cb.simulate(cal, values, 3, pool)
+    assert list(on_pool["replication"]) == [0, 1, 2]
+    pd.testing.assert_frame_equal(on_pool, cb.simulate(cal, values, 3))

@@ -116,3 +116,12 @@ def test_console_script_exit_code_and_no_traceback(tmp_path: Path) -> None:
     assert "missing.yaml: file not found" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_default_workers_one_per_two_replications_within_the_cpus(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sim import cli
+
+    monkeypatch.setattr(cli.os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3}, raising=False)
+    assert [cli.default_workers(n) for n in (1, 2, 3, 4, 5, 6, 8, 100)] == [1, 1, 1, 2, 2, 3, 4, 4]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from typer.testing import CliRunner
 
 from sim import sweep as sw
 from sim.cli import app
+from sim.executor import DaskExecutor, ProcessExecutor, SequentialExecutor
 
 from .conftest import BASELINE
 
@@ -45,7 +48,7 @@ def comparable(table: pd.DataFrame) -> pd.DataFrame:
 def sequential_table(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     tmp = tmp_path_factory.mktemp("seq")
     spec = sw.load_sweep(write_sweep(tmp, TINY))
-    return sw.run_sweep(spec, tmp / "out", sw.SequentialExecutor())
+    return sw.run_sweep(spec, tmp / "out", SequentialExecutor())
 
 
 def test_grid_runs_every_combination(sequential_table: pd.DataFrame) -> None:
@@ -61,7 +64,7 @@ def test_local_processes_give_the_same_table(
     tmp_path: Path, sequential_table: pd.DataFrame
 ) -> None:
     spec = sw.load_sweep(write_sweep(tmp_path, TINY))
-    executor = sw.ProcessExecutor(2)
+    executor = ProcessExecutor(2)
     try:
         table = sw.run_sweep(spec, tmp_path / "out", executor)
     finally:
@@ -73,7 +76,7 @@ def test_dask_local_cluster_gives_the_same_table(
     tmp_path: Path, sequential_table: pd.DataFrame
 ) -> None:
     spec = sw.load_sweep(write_sweep(tmp_path, TINY))
-    executor = sw.DaskExecutor(local=2)
+    executor = DaskExecutor(local=2)
     try:
         table = sw.run_sweep(spec, tmp_path / "out", executor)
     finally:
@@ -85,17 +88,17 @@ class Killed(Exception):
     pass
 
 
-class DiesAfter(sw.SequentialExecutor):
+class DiesAfter(SequentialExecutor):
     """Stops the sweep after ``n`` runs, as a kill would."""
 
     def __init__(self, n: int) -> None:
         self.n = n
 
-    def map(self, fn, items):  # type: ignore[no-untyped-def]
-        for i, result in enumerate(super().map(fn, items)):
+    def as_completed(self, fn, items):  # type: ignore[no-untyped-def]
+        for i, pair in enumerate(super().as_completed(fn, items)):
             if i == self.n:
                 raise Killed
-            yield result
+            yield pair
 
 
 def test_a_killed_sweep_resumes_to_the_same_table(
@@ -107,13 +110,27 @@ def test_a_killed_sweep_resumes_to_the_same_table(
         sw.run_sweep(spec, folder, DiesAfter(3))
     assert len(sw.RunStore(folder).done()) == 3
     calls: list[int] = []
-    table = sw.run_sweep(spec, folder, sw.SequentialExecutor(), on_done=lambda: calls.append(1))
+    table = sw.run_sweep(spec, folder, SequentialExecutor(), on_done=lambda: calls.append(1))
     assert len(calls) == 8 - 3  # only the missing runs ran
     pd.testing.assert_frame_equal(comparable(table), comparable(sequential_table))
 
 
+def test_job_keys_hash_the_canonical_json_of_the_scenario_and_the_seed(tmp_path: Path) -> None:
+    spec = sw.load_sweep(write_sweep(tmp_path, TINY))
+    all_jobs = sw.jobs(spec)
+    assert len({j.key for j in all_jobs}) == len(all_jobs) == 8
+    assert [j.key for j in sw.jobs(spec)] == [j.key for j in all_jobs]  # stable: resumable
+    job = all_jobs[-1]
+    data = json.loads(job.scenario_json)
+    assert data["policy"]["subsidy_scale"] == dict(job.values)["policy.subsidy_scale"]
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    assert job.scenario_json == canonical
+    assert job.key == hashlib.sha256(f"{canonical}\n#seed={job.seed}".encode()).hexdigest()[:20]
+    assert sw.run_key(job.scenario_json, job.seed + 1) != job.key
+
+
 def test_a_failed_run_is_recorded_with_its_reason() -> None:
-    job = sw.Job("k", 0, 0, 1, (("x", 1.0),), "name: broken\n")
+    job = sw.Job("k", 0, 0, 1, (("x", 1.0),), '{"name": "broken"}')
     result = sw.execute_job(job)
     assert (
         "InputError" in result["row"]["error"]
