@@ -206,3 +206,146 @@ def test_no_stray_constants_in_stages(path: Path) -> None:
         and node.value not in ALLOWED_LITERALS
     ]
     assert stray == [], f"{path.name}: literal numbers {stray}; make them schema fields"
+
+
+class TestDecisions:
+    def test_keeps_pretraining_above_the_floor_catching_up_or_defending(self) -> None:
+        from sim.stages.decisions import keeps_pretraining
+
+        keep = keeps_pretraining(
+            own_log10=np.array([5.0, 4.0, 4.0, 4.0]),
+            floor_log10=4.5,
+            own_trend=np.array([0.0, 0.1, 0.02, 0.0]),
+            floor_trend=0.05,
+            horizon_months=np.array([12.0, 12.0, 12.0, 12.0]),
+            user_share=np.array([0.0, 0.0, 0.0, 0.05]),
+            defend_share=0.02,
+        )
+        # Above the floor; closes 0.5 at 0.05 a month in 10 months; never closes; defends users.
+        np.testing.assert_array_equal(keep, [True, True, False, True])
+
+    def test_penetration_needs_a_threat_money_and_a_small_share(self) -> None:
+        from sim.stages.decisions import prices_for_penetration
+
+        pen = prices_for_penetration(
+            user_share=np.array([0.5, 0.05, 0.05, 0.05]),
+            runway_months=np.array([1.0, 30.0, 3.0, 30.0]),
+            parent_backed=np.array([False, False, False, False]),
+            price=np.array([0.1, 1.0, 1.0, 1.0]),
+            target_price=np.array([0.1, 1.0, 1.0, 0.12]),
+            target_share=0.1,
+            min_runway_months=24,
+            undercut=0.3,
+        )
+        # Firm 0 is the cheap contender itself; 1 can fund and is undercut; 2 cannot fund;
+        # 3's own target (0.12) is not undercut by 0.1 by more than 30 %.
+        np.testing.assert_array_equal(pen, [False, True, False, False])
+
+    def test_keep_up_cost_by_hand(self) -> None:
+        from sim.stages.decisions import keep_up_cost_m_rmb_per_month
+
+        # t = 0.5: needed 0.1 * 100 = 10; unit = 4 ** 0.5 * (1 / 1) ** 0.5 / (0.5 * 2 ** 0.5 ...)
+        cost = keep_up_cost_m_rmb_per_month(2.0, 0.1, 1.0, 0.5, 4.0, 1.0, 1.0)
+        assert cost == pytest.approx(10 * 2.0 / (0.5**0.5 * 0.5**0.5))
+
+    def test_entry_attractiveness_falls_with_cost_and_crowding(self) -> None:
+        from sim.stages.decisions import entry_attractiveness
+
+        # payoff 100 * 0.3 / 3 * 12 = 120; cost 60 + 10 * 12 = 180.
+        assert entry_attractiveness(100, 2, 0.3, 12, 60, 10) == pytest.approx(120 / 180)
+        assert entry_attractiveness(1000, 2, 0.3, 12, 60, 10) == 1.0
+        assert entry_attractiveness(100, 5, 0.3, 12, 60, 10) < entry_attractiveness(
+            100, 2, 0.3, 12, 60, 10
+        )
+
+    def test_acquisition_value_by_hand(self) -> None:
+        from sim.stages.decisions import acquisition_value
+
+        v = acquisition_value(
+            target_margin_m_rmb=2.0,
+            buyer_user_share=np.array([0.5, 0.0]),
+            target_staff=10.0,
+            target_own_log10=5.0,
+            buyer_own_log10=np.array([5.5, 4.5]),
+            buyer_revenue_m_rmb=np.array([10.0, 10.0]),
+            buyer_staff_shortfall=np.array([0.0, 4.0]),
+            wage_m_rmb_per_year=1.0,
+            revenue_multiple=3.0,
+            talent_years=2.0,
+            capability_multiple=1.0,
+        )
+        # Buyer 0: customers 3*12*2*0.5 = 36, no talent, no upgrade.
+        # Buyer 1: customers 72, talent 2*1*4, upgrade 12*10*0.5.
+        np.testing.assert_allclose(v, [36.0, 72.0 + 8.0 + 60.0])
+
+
+class TestDemandAndMarkets:
+    def test_potential_respects_the_consumer_ceiling_and_growth_cap(self) -> None:
+        from sim.scenario import Demand
+        from sim.stages.demand import potential_adopters
+
+        seg = {
+            "sector": "s",
+            "monetisation": "api",
+            "spend_rmb_per_user_month_2023": 1.0,
+            "price_elasticity": 1.0,
+            "ecosystem_weight": 0.0,
+            "source": "test",
+        }
+        d = Demand.model_validate(
+            {
+                "segments": [
+                    {**seg, "name": "c", "customer": "consumer", "potential_users_m_2023": 800},
+                    {**seg, "name": "e", "customer": "enterprise", "potential_users_m_2023": 1},
+                ],
+                "potential_growth_per_year": 1.0,
+                "potential_growth_cap": 3.0,
+                "consumer_ceiling_m": 1000,
+            }
+        )
+        pot = potential_adopters(np.array([800.0, 1.0]), np.array([True, False]), 5.0, 1.0, d)
+        # Growth 2 ** 5 is capped at 3: consumers 2400 -> the ceiling 1000; enterprise 3.
+        np.testing.assert_allclose(pot, [1000.0, 3.0])
+
+    def test_satiation_bounds_usage_and_lowers_elasticity(self) -> None:
+        from sim.stages.demand import satiated
+
+        x = np.array([1.0, 10.0, 1e6])
+        q = satiated(x, 30.0)
+        assert q[0] == pytest.approx(1.0)
+        assert q[2] < 30.0 and q[2] == pytest.approx(30.0, rel=1e-3)
+        assert q[1] < 10.0  # below the unsatiated usage
+
+    def test_clearing_wage_hires_the_pool(self) -> None:
+        from sim.markets.talent import adjust_wage, clearing_wage
+
+        # Budgets of 30 a month hire 100 people at (w + 0.6) / 12 each: w = 12 * 30 / 100 - 0.6.
+        assert clearing_wage(30.0, 100.0, 0.6, 1.0) == pytest.approx(3.0)
+        assert clearing_wage(3.0, 100.0, 0.6, 1.0) == pytest.approx(1.0)  # the floor
+        assert adjust_wage(1.0, 4.0, 0.5) == pytest.approx(2.0)  # halfway in logs
+
+    def test_supply_rationing_and_serving_split(self) -> None:
+        from sim.markets.compute import ration_supply, serving_split
+
+        np.testing.assert_allclose(ration_supply(np.array([30.0, 10.0]), 20.0), [15.0, 5.0])
+        np.testing.assert_allclose(ration_supply(np.array([3.0, 1.0]), 20.0), [3.0, 1.0])
+        serve, train, rented = serving_split(
+            np.array([10.0, 10.0]), np.array([8.0, 2.0]), np.array([12.0, 5.0])
+        )
+        np.testing.assert_allclose(serve, [10.0, 5.0])
+        np.testing.assert_allclose(train, [0.0, 5.0])
+        np.testing.assert_allclose(rented, [2.0, 3.0])
+
+
+def test_subsidy_budgets_are_released_month_by_month() -> None:
+    from sim.model import GenAIMarket
+
+    from .conftest import scenario_with
+
+    model = GenAIMarket(scenario_with(end="2023-06"), seed=1)
+    gov = model.government
+    prog = model.scenario_params.policy.subsidies[1]  # Shanghai co-funding, 300 M RMB a year
+    assert gov.budget_left(prog, 0) == pytest.approx(prog.budget_m_rmb_per_year / 12)
+    assert gov.budget_left(prog, 5) == pytest.approx(prog.budget_m_rmb_per_year / 2)
+    gov.spent_this_year[prog.name] = prog.budget_m_rmb_per_year / 2
+    assert gov.budget_left(prog, 5) == 0.0
