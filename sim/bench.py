@@ -308,6 +308,13 @@ def run_all(quick: bool = False, emit: Callable[[dict[str, Any]], None] = print)
     return results
 
 
+def _table(title: str, header: list[str], align: str, rows: list[list[Any]]) -> list[str]:
+    """A Markdown section with one table (``align``: one of ``l``/``r`` per column)."""
+    rule = "|" + "|".join("---" if a == "l" else "---:" for a in align) + "|"
+    body = ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return [f"## {title}", "", "| " + " | ".join(header) + " |", rule, *body, ""]
+
+
 def performance_markdown(results: list[dict[str, Any]], command: str) -> str:
     """``docs/performance.md`` from benchmark results."""
     lines = [
@@ -329,49 +336,54 @@ def performance_markdown(results: list[dict[str, Any]], command: str) -> str:
             ]
     scale = [r for r in results if r["case"] == "scale"]
     if scale:
-        lines += [
-            "## Scale (field held fixed: no entry, no exits)",
-            "",
-            "| firms | segments | ms / month | bare demand step, ms | ratio | ns / firm-segment |",
-            "|---:|---:|---:|---:|---:|---:|",
-        ]
-        lines += [
-            f"| {r['firms']:,} | {r['segments']:,} | {r['ms_per_month']} | {r['bare_demand_ms']} "
-            f"| {r['ratio_to_bare']} | {r['ns_per_firm_segment']} |"
-            for r in scale
-        ]
-        lines.append("")
+        lines += _table(
+            "Scale (field held fixed: no entry, no exits)",
+            ["firms", "segments", "ms / month", "bare demand step, ms", "ratio", "ns / cell"],
+            "rrrrrr",
+            [
+                [
+                    f"{r['firms']:,}",
+                    f"{r['segments']:,}",
+                    r["ms_per_month"],
+                    r["bare_demand_ms"],
+                    r["ratio_to_bare"],
+                    r["ns_per_firm_segment"],
+                ]
+                for r in scale
+            ],
+        )
     par = [r for r in results if r["case"] == "parallel"]
     if par:
-        lines += [
-            "## Replications in parallel",
-            "",
-            "| pool | workers | replications | s | reps/s | efficiency | pool start-up |",
-        ]
-        lines += ["|---|---:|---:|---:|---:|---:|---|"]
-        lines += [
-            f"| {r.get('pool', '')} | {r['workers']} | {r['replications']} | {r['seconds']} "
-            f"| {r['replications_per_s']} | {r['efficiency']} "
-            f"| {'included' if r['includes_pool_startup'] else 'excluded'} |"
-            for r in par
-        ]
-        lines.append("")
+        lines += _table(
+            "Replications in parallel",
+            ["pool", "workers", "replications", "s", "reps/s", "efficiency", "pool start-up"],
+            "lrrrrrl",
+            [
+                [
+                    r.get("pool", ""),
+                    r["workers"],
+                    r["replications"],
+                    r["seconds"],
+                    r["replications_per_s"],
+                    r["efficiency"],
+                    "included" if r["includes_pool_startup"] else "excluded",
+                ]
+                for r in par
+            ],
+        )
     mem = [r for r in results if r["case"] == "memory"]
     if mem:
         lines += ["## Peak memory", ""] + [f"- {r['what']}: {r['peak_rss_mib']} MiB" for r in mem]
         lines.append("")
     for r in results:
         if r["case"] == "stages":
-            lines += [
-                "## Where a baseline month goes",
-                "",
-                f"{r['ms_per_month']} ms a month on average.",
-                "",
-                "| stage | share |",
-                "|---|---:|",
-            ]
-            lines += [f"| `{k}` | {v:.1%} |" for k, v in r["share"].items()]
-            lines.append("")
+            lines += [f"{r['ms_per_month']} ms a baseline month on average.", ""]
+            lines += _table(
+                "Where a baseline month goes",
+                ["stage", "share"],
+                "lr",
+                [[f"`{k}`", f"{v:.1%}"] for k, v in r["share"].items()],
+            )
     for r in results:
         if r["case"] == "cli":
             lines += [

@@ -539,10 +539,11 @@ class Demand(Strict):
         le=1000,
     )
     usage_satiation_multiple: float = F(
-        300.0,
+        1000.0,
         desc="most usage a user takes as the price falls, as a multiple of usage at the "
-        "reference price: the price elasticity falls as usage nears it (no constant elasticity "
-        "over a 100x price fall)",
+        "reference price: the price elasticity falls as usage nears it (at 1000 and an "
+        "elasticity of 1.3, to about 0.9 after a 100x price fall and 0.3 after 1000x; "
+        "assumption, against token volumes growing ~20x a year while prices fell ~90 %: press)",
         gt=1,
         le=1e4,
     )

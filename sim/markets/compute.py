@@ -59,11 +59,7 @@ def clear_compute(
 
 def ration_subsidy(claims_m_rmb: FloatArray, budget_left_m_rmb: float) -> FloatArray:
     """Pay claims in full if the budget allows, else pro rata (M RMB)."""
-    claims = np.maximum(np.asarray(claims_m_rmb, dtype=float), 0.0)
-    total = claims.sum()
-    if total <= budget_left_m_rmb or total == 0:
-        return claims
-    return claims * (max(budget_left_m_rmb, 0.0) / total)
+    return ration_supply(claims_m_rmb, budget_left_m_rmb)
 
 
 def voucher_contracts(
