@@ -71,7 +71,6 @@ class GenAIMarket(mesa.Model):
         self.month = 0
         self.n_months = sc.n_months
         self.datacollector = Recorder(record_firms)
-        self.events = self.datacollector.events
 
         segs = sc.demand.segments
         self.n_segments = len(segs)
@@ -228,11 +227,18 @@ class GenAIMarket(mesa.Model):
         scale = self.scenario_params.firms.pretraining_min_h100e_months
         return t.pretraining & (t.train_window.sum(axis=1) >= scale)
 
-    def _panel_columns(self) -> dict[str, np.ndarray]:
-        """Firm-panel columns computed by the model, for every table row."""
+    def _panel_columns(self, rows: slice) -> dict[str, np.ndarray]:
+        """Firm-panel columns computed by the model, for the table rows ``rows``."""
         if not self.datacollector.record_firms:
             return {}
-        return {"developer": self.developers(), "serving_h100e_per_m_rmb": self.serving_intensity()}
+        t, c = self.table, self.scenario_params.compute
+        scale = self.scenario_params.firms.pretraining_min_h100e_months
+        shared = (1 - c.inference_efficiency_gain_per_year) ** self.years_from_reference()
+        own = t.efficiency[rows] ** c.serving_efficiency_elasticity
+        return {
+            "developer": t.pretraining[rows] & (t.train_window[rows].sum(axis=1) >= scale),
+            "serving_h100e_per_m_rmb": self.serving_intensity_2023 * shared / own,
+        }
 
     def _scratch(self, name: str) -> np.ndarray:
         """A reusable (n_firms, n_segments) work array (contents undefined)."""
@@ -681,8 +687,14 @@ class GenAIMarket(mesa.Model):
 
     def _book_subsidy(self, name: str, paid: np.ndarray) -> None:
         self.month_flows["subsidies_paid_m_rmb"] += float(paid.sum())
-        for i in np.flatnonzero(paid > 1e-6):  # at least one RMB: rationing dust is no event
-            self.log_event(self.month, self.firm_agents[i], "subsidy", float(paid[i]), name)
+        rows = np.flatnonzero(paid > 1e-6)  # at least one RMB: rationing dust is no event
+        self.datacollector.log_events(
+            self.month,
+            [self.firm_agents[i] for i in rows],
+            "subsidy",
+            paid[rows].tolist(),
+            [name] * rows.size,
+        )
 
     def train_models(self) -> None:
         """Capability from compute and talent (Cobb-Douglas), depreciation, data feedback.
@@ -884,8 +896,14 @@ class GenAIMarket(mesa.Model):
             payments += [
                 (int(i), k, prog.name, float(paid[i])) for i in np.flatnonzero(paid > 1e-6)
             ]
-        for i, _, name, amount in sorted(payments):  # logged firm by firm
-            self.log_event(self.month, self.firm_agents[i], "subsidy", amount, name)
+        payments.sort()  # logged firm by firm
+        self.datacollector.log_events(
+            self.month,
+            [self.firm_agents[i] for i, _, _, _ in payments],
+            "subsidy",
+            [a for _, _, _, a in payments],
+            [name for _, _, name, _ in payments],
+        )
         t.cash_m_rmb, t.net_burn_m_rmb = finance.settle(
             fl,
             t.cash_m_rmb,
@@ -973,19 +991,30 @@ class GenAIMarket(mesa.Model):
         monthly_cost = (
             self.frontier_wage + tal.basic_per_frontier * tal.basic_wage_m_rmb_per_year
         ) / 12
-        for seller in sellers:
-            i = seller.row
-            price = max(-t.cash_m_rmb[i], 0.0) + acq.fire_sale_share * (
-                acq.talent_value_years_of_wage * self.frontier_wage * t.frontier_staff[i]
-            )
+
+        def buyers_state() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            """Who can buy (pre-training, not distressed), user shares, researcher shortfalls."""
+            runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb)
+            can = t.pretraining & (t.parent_backed | (runway >= acq.distress_runway_months))
             shortfall = np.maximum(
                 sc.technology.talent_output_elasticity * t.rd_budget_m_rmb / monthly_cost
                 - t.frontier_staff,
                 0.0,
             )
+            return can, self.spend_shares(), shortfall
+
+        can, shares, shortfall = buyers_state()
+        for seller in sellers:
+            # No deal is possible unless some buyer has the cash for the deal cost alone.
+            if not (can & (t.cash_m_rmb >= acq.integration_cost_m_rmb)).any():
+                break
+            i = seller.row
+            price = max(-t.cash_m_rmb[i], 0.0) + acq.fire_sale_share * (
+                acq.talent_value_years_of_wage * self.frontier_wage * t.frontier_staff[i]
+            )
             value = decisions.acquisition_value(
                 float(t.operating_margin_m_rmb[i]),
-                self.spend_shares(),
+                shares,
                 float(t.frontier_staff[i]),
                 float(t.own_capability_log10[i]),
                 t.own_capability_log10,
@@ -998,14 +1027,13 @@ class GenAIMarket(mesa.Model):
             )
             # A buyer pays the price and the deal's cost, and must not be distressed itself.
             cost = price + acq.integration_cost_m_rmb
-            runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb)  # rows move on exits
-            healthy = t.parent_backed | (runway >= acq.distress_runway_months)
-            able = t.pretraining & healthy & (t.cash_m_rmb >= cost) & (value > cost)
+            able = can & (t.cash_m_rmb >= cost) & (value > cost)
             able[i] = False
             if not able.any():
                 continue
             b = int(np.argmax(np.where(able, value - cost, -np.inf)))
             self._acquire(self.firm_agents[b], seller, price, acq.integration_cost_m_rmb)
+            can, shares, shortfall = buyers_state()  # rows moved and the buyer changed
 
     def _acquire(self, buyer: Firm, target: Firm, price: float, deal_cost: float) -> None:
         t = self.table
@@ -1047,7 +1075,8 @@ class GenAIMarket(mesa.Model):
         self.log_event(
             self.month, firm, cause, amount if amount else float(t.cash_m_rmb[i]), detail
         )
-        self.datacollector.add_firms(self.month, t, slice(i, i + 1), cause, self._panel_columns())
+        row = slice(i, i + 1)
+        self.datacollector.add_firms(self.month, t, row, cause, self._panel_columns(row))
         t.remove(firm.unique_id)
         del self.firm_agents[i]
         self.agent_by_name.pop(firm.name, None)
@@ -1129,6 +1158,7 @@ class GenAIMarket(mesa.Model):
         }
         self.datacollector.add_metrics(self.time, row)
         status = np.where(t.pretraining, ACTIVE, APP_LAYER)
-        self.datacollector.add_firms(m, t, slice(0, t.n), status, self._panel_columns())
+        rows = slice(0, t.n)
+        self.datacollector.add_firms(m, t, rows, status, self._panel_columns(rows))
         if self.month + 1 >= self.n_months:
             self.running = False

@@ -59,6 +59,7 @@ _FLOW_COLUMNS = {
     Account.IPO: "ipo_in_m_rmb",
     Account.STRATEGIC: "strategic_in_m_rmb",
 }
+EVENT_COLUMNS = ("month", "firm_id", "firm", "kind", "event", "amount_m_rmb", "detail")
 FIRM_PANEL_COLUMNS = (
     "month",
     "firm_id",
@@ -91,7 +92,8 @@ class Recorder:
         self._agenttype_records: dict[float, dict[Any, list[Any]]] = {}
         self.agent_reporters: dict[str, Any] = {}
         self.agenttype_reporters: dict[Any, dict[str, Any]] = {}
-        self.events: list[dict[str, Any]] = []
+        # The event log as columns (one list per column), cheaper than a dict per event.
+        self.events: dict[str, list[Any]] = {c: [] for c in EVENT_COLUMNS}
         self._firm_chunks: list[dict[str, np.ndarray]] = []
         self._names: dict[int, tuple[str, str, bool]] = {}  # firm id -> (name, kind, roster)
 
@@ -116,7 +118,7 @@ class Recorder:
         computed: dict[str, np.ndarray],
     ) -> None:
         """Append firm-panel rows ``rows`` (an index or slice into the table) with ``status``
-        (one for all, or one per row) and the model's ``computed`` columns for all table rows."""
+        (one for all, or one per row) and the model's ``computed`` columns for those rows."""
         if not self.record_firms:
             return
         ids = np.atleast_1d(table.firm_id[rows]).copy()
@@ -133,24 +135,35 @@ class Recorder:
         for account, col in _FLOW_COLUMNS.items():
             chunk[col] = flows[:, account].copy()
         for col in _MODEL_COLUMNS:
-            chunk[col] = np.atleast_1d(computed[col][rows]).copy()
+            chunk[col] = np.atleast_1d(computed[col]).copy()
         self._firm_chunks.append(chunk)
 
     def log_event(
         self, month: int, firm: Any, event: str, amount_m_rmb: float, detail: str = ""
     ) -> None:
         """Append to the event log (entries, rounds, subsidies, exits, policy steps)."""
-        self.events.append(
-            {
-                "month": month,
-                "firm_id": -1 if firm is None else firm.unique_id,
-                "firm": "" if firm is None else firm.name,
-                "kind": "" if firm is None else firm.kind,
-                "event": event,
-                "amount_m_rmb": float(amount_m_rmb),
-                "detail": detail,
-            }
-        )
+        e = self.events
+        e["month"].append(month)
+        e["firm_id"].append(-1 if firm is None else firm.unique_id)
+        e["firm"].append("" if firm is None else firm.name)
+        e["kind"].append("" if firm is None else firm.kind)
+        e["event"].append(event)
+        e["amount_m_rmb"].append(float(amount_m_rmb))
+        e["detail"].append(detail)
+
+    def log_events(
+        self, month: int, firms: list[Any], event: str, amounts: list[float], details: list[str]
+    ) -> None:
+        """Append one event per firm (same month and kind of event), in the order given."""
+        e = self.events
+        n = len(firms)
+        e["month"].extend([month] * n)
+        e["firm_id"].extend(f.unique_id for f in firms)
+        e["firm"].extend(f.name for f in firms)
+        e["kind"].extend(f.kind for f in firms)
+        e["event"].extend([event] * n)
+        e["amount_m_rmb"].extend(float(a) for a in amounts)
+        e["detail"].extend(details)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -175,7 +188,7 @@ class Recorder:
 
     def events_frame(self) -> pd.DataFrame:
         """The event log, one row per event."""
-        return pd.DataFrame(self.events)
+        return pd.DataFrame(self.events, columns=list(EVENT_COLUMNS))
 
     # -- Mesa DataCollector interface ------------------------------------------------------------
 

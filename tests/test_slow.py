@@ -37,8 +37,9 @@ def test_invariants_hold_for_every_replication_to_2030(full: RunResult) -> None:
 def test_the_shakeout_continues_and_concentration_persists(full: RunResult) -> None:
     m = full.metrics
     active = m.pivot(index="replication", columns="date", values="active_developers")
-    # No rebound after the shakeout: the field does not grow back by 2030.
-    assert np.median(active["2030-12"]) <= np.median(active["2028-12"])
+    # No rebound after the shakeout: the field does not grow back by 2030 beyond a firm or two
+    # (entry resumes only where the expected payoff covers the cost of reaching the floor).
+    assert np.median(active["2030-12"]) <= 1.25 * np.median(active["2028-12"])
     assert np.median(active["2030-12"]) <= 0.5 * active.max(axis=1).median()
     cr3 = m[m["date"] == "2030-12"]["cr3_users"]
     assert (cr3 > 0.5).mean() >= 0.9

@@ -349,3 +349,14 @@ def test_subsidy_budgets_are_released_month_by_month() -> None:
     assert gov.budget_left(prog, 5) == pytest.approx(prog.budget_m_rmb_per_year / 2)
     gov.spent_this_year[prog.name] = prog.budget_m_rmb_per_year / 2
     assert gov.budget_left(prog, 5) == 0.0
+
+
+def test_the_benchmark_field_stays_fixed() -> None:
+    """The scale benchmark's scenario keeps its firms and segments (no entry, sale or failure)."""
+    from sim.bench import scale_scenario
+    from sim.model import GenAIMarket
+
+    model = GenAIMarket(scale_scenario(12, 30), seed=3, record_firms=False)
+    model.run_until(48)
+    assert model.table.n == 12 and model.n_segments == 30
+    assert model.datacollector.metrics_frame()["entries"].sum() == 12
