@@ -312,11 +312,14 @@ class GenAIMarket(mesa.Model):
             t.frontier_staff *= self.frontier_pool / employed
 
         before = self.imported_installed + self.domestic_installed
+        # Between an export control's announcement and its effect, buyers rush orders that
+        # sellers still fill: imports run above their controlled path.
+        rush = 1 + sc.compute.stockpile_multiple if gov.tightening_ahead(m) else 1.0
         supply = environment.chip_supply_step(
             m,
             self.imported_installed,
             self.domestic_installed,
-            gov.imported_supply_factor,
+            gov.imported_supply_factor * rush,
             self.domestic_midpoint,
             sc.compute,
         )
@@ -635,11 +638,22 @@ class GenAIMarket(mesa.Model):
         wanted = np.maximum(t.own_chips_share * plan - t.own_h100e, 0.0)
         if gov.tightening_ahead(self.month):
             wanted *= 1 + c.stockpile_multiple
-        wanted = np.minimum(wanted, np.maximum(t.cash_m_rmb, 0.0) / chip_price)
+        # Funds: own cash, and for a unit with a parent the parent's capital budget (up to the
+        # loss-cover multiple of its committed budget a month), booked as a parent transfer.
+        parent_capex = np.where(
+            t.parent_backed, sc.firms.parent_loss_cover_multiple * t.budget_m_rmb_per_month, 0.0
+        )
+        funds = np.maximum(t.cash_m_rmb, 0.0) + parent_capex
+        wanted = np.minimum(wanted, funds / chip_price)
         bought = ration_supply(wanted, self.new_supply_h100e)
+        spend = bought * chip_price
+        from_parent = np.minimum(
+            np.maximum(spend - np.maximum(t.cash_m_rmb, 0.0), 0.0), parent_capex
+        )
+        t.flows[:, Account.PARENT] += from_parent
+        t.cash_m_rmb += from_parent - spend
         t.own_h100e += bought
-        t.cash_m_rmb -= bought * chip_price
-        t.flows[:, Account.CHIP_PURCHASE] += bought * chip_price
+        t.flows[:, Account.CHIP_PURCHASE] += spend
         self.month_flows["chip_purchases_h100e"] += float(bought.sum())
 
         # Rentals: what own chips do not cover, bid at last month's price; vouchers add money.

@@ -469,8 +469,8 @@ class Compute(Strict):
     )
     stockpile_multiple: float = F(
         1.0,
-        desc="extra chip purchases, as a multiple of planned purchases, between the announcement "
-        "and the effect of an export-control step",
+        desc="extra imports and chip purchases, as a multiple of the usual, between the "
+        "announcement and the effect of an export-control step (rush orders; assumption)",
         ge=0,
         le=20,
     )

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sim.scenario import Capital, Talent, Technology
@@ -360,3 +361,26 @@ def test_the_benchmark_field_stays_fixed() -> None:
     model.run_until(48)
     assert model.table.n == 12 and model.n_segments == 30
     assert model.datacollector.metrics_frame()["entries"].sum() == 12
+
+
+def test_firms_stockpile_between_an_announcement_and_the_control() -> None:
+    """The 2023-11-17 rule was announced on 2023-10-17: firms buy more chips in between."""
+    from sim.runner import run_replication
+
+    from .conftest import scenario_with
+
+    announced = scenario_with(end="2023-12")
+    steps = announced.model_dump(mode="json")["policy"]["export_controls"]
+    surprise = scenario_with(
+        end="2023-12", policy={"export_controls": [{**s, "announced": None} for s in steps]}
+    )
+    bought = {
+        name: run_replication(sc, seed=5, record_firms=False).metrics.set_index("date")[
+            "chip_purchases_h100e"
+        ]
+        for name, sc in (("announced", announced), ("surprise", surprise))
+    }
+    assert bought["announced"]["2023-10"] > 1.2 * bought["surprise"]["2023-10"]
+    pd.testing.assert_series_equal(  # identical before the announcement
+        bought["announced"].loc[:"2023-09"], bought["surprise"].loc[:"2023-09"]
+    )

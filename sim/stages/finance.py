@@ -111,8 +111,10 @@ def settle(
         + flows[:, Account.OVERHEAD]
         + flows[:, Account.COMPLIANCE_COST]
     )
-    flows[:, Account.PARENT] += np.where(parent_backed, budget_m_rmb_per_month, 0.0)
-    inflow = flows[:, Account.REVENUE] + flows[:, Account.SUBSIDY_IN] + flows[:, Account.PARENT]
+    # Parent transfers booked earlier in the month (chip purchases) are already in cash.
+    budget_in = np.where(parent_backed, budget_m_rmb_per_month, 0.0)
+    flows[:, Account.PARENT] += budget_in
+    inflow = flows[:, Account.REVENUE] + flows[:, Account.SUBSIDY_IN] + budget_in
     cash = cash_m_rmb + (inflow - costs)
     limit = (
         np.full_like(cash, np.inf)
