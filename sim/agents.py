@@ -110,7 +110,8 @@ class Firm(mesa.Agent):
         model, t = self.model, self.model.table
         i = self.row
         t.pretraining[i] = False
-        t.budget_m_rmb_per_month[i] = 0.0
+        # A parent keeps an operating budget for the product (its loss cover follows it).
+        t.budget_m_rmb_per_month[i] *= model.scenario_params.firms.app_layer_budget_share
         t.rd_budget_m_rmb[i] = 0.0
         t.frontier_staff[i] = 0.0  # researchers return to the pool
         self.status = APP_LAYER

@@ -384,7 +384,17 @@ class GenAIMarket(mesa.Model):
             traits = self.streams.firm(f"entrant-{self._entrant_counter}")
             vertical = traits.random() < e.vertical_share
             cls = VerticalFirm if vertical else Startup
-            cash = e.seed_cash_median_m_rmb * math.exp(e.seed_cash_sd_log * traits.normal())
+            wanted = e.seed_cash_median_m_rmb * math.exp(e.seed_cash_sd_log * traits.normal())
+            # Founders bring their share; the seed round comes from the funds' dry powder. A team
+            # that cannot raise enough to run a pre-training team for its minimum runway does
+            # not start (the n-th would-be entrant keeps its traits either way).
+            powder = float(self.funds.agg("dry_powder_m_rmb", sum))
+            seed_want = wanted * (1 - e.founder_share)
+            if wanted * e.founder_share + min(seed_want, powder) < self._viable_cash():
+                continue
+            seed_round = self._syndicate(seed_want)
+            cash = wanted * e.founder_share + seed_round
+            self.month_flows["vc_invested_m_rmb"] += seed_round
             sectors: list[str] = []
             if vertical and self.enterprise_sectors:
                 sectors = [self.enterprise_sectors[traits.integers(len(self.enterprise_sectors))]]
@@ -396,6 +406,31 @@ class GenAIMarket(mesa.Model):
                 efficiency=firm.draw_efficiency(sc.firms.efficiency_sd_log),
                 capability=max(floor - gap, 0.0),
             )
+            i = self.table.row(firm.unique_id)  # the seed round is venture money, not founders'
+            self.table.flows[i, Account.ENTRY_CAPITAL] -= seed_round
+            self.table.flows[i, Account.VC] += seed_round
+
+    def _viable_cash(self) -> float:
+        """Cash a start-up needs to run a minimum pre-training team for its minimum runway (M RMB):
+        the team's cost over the Cobb-Douglas staff share, for ``min_runway_months``."""
+        sc = self.scenario_params
+        tal = sc.talent
+        team = (
+            tal.min_pretraining_team
+            * (self.frontier_wage + tal.basic_per_frontier * tal.basic_wage_m_rmb_per_year)
+            / 12
+        )
+        runway = sc.firms.kinds["startup"].min_runway_months
+        return team / sc.technology.talent_output_elasticity * runway
+
+    def _syndicate(self, want_m_rmb: float) -> float:
+        """Raise up to ``want_m_rmb`` from the funds, the one with most dry powder leading."""
+        paid = 0.0
+        for fund in sorted(self.funds, key=lambda f: -f.dry_powder_m_rmb):
+            if paid >= want_m_rmb:
+                break
+            paid += fund.invest(want_m_rmb - paid)
+        return paid
 
     def entry_attractiveness(self) -> float:
         """Expected payoff of entering over the cost of keeping a model at the open floor (0-1)."""
@@ -477,6 +512,7 @@ class GenAIMarket(mesa.Model):
             & venture
             & (t.entry_month < m)
             & (runway < cap.raise_below_runway_months)
+            & (m - t.last_funded_month >= cap.min_months_between_rounds)
         )
         if seeking.size == 0:
             return
@@ -502,14 +538,10 @@ class GenAIMarket(mesa.Model):
             firm = self.firm_agents[i]
             want = cap.round_runway_months * max(t.net_burn_m_rmb[i], cap.min_round_burn_m_rmb)
             # A syndicate: the fund with the most dry powder leads, others fill the round.
-            paid, lead = 0.0, max(funds, key=lambda f: f.dry_powder_m_rmb)
-            for fund in sorted(funds, key=lambda f: -f.dry_powder_m_rmb):
-                paid += fund.invest(want - paid)
-                if paid >= want:
-                    break
+            fund = max(funds, key=lambda f: f.dry_powder_m_rmb)
+            paid = self._syndicate(want)
             if paid <= 0:
                 break
-            fund = lead
             cash[i] += paid
             flows[i, Account.VC] += paid
             last_funded[i] = m
@@ -660,10 +692,12 @@ class GenAIMarket(mesa.Model):
         rent_want = np.maximum(plan - t.own_h100e, 0.0)
         money = rent_want * price_guess
         contracts = money.copy()
+        # Vouchers pay a share of the rented *training* compute of firms that pre-train.
+        train_rent = np.minimum(money, train_money) * t.pretraining
         for prog in gov.active_programmes("compute_voucher"):
             eligible = gov.eligible(prog.eligible, t.kind)
             _, claims = voucher_contracts(
-                money, np.full(t.n, gov.rate(prog)), gov.cap_left(prog, t.firm_id)
+                train_rent, np.full(t.n, gov.rate(prog)), gov.cap_left(prog, t.firm_id)
             )
             paid = ration_subsidy(
                 np.where(eligible, claims, 0.0), gov.budget_left(prog, self.month)
@@ -764,7 +798,7 @@ class GenAIMarket(mesa.Model):
             runway,
             t.parent_backed,
             np.nan_to_num(t.price_index, nan=np.inf),
-            bertrand,
+            mc,
             pr.penetration_target_share,
             pr.penetration_min_runway_months,
             pr.war_undercut,
@@ -899,7 +933,7 @@ class GenAIMarket(mesa.Model):
         payments: list[tuple[int, int, str, float]] = []
         for k, prog in enumerate(gov.active_programmes("cofunding")):
             claims = np.where(
-                gov.eligible(prog.eligible, t.kind),
+                gov.eligible(prog.eligible, t.kind) & t.pretraining,
                 np.minimum(gov.rate(prog) * np.maximum(rd, 0.0), gov.cap_left(prog, t.firm_id)),
                 0.0,
             )
@@ -966,26 +1000,32 @@ class GenAIMarket(mesa.Model):
         """Pre-training firms past their grace period review whether their model earns its keep."""
         sc = self.scenario_params
         m, t = self.month, self.table
-        runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb)
+        w = sc.firms.floor_smoothing_months
         keeps = decisions.keeps_pretraining(
             t.own_capability_log10,
-            self.open_floor_log10(),
+            float(np.mean(self.floor_history[-w:])),
             t.own_trend,
             self.floor_trend,
             self.kind_horizon[t.kind],
             self.spend_shares(),
             sc.firms.defend_share,
         )
-        # Cash: without a parent, a firm about to run out stops research rather than fail, unless
-        # it raised money within the last quarter.
+        # Money: a firm whose R&D budget can no longer pay a pre-training team (and that has no
+        # round in prospect this quarter) stops, whatever its age, rather than burn out.
+        tal = sc.talent
+        team_cost = (
+            tal.min_pretraining_team
+            * (self.frontier_wage + tal.basic_per_frontier * tal.basic_wage_m_rmb_per_year)
+            / 12
+        )
         starving = (
-            ~t.parent_backed
-            & (runway < sc.firms.stop_below_runway_months)
+            (sc.technology.talent_output_elasticity * t.rd_budget_m_rmb < team_cost)
             & (m - t.last_funded_month > 3)
+            & (m > t.entry_month)
         )
         review = t.pretraining & (m - t.entry_month >= sc.firms.pivot_grace_months)
-        for i in np.flatnonzero(review & (~keeps | starving)):
-            reason = "cash" if starving[i] and keeps[i] else "below the open-weight floor"
+        for i in np.flatnonzero(t.pretraining & ((review & ~keeps) | starving)):
+            reason = "cash" if starving[i] else "below the open-weight floor"
             self.firm_agents[i].stop_pretraining(reason)
             self.month_flows["exits_pivoted"] += 1
 
@@ -995,7 +1035,9 @@ class GenAIMarket(mesa.Model):
         sc = self.scenario_params
         acq, tal = sc.acquisitions, sc.talent
         t = self.table
-        runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb)
+        # Distress is judged on the burn a firm cannot cut: without its discretionary research.
+        discretionary = np.maximum(t.rd_budget_m_rmb - t.budget_m_rmb_per_month, 0.0)
+        runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb - discretionary)
         sellers = [
             self.firm_agents[i]
             for i in np.flatnonzero(

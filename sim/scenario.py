@@ -835,12 +835,19 @@ class Firms(Strict):
         ge=0,
         le=1,
     )
-    stop_below_runway_months: float = F(
-        3.0,
-        desc="a firm without a parent stops pre-training (cutting its research cost) rather than "
-        "run out of cash when its runway falls below this and no round came",
+    app_layer_budget_share: float = F(
+        0.1,
+        desc="a parent keeps this share of a unit's committed budget as an operating budget when "
+        "the unit stops pre-training and sells on others' models (assumption)",
         ge=0,
-        le=60,
+        le=1,
+    )
+    floor_smoothing_months: int = F(
+        6,
+        desc="firms judge their model against the open-weight floor averaged over this many "
+        "months (a release is evaluated, not reacted to overnight)",
+        ge=1,
+        le=36,
     )
     roster_efficiency_sd_log: float = F(
         0.4,
@@ -887,6 +894,13 @@ class Entry(Strict):
         0.1,
         desc="dry powder ratio is clipped below at this before the elasticity applies",
         gt=0,
+        le=1,
+    )
+    founder_share: float = F(
+        0.3,
+        desc="share of an entrant's starting cash its founders bring; the rest is a seed round "
+        "from the funds' dry powder, so an entrant is poorer when funds are empty",
+        ge=0,
         le=1,
     )
     money_ratio_max: float = F(
@@ -1002,6 +1016,9 @@ class Capital(Strict):
         desc="share of undeployed dry powder leaving for other sectors each month",
         ge=0,
         le=1,
+    )
+    min_months_between_rounds: int = F(
+        6, desc="a start-up raises at most one round in this many months", ge=1, le=60
     )
     strategic_stake_share: float = F(
         0.3,

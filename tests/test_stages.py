@@ -233,13 +233,13 @@ class TestDecisions:
             runway_months=np.array([1.0, 30.0, 3.0, 30.0]),
             parent_backed=np.array([False, False, False, False]),
             price=np.array([0.1, 1.0, 1.0, 1.0]),
-            target_price=np.array([0.1, 1.0, 1.0, 0.12]),
+            marginal_cost=np.array([0.1, 1.0, 1.0, 0.12]),
             target_share=0.1,
             min_runway_months=24,
             undercut=0.3,
         )
-        # Firm 0 is the cheap contender itself; 1 can fund and is undercut; 2 cannot fund;
-        # 3's own target (0.12) is not undercut by 0.1 by more than 30 %.
+        # Firm 0 is the cheap contender itself; 1 can fund and the rival prices below its cost;
+        # 2 cannot fund; 3's own cost (0.12) is not undercut by 0.1 by more than 30 %.
         np.testing.assert_array_equal(pen, [False, True, False, False])
 
     def test_keep_up_cost_by_hand(self) -> None:

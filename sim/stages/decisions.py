@@ -44,7 +44,7 @@ def prices_for_penetration(
     runway_months: FloatArray,
     parent_backed: BoolArray,
     price: FloatArray,
-    target_price: FloatArray,
+    marginal_cost: FloatArray,
     target_share: float,
     min_runway_months: float,
     undercut: float,
@@ -53,8 +53,9 @@ def prices_for_penetration(
 
     It does when it is below its target share, can fund the losses (a parent, or cash for at
     least ``min_runway_months``), and a rival with a real user base (at least half the target
-    share) charges less than ``1 - undercut`` of the firm's own target price: a price war breaks
-    out when a cheaper rival threatens, not as a standing policy.
+    share) charges less than ``1 - undercut`` of the firm's own marginal cost: a price war breaks
+    out when a rival with lower costs (an efficient entrant, cheaper compute) threatens, not as a
+    standing policy among equals.
     """
     can_fund = parent_backed | (runway_months >= min_runway_months)
     contender = user_share >= 0.5 * target_share
@@ -63,7 +64,7 @@ def prices_for_penetration(
     order = np.argsort(np.where(contender, price, np.inf), kind="stable")
     second = np.where(contender, price, np.inf)[order[1]] if price.size > 1 else np.inf
     rival = np.where(contender & (price <= cheapest), second, cheapest)
-    threatened = rival < (1 - undercut) * target_price
+    threatened = rival < (1 - undercut) * marginal_cost
     return (user_share < target_share) & can_fund & threatened
 
 
