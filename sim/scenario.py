@@ -374,10 +374,10 @@ class Talent(Strict):
         le=1,
     )
     min_pretraining_team: float = F(
-        15.0,
+        10.0,
         desc="frontier researchers a firm needs to run pre-training at all (an indivisible "
         "team: data, infrastructure, training; assumption, against R&D head-counts of 284-657 "
-        "at the leading start-ups in 2025, IPO prospectuses, and university labs of a dozen "
+        "at the leading start-ups in 2025, IPO prospectuses, and university labs of about ten "
         "that trained 1-bn-parameter models in 2023)",
         ge=0,
         le=1e4,

@@ -85,6 +85,8 @@ def test_a_total_embargo_shrinks_what_can_be_served_and_the_market(runs: RunResu
         effect(runs, "total_embargo", "compute_price_m_rmb_per_h100e_month", "2024-01", "2027-12")
     )
     assert_positive(effect(runs, "total_embargo", "capability_gap_log10", "2026-12"))
+    # Compute decides who survives: fewer start-ups can keep pre-training.
+    assert_negative(effect(runs, "total_embargo", "active_startup", "2024-01", "2025-12"))
 
 
 def test_lifting_export_controls_cheapens_compute_and_closes_the_gap(runs: RunResult) -> None:
@@ -95,6 +97,8 @@ def test_lifting_export_controls_cheapens_compute_and_closes_the_gap(runs: RunRe
     assert_negative(effect(runs, "no_export_controls", "domestic_chip_share", "2026-12"))
     assert_negative(effect(runs, "no_export_controls", "capability_gap_log10", "2026-12"))
     assert_positive(effect(runs, "no_export_controls", "usage_served_m_rmb", "2027-01", "2027-12"))
+    # Without controls more start-ups survive the shakeout.
+    assert_positive(effect(runs, "no_export_controls", "active_startup", "2024-01", "2025-12"))
 
 
 def test_full_decoupling_raises_costs_cuts_vc_and_thins_the_field(runs: RunResult) -> None:
@@ -136,8 +140,10 @@ def test_without_subsidies_no_programme_pays(runs: RunResult) -> None:
     assert_negative(effect(runs, "no_subsidies", "subsidies_paid_m_rmb", "2023-01", "2027-12"))
 
 
-def test_vc_winter_cuts_funding_and_developers(runs: RunResult) -> None:
+def test_vc_winter_cuts_funding_entry_and_developers(runs: RunResult) -> None:
     assert_negative(effect(runs, "vc_winter", "vc_invested_m_rmb", "2024-01", "2027-12"))
+    # Entrants raise their seed rounds from the funds: empty funds mean fewer entrants.
+    assert_negative(effect(runs, "vc_winter", "entries", "2024-01", "2027-12"))
     assert_negative(effect(runs, "vc_winter", "active_developers", "2025-01", "2027-12"))
 
 
@@ -149,11 +155,11 @@ def test_open_weights_lift_the_floor_deconcentrate_and_thin_the_developers(
     assert_negative(effect(runs, "open_source_push", "active_developers", "2025-01", "2027-12"))
 
 
-def test_strict_regulation_delays_approval_and_favours_incumbents(runs: RunResult) -> None:
+def test_strict_regulation_delays_approval_and_thins_the_start_ups(runs: RunResult) -> None:
     ev = runs.events
     approved = ev[ev["event"] == "filing_approved"].groupby("scenario")["month"].mean()
     assert approved["strict_regulation"] > approved["baseline"]
-    assert_positive(effect(runs, "strict_regulation", "cr3_users", "2024-06", "2025-06"))
+    assert_negative(effect(runs, "strict_regulation", "active_startup", "2024-01", "2025-12"))
     assert_negative(effect(runs, "strict_regulation", "revenue_m_rmb", "2027-01", "2027-12"))
 
 
