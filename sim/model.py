@@ -770,6 +770,7 @@ class GenAIMarket(mesa.Model):
             t.users_total_m,
             floor,
             tech,
+            learning=training.astype(float),
         )
         t.train_window[:, self.month % self.window] = compute
         t.own_trend = 0.8 * t.own_trend + 0.2 * (t.own_capability_log10 - before)

@@ -306,6 +306,14 @@ class Technology(Strict):
         gt=0,
         le=1e4,
     )
+    spillover_per_month: float = F(
+        0.02,
+        desc="share of the gap between a training firm's effective compute and the domestic "
+        "leader's that it closes each month through knowledge spillovers (papers, open "
+        "research, researchers moving; assumption)",
+        ge=0,
+        le=0.5,
+    )
     data_feedback_log10_per_decade_users: float = F(
         0.15, desc="capability gained per tenfold users (data feedback), log10", ge=0, le=2
     )

@@ -55,9 +55,10 @@ def shakeout_to_a_few(r: RunResult) -> tuple[bool, str]:
 
 
 def concentrated_users(r: RunResult) -> tuple[bool, str]:
-    """A few providers hold most users by 2028 (top-3 share above one half)."""
+    """A few providers hold most users by 2028: the top-3 share is above one half in the median
+    replication and above two fifths in every one (chance and spillovers keep some more open)."""
     cr3 = _at(r.metrics, "2028-12")["cr3_users"]
-    return bool((cr3 > 0.5).all()), str(cr3.round(2).tolist())
+    return bool(cr3.median() > 0.5 and (cr3 > 0.4).all()), str(cr3.round(2).tolist())
 
 
 def market_grows_by_orders_of_magnitude(r: RunResult) -> tuple[bool, str]:

@@ -142,6 +142,28 @@ class TestTraining:
         np.testing.assert_allclose(own, [math.log10(700.0)])
         np.testing.assert_allclose(capability, own)
 
+    def test_spillovers_close_part_of_the_gap_to_the_leader(self) -> None:
+        tech = Technology(
+            global_frontier_2021_log10=2.5,
+            global_frontier_growth_log10_per_year=0.9,
+            capability_obsolescence_per_month=0.0,
+            spillover_per_month=0.1,
+            data_feedback_log10_per_decade_users=0.0,
+        )
+        stock, _, _ = training.train(
+            0,
+            compute_h100e=np.zeros(3),
+            frontier_staff=np.zeros(3),
+            efficiency=np.ones(3),
+            effective_compute=np.array([1000.0, 100.0, 100.0]),
+            users_total_m=np.zeros(3),
+            open_floor_log10=-np.inf,
+            tech=tech,
+            learning=np.array([1.0, 1.0, 0.0]),
+        )
+        # The learner closes 10 % of 900; the leader and a firm that does not train do not move.
+        np.testing.assert_allclose(stock, [1000.0, 190.0, 100.0])
+
 
 class TestFirmTable:
     def test_append_grow_and_compact_keep_entry_order(self) -> None:
