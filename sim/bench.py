@@ -309,11 +309,14 @@ def run_all(quick: bool = False, emit: Callable[[dict[str, Any]], None] = print)
     return results
 
 
-def _table(title: str, header: list[str], align: str, rows: list[list[Any]]) -> list[str]:
+def _table(
+    title: str, header: list[str], align: str, rows: list[list[Any]], intro: str = ""
+) -> list[str]:
     """A Markdown section with one table (``align``: one of ``l``/``r`` per column)."""
     rule = "|" + "|".join("---" if a == "l" else "---:" for a in align) + "|"
     body = ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return [f"## {title}", "", "| " + " | ".join(header) + " |", rule, *body, ""]
+    lead = [intro, ""] if intro else []
+    return [f"## {title}", "", *lead, "| " + " | ".join(header) + " |", rule, *body, ""]
 
 
 def performance_markdown(results: list[dict[str, Any]], command: str) -> str:
@@ -378,12 +381,12 @@ def performance_markdown(results: list[dict[str, Any]], command: str) -> str:
         lines.append("")
     for r in results:
         if r["case"] == "stages":
-            lines += [f"{r['ms_per_month']} ms a baseline month on average.", ""]
             lines += _table(
                 "Where a baseline month goes",
                 ["stage", "share"],
                 "lr",
                 [[f"`{k}`", f"{v:.1%}"] for k, v in r["share"].items()],
+                intro=f"{r['ms_per_month']} ms a baseline month on average.",
             )
     for r in results:
         if r["case"] == "cli":
