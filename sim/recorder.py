@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from sim.state import Account, FirmTable
-from sim.vocab import KINDS
 
 #: Firm-panel columns taken straight from the firm table, in table order.
 _TABLE_COLUMNS = (
@@ -202,8 +201,3 @@ class Recorder:
         return f.rename(columns={"month": "Step", "firm_id": "AgentID"}).set_index(
             ["Step", "AgentID"]
         )
-
-
-def kind_names(codes: np.ndarray) -> list[str]:
-    """Kind names of kind indices (``sim.vocab.KINDS``)."""
-    return [KINDS[int(c)] for c in codes]

@@ -208,10 +208,6 @@ class FirmTable:
                 self._row_of[int(ids[j])] = j
         self.n = last
 
-    def kind_values(self, table: np.ndarray) -> np.ndarray:
-        """Look up a per-kind parameter (``table[k]`` for kind index ``k``) for every row."""
-        return table[self.kind]
-
     def _grow(self) -> None:
         new_cap = 2 * self._capacity
         for name, arr in self._data.items():
@@ -219,9 +215,3 @@ class FirmTable:
             grown[: self._capacity] = arr
             self._data[name] = grown
         self._capacity = new_cap
-
-    def snapshot_row(self, i: int) -> dict[str, Any]:
-        """One row as plain Python values (scalars only; users summed), for tables and tests."""
-        out: dict[str, Any] = {name: self._data[name][i].item() for name in SCALARS}
-        out["users_m"] = float(self._data["users_m"][i].sum())
-        return out

@@ -406,3 +406,16 @@ def test_firms_stockpile_between_an_announcement_and_the_control() -> None:
     pd.testing.assert_series_equal(  # identical before the announcement
         bought["announced"].loc[:"2023-09"], bought["surprise"].loc[:"2023-09"]
     )
+
+
+def test_a_firm_agent_reads_its_own_row() -> None:
+    """Agents hold identity and decisions; their numbers are their row of the firm table."""
+    from sim.model import GenAIMarket
+
+    from .conftest import scenario_with
+
+    model = GenAIMarket(scenario_with(end="2023-06"), seed=2)
+    model.run_until(24)
+    for firm in model.active_firms()[:5]:
+        assert firm.get("cash_m_rmb") == model.table.cash_m_rmb[firm.row]
+        assert model.table.firm_id[firm.row] == firm.unique_id
