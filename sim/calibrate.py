@@ -355,9 +355,10 @@ def read_targets(path: Path, end: str = "2060-12") -> list[Target]:
     return out
 
 
-def load_calibration(path: str | Path) -> Calibration:
+def load_calibration(path: str | Path, out: Path | None = None) -> Calibration:
     """Read and validate a calibration file; every problem is an ``InputError`` (exit 2) naming
-    the file where the bad value was written (the calibration file, its base or the targets)."""
+    the file where the bad value was written (the calibration file, its base or the targets).
+    ``out`` is the results folder its outputs (and study) go to."""
     path = Path(path)
     spec = load_spec(path, CalibrationSpec, "calibration")
     # The base without any earlier calibration: the fit must not depend on a previous result.
@@ -366,7 +367,7 @@ def load_calibration(path: str | Path) -> Calibration:
     base_raw["end"] = spec.end
     source.keys["end"] = Source(_display(path), ("end",))
     validate_scenario(base_raw, _display(base_path), source)
-    cal = Calibration(spec, path, base_raw, read_targets(path.parent / spec.targets, spec.end))
+    cal = Calibration(spec, path, base_raw, read_targets(path.parent / spec.targets, spec.end), out)
     if spec.out_of_sample_until is not None:
         until = spec.out_of_sample_until
         try:
@@ -1380,7 +1381,14 @@ def accept(cal: Calibration, folder: Path, executor: Executor | None = None) -> 
     import shutil
     import tempfile
 
+    from sim.safeload import check_output_file
+
     values = read_result(cal, folder)
+    check_output_file(cal.path(cal.spec.output), f"{_display(cal.file)}: output")
+    check_output_file(
+        cal.path(cal.spec.posterior_output), f"{_display(cal.file)}: posterior_output"
+    )
+    check_output_folder(cal.path(cal.spec.report), f"{_display(cal.file)}: report", resume=True)
     table, problems = check_result(cal, values, executor)
     if problems:
         raise InputError(
