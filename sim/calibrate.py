@@ -1,10 +1,12 @@
-"""Calibration: declared targets, a loss, an optimiser, and a fit report.
+"""Calibration: declared targets, a loss, an optimiser, a posterior, and a fit report.
 
 Targets live in a CSV with their sources and tolerances (``calibration/targets.csv``): iiMedia's
-China AIGC core market in 2023 and 2028 (only these two points are published) and the count of
-models in mid-2023. Annual targets are matched against calendar-year sums of monthly revenue; the
-growth implied by the two market points is a further term, derived here from the two rows (never
-an interpolated year presented as data).
+China AIGC core market in 2023 and 2028 (only these two points are published), the count of
+models in mid-2023 and CNNIC's generative-AI users (2024-12, 2025-06, 2025-12). Each target kind
+is an entry of ``TARGET_KINDS``: its period form (year or month), whether its tolerance is
+relative, and an extractor from a replication's monthly metrics table (annual targets are
+calendar-year sums of monthly revenue). The growth implied by the two market points is a further
+term, derived here from the two rows (never an interpolated year presented as data).
 
 The loss is a sum of squared errors in tolerance units, computed on medians across replications
 that use the same seeds in every trial (common random numbers), so trials differ only through their
@@ -13,10 +15,17 @@ calibration rerun with the same command continues from the stored trials. Trials
 batches of fixed size and evaluated on the command's executor (``sim.executor``: worker processes
 started once and reused by trials, profiles and the final replications), so results do not depend
 on the number of workers. A failed trial is recorded with its reason.
+
+Beyond the best point, ``fit_posterior`` approximates the posterior of the free parameters by
+ABC-SMC (``sim.abc``) with the same simulated statistics, and ``out_of_sample`` fits only the
+targets up to a cut-off month and predicts the later ones. Everything a calibration writes goes to
+its own results folder (``write_results_folder``); ``accept`` installs a result as the tracked
+calibration only after re-simulating it and checking every target.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -24,7 +33,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from sim.errors import InputError
 from sim.executor import Executor
 from sim.params import check_parameter, load_spec, scenario_at, set_path
-from sim.safeload import check_output_file, check_output_folder, excerpt, read_csv_rows
+from sim.safeload import check_output_folder, excerpt, read_csv_rows
 from sim.scenario import (
     F,
     Source,
@@ -44,7 +53,6 @@ from sim.scenario import (
     validate_scenario,
 )
 
-TargetKind = Literal["market_size", "active_models"]
 INTERRUPTED = "interrupted (the process stopped before the trial finished)"
 TARGET_COLUMNS = (
     "target",
@@ -56,6 +64,54 @@ TARGET_COLUMNS = (
     "definition",
     "source",
 )
+
+
+# --------------------------------------------------------------------------------------------------
+# Target kinds: how each kind of target is read off a replication's monthly metrics table
+# --------------------------------------------------------------------------------------------------
+
+
+def _annual_market(metrics: pd.DataFrame, period: str) -> float:
+    """Calendar-year sum of monthly revenue, bn RMB (``sim.summary.annual_market_bn_rmb``)."""
+    from sim.summary import annual_market_bn_rmb
+
+    annual = annual_market_bn_rmb(metrics).set_index("year")["market_bn_rmb"]
+    return float(annual.get(int(period), np.nan))
+
+
+def _monthly(column: str) -> Callable[[pd.DataFrame, str], float]:
+    """An extractor of ``column`` in the month ``period`` (YYYY-MM)."""
+
+    def extract(metrics: pd.DataFrame, period: str) -> float:
+        at = metrics.loc[metrics["date"] == period, column]
+        return float(at.iloc[0]) if len(at) else np.nan
+
+    extract.__doc__ = f"``{column}`` in the month of the target."
+    return extract
+
+
+@dataclass(frozen=True)
+class TargetKind:
+    """A kind of target: its period form, tolerance type and extractor."""
+
+    annual: bool
+    """period written YYYY (matched on the calendar year), else YYYY-MM"""
+    relative: bool
+    """tolerance relative (errors on a log scale), else absolute (errors in levels)"""
+    unit: str
+    """axis label of the simulated quantity"""
+    extract: Callable[[pd.DataFrame, str], float]
+    """value of the target's quantity in one replication's metrics table"""
+
+
+TARGET_KINDS: dict[str, TargetKind] = {
+    "market_size": TargetKind(True, True, "bn RMB (calendar year)", _annual_market),
+    "active_models": TargetKind(False, False, "active developers", _monthly("active_developers")),
+    "genai_users": TargetKind(
+        False, True, "consumer adopters, million", _monthly("consumer_adopters_m")
+    ),
+}
+"""Target name (first column of the targets CSV) -> kind. A new kind of target is one entry."""
 
 
 class FreeParameter(Strict):
@@ -92,6 +148,26 @@ class Optimizer(Strict):
     seed: int = F(0, desc="seed of the sampler", ge=0, le=2**32 - 1)
 
 
+class PosteriorSettings(Strict):
+    """ABC-SMC settings (``sim.abc``): a fixed number of simulations per generation."""
+
+    particles: int = F(48, desc="proposals simulated per generation", ge=4, le=100_000)
+    generations: int = F(4, desc="generations (the first draws from the prior)", ge=1, le=100)
+    keep: float = F(
+        0.3, desc="quantile of accepted distances that sets the next threshold", gt=0, lt=1
+    )
+    epsilon: float = F(
+        1.0,
+        desc="final threshold: largest target error in tolerance units (1: every target met)",
+        gt=0,
+        le=1000,
+    )
+    predictive_draws: int = F(
+        24, desc="posterior draws re-run over the full horizon (out-of-sample check)", ge=1
+    )
+    seed: int = F(0, desc="seed of the ABC sampler", ge=0, le=2**32 - 1)
+
+
 class CalibrationSpec(Strict):
     """A calibration file."""
 
@@ -105,16 +181,40 @@ class CalibrationSpec(Strict):
     seed: int = F(1, desc="root seed of the replications", ge=0, le=2**32 - 1)
     parameters: list[FreeParameter] = F(desc="free parameters", min_length=1)
     optimizer: Optimizer = F(default_factory=Optimizer, desc="optimiser settings and budget")
+    posterior: PosteriorSettings = F(
+        default_factory=PosteriorSettings, desc="ABC-SMC posterior settings"
+    )
+    out_of_sample_until: str | None = F(
+        None,
+        desc="YYYY-MM: also fit only the targets up to this month and predict the later ones "
+        "(null: no out-of-sample check)",
+    )
     growth_weight: float = F(
         1.0, desc="weight of the growth implied by two market targets", ge=0, le=100
     )
-    output: str = F("calibrated.yaml", desc="calibrated parameter file, relative to this file")
-    report: str = F("report", desc="fit report folder, relative to this file")
-    study: str = F("study.db", desc="Optuna SQLite study, relative to this file (not committed)")
+    output: str = F(
+        "calibrated.yaml",
+        desc="where `calibrate --accept` installs the parameter file, relative to this file",
+    )
+    report: str = F(
+        "report", desc="where `calibrate --accept` installs the fit report, relative to this file"
+    )
+    posterior_output: str = F(
+        "posterior.parquet",
+        desc="where `calibrate --accept` installs the posterior sample, relative to this file",
+    )
+    study: str = F("study.db", desc="name of the Optuna SQLite study inside the results folder")
     profile_points: int = F(7, desc="points per one-at-a-time loss profile", ge=2, le=100)
     final_replications: int = F(
         16, desc="replications of the best parameters for the report", ge=1, le=10_000
     )
+
+
+def _month_of(period: str) -> int:
+    """Month index of a target period (a year counts as its December)."""
+    from sim.calendar import parse_month
+
+    return parse_month(period if "-" in period else f"{period}-12")
 
 
 @dataclass(frozen=True)
@@ -127,18 +227,54 @@ class Target:
     tolerance: float
     weight: float
 
+    @property
+    def key(self) -> str:
+        """Column name of its statistic: ``<kind>_<period>``."""
+        return f"{self.kind}_{self.period}"
+
+    @property
+    def month(self) -> int:
+        return _month_of(self.period)
+
+    def error(self, simulated: float) -> float:
+        """Signed error in tolerance units (log errors for relative tolerances)."""
+        if TARGET_KINDS[self.kind].relative:
+            if not simulated > 0:
+                return math.inf
+            return math.log(simulated / self.value) / math.log(1 + self.tolerance)
+        return (simulated - self.value) / self.tolerance
+
+    def within(self, simulated: float) -> bool:
+        """Whether ``simulated`` meets the target within its tolerance."""
+        if not math.isfinite(simulated):
+            return False
+        if TARGET_KINDS[self.kind].relative:
+            return abs(simulated / self.value - 1) <= self.tolerance + 1e-12
+        return abs(simulated - self.value) <= self.tolerance + 1e-12
+
 
 @dataclass
 class Calibration:
-    """A validated calibration: spec, base scenario mapping, targets and file locations."""
+    """A validated calibration: spec, base scenario mapping, targets and file locations.
+
+    ``out`` is the results folder every output of a calibration goes to (``None`` until a command
+    sets it); ``path`` resolves names relative to the calibration file (the accept destinations).
+    """
 
     spec: CalibrationSpec
     file: Path
     base_raw: dict[str, Any]
     targets: list[Target]
+    out: Path | None = None
 
     def path(self, name: str) -> Path:
         return self.file.parent / name
+
+    def study_path(self) -> Path:
+        """The Optuna study: inside the results folder."""
+        if self.out is None:
+            raise ValueError("the calibration has no results folder")
+        return self.out / self.spec.study
 
 
 class TargetRow(BaseModel):
@@ -147,11 +283,14 @@ class TargetRow(BaseModel):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    target: TargetKind = F(desc="market_size (period YYYY) or active_models (period YYYY-MM)")
-    period: str = F(desc="YYYY for market_size, YYYY-MM for active_models")
+    target: str = F(desc="a kind in TARGET_KINDS (market_size, active_models, genai_users)")
+    period: str = F(desc="YYYY for annual kinds (market_size), YYYY-MM for monthly ones")
     value: float = F(desc="target value", allow_inf_nan=False, ge=0)
     tolerance: float = F(
-        desc="tolerance: relative for market_size, absolute otherwise", gt=0, allow_inf_nan=False
+        desc="tolerance: relative for relative kinds (market_size, genai_users), absolute "
+        "otherwise",
+        gt=0,
+        allow_inf_nan=False,
     )
     weight: float = F(desc="weight of the target in the loss", ge=0, allow_inf_nan=False)
     source: str = F(desc="where the number comes from", min_length=3)
@@ -159,8 +298,9 @@ class TargetRow(BaseModel):
 
 def read_targets(path: Path, end: str = "2060-12") -> list[Target]:
     """Read and check a targets CSV (via ``sim.safeload``); every problem is an ``InputError``
-    naming the file, the row and the column. Periods must lie in 2021 .. ``end`` (the horizon of
-    the trial runs), market sizes must be positive, and each (target, period) may appear once."""
+    naming the file, the row and the column. Kinds must be in ``TARGET_KINDS``; periods must be
+    written in the kind's form and lie in 2021 .. ``end`` (the horizon of the trial runs), values
+    of relative kinds must be positive, and each (target, period) may appear once."""
     from sim.calendar import parse_month
 
     shown = _display(path)
@@ -179,23 +319,32 @@ def read_targets(path: Path, end: str = "2060-12") -> list[Target]:
             raise InputError(
                 shown, f"{where}.{err.key_path}" if err.key_path else where, err.message
             ) from None
-        pattern = r"\d{4}" if row.target == "market_size" else r"\d{4}-\d{2}"
+        kind = TARGET_KINDS.get(row.target)
+        if kind is None:
+            raise InputError(
+                shown,
+                f"{where}.target",
+                f"{excerpt(row.target)} is not a target kind; use one of "
+                + ", ".join(TARGET_KINDS),
+            )
+        pattern = r"\d{4}" if kind.annual else r"\d{4}-\d{2}"
         month = None
         if re.fullmatch(pattern, row.period):
             try:
-                month = parse_month(row.period if "-" in row.period else f"{row.period}-12")
+                month = _month_of(row.period)
             except ValueError:
                 month = None
         if month is None or not 0 <= month <= horizon:
-            form = "YYYY" if row.target == "market_size" else "YYYY-MM"
+            form = "YYYY" if kind.annual else "YYYY-MM"
             raise InputError(
                 shown,
                 f"{where}.period",
-                f"{excerpt(row.period)} is not a {form} period between 2021 and the horizon "
-                f"{end} of the trial runs (set by `end` in the calibration file)",
+                f"target {row.target} {excerpt(row.period)}: not a {form} period between 2021 "
+                f"and the horizon {end} of the trial runs (set by `end` in the calibration file), "
+                "so no run could reach it",
             )
-        if row.target == "market_size" and row.value <= 0:
-            raise InputError(shown, f"{where}.value", "a market size must be above 0")
+        if kind.relative and row.value <= 0:
+            raise InputError(shown, f"{where}.value", f"a {row.target} target must be above 0")
         key = (row.target, row.period)
         if key in seen:
             raise InputError(
@@ -206,9 +355,10 @@ def read_targets(path: Path, end: str = "2060-12") -> list[Target]:
     return out
 
 
-def load_calibration(path: str | Path) -> Calibration:
+def load_calibration(path: str | Path, out: Path | None = None) -> Calibration:
     """Read and validate a calibration file; every problem is an ``InputError`` (exit 2) naming
-    the file where the bad value was written (the calibration file, its base or the targets)."""
+    the file where the bad value was written (the calibration file, its base or the targets).
+    ``out`` is the results folder its outputs (and study) go to."""
     path = Path(path)
     spec = load_spec(path, CalibrationSpec, "calibration")
     # The base without any earlier calibration: the fit must not depend on a previous result.
@@ -217,19 +367,59 @@ def load_calibration(path: str | Path) -> Calibration:
     base_raw["end"] = spec.end
     source.keys["end"] = Source(_display(path), ("end",))
     validate_scenario(base_raw, _display(base_path), source)
-    cal = Calibration(spec, path, base_raw, read_targets(path.parent / spec.targets, spec.end))
+    cal = Calibration(spec, path, base_raw, read_targets(path.parent / spec.targets, spec.end), out)
+    if spec.out_of_sample_until is not None:
+        until = spec.out_of_sample_until
+        try:
+            ok = bool(re.fullmatch(r"\d{4}-\d{2}", until)) and _month_of(until) >= 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise InputError(
+                _display(path), "out_of_sample_until", f"{excerpt(until)} is not a YYYY-MM month"
+            )
+        inside = [t for t in cal.targets if t.month <= _month_of(until)]
+        if not inside or len(inside) == len(cal.targets):
+            raise InputError(
+                _display(path),
+                "out_of_sample_until",
+                f"{until} must leave targets on both sides (fitted and held out)",
+            )
     for i, p in enumerate(spec.parameters):
         probes = {"low": [p.low], "high": [p.high]}
         check_parameter(path, i, p.path, probes, lambda v: trial_scenario(cal, v))
     return cal
 
 
-def check_outputs(cal: Calibration) -> None:
-    """Refuse, before any trial, output locations that could not be written: the calibrated
-    parameter file, the report folder and the study database (``--`` labels name the keys)."""
-    check_output_file(cal.path(cal.spec.output), f"{_display(cal.file)}: output")
-    check_output_folder(cal.path(cal.spec.report), f"{_display(cal.file)}: report", resume=True)
-    check_output_file(cal.path(cal.spec.study), f"{_display(cal.file)}: study")
+def restricted(cal: Calibration, until: str) -> Calibration:
+    """The calibration with only the targets up to ``until`` (YYYY-MM), its trial runs ending at
+    the last of them (cheaper runs; the seeds, and so the common random numbers, are the same)."""
+    cutoff = _month_of(until)
+    kept = [t for t in cal.targets if t.month <= cutoff]
+    from sim.calendar import month_label
+
+    base = json.loads(json.dumps(cal.base_raw))
+    base["end"] = month_label(max(t.month for t in kept))
+    return Calibration(cal.spec, cal.file, base, kept, cal.out)
+
+
+def check_outputs(out: Path) -> None:
+    """Refuse, before any trial, a results folder that could not be written (an existing
+    calibration results folder is continued: its study is resumed)."""
+    check_output_folder(out, "--out", resume=True)
+    if out.is_dir() and any(out.iterdir()) and not (out / "study.db").is_file():
+        raise InputError(
+            f"--out {excerpt(str(out), 200)}".replace("'", ""),
+            None,
+            "folder exists, is not empty and holds no calibration study; choose a new folder",
+        )
+    for name in ("report", "calibrated.yaml", "posterior.parquet", "manifest.json"):
+        if (out / name).exists():
+            raise InputError(
+                f"--out {excerpt(str(out), 200)}".replace("'", ""),
+                None,
+                f"holds a finished calibration ({name}); choose a new folder",
+            )
 
 
 def trial_scenario(cal: Calibration, values: dict[str, float]) -> Any:
@@ -247,59 +437,64 @@ def simulate(
     values: dict[str, float],
     replications: int | None = None,
     executor: Executor | None = None,
+    seed: int | None = None,
 ) -> pd.DataFrame:
     """Statistics matched to the targets, one row per replication (same seeds in every call).
 
-    Columns: ``replication`` and one per target (``market_size_2023``, ``active_models_2023-07``).
-    Replications run on ``executor`` when given (rows stay in replication order), else here.
+    Columns: ``replication`` and one per target (``market_size_2023``, ``active_models_2023-07``,
+    ...). Replications run on ``executor`` when given (rows stay in replication order), else here.
+    ``seed`` (default: the calibration's) is the root seed of the replications.
     """
     from sim.executor import SequentialExecutor
     from sim.rng import replication_seeds
 
     sc = trial_scenario(cal, values)
-    seeds = replication_seeds(cal.spec.seed, replications or cal.spec.replications)
-    jobs = [(cal.targets, sc, rep, seed) for rep, seed in enumerate(seeds)]
+    root = cal.spec.seed if seed is None else seed
+    seeds = replication_seeds(root, replications or cal.spec.replications)
+    jobs = [(cal.targets, sc, rep, s) for rep, s in enumerate(seeds)]
     return pd.DataFrame((executor or SequentialExecutor()).map(_target_stats, jobs))
 
 
 def _target_stats(args: tuple[list[Target], Any, int, int]) -> dict[str, float]:
     """One replication's statistics matched to the targets (a job for any worker)."""
     from sim.runner import run_replication
-    from sim.summary import annual_market_bn_rmb
 
     targets, sc, rep, seed = args
     m = run_replication(sc, seed, rep, record_firms=False).metrics
-    annual = annual_market_bn_rmb(m).set_index("year")["market_bn_rmb"]
     row: dict[str, float] = {"replication": rep}
     for t in targets:
-        if t.kind == "market_size":
-            row[f"market_size_{t.period}"] = float(annual.get(int(t.period), np.nan))
-        else:
-            at = m.loc[m["date"] == t.period, "active_developers"]
-            row[f"active_models_{t.period}"] = float(at.iloc[0]) if len(at) else np.nan
+        row[t.key] = TARGET_KINDS[t.kind].extract(m, t.period)
     return row
+
+
+def target_errors(cal: Calibration, medians: dict[str, float] | pd.Series) -> dict[str, float]:
+    """Signed error of each target in tolerance units, from medians across replications."""
+    out = {}
+    for t in cal.targets:
+        sim = float(medians.get(t.key, np.nan))
+        out[t.key] = t.error(sim) if math.isfinite(sim) else math.inf
+    return out
 
 
 def loss_terms(cal: Calibration, stats: pd.DataFrame) -> dict[str, float]:
     """Squared errors in tolerance units, weighted, on medians across replications.
 
-    Market sizes compare logs (tolerance relative); counts compare levels (tolerance absolute);
-    the growth between two market targets compares log ratios with the combined tolerance.
+    Relative kinds (market sizes, users) compare logs; absolute kinds (counts) compare levels; the
+    growth between the first and last market targets compares log ratios with the combined
+    tolerance.
     """
     med = stats.drop(columns="replication").median()
+    errors = target_errors(cal, med)
     terms: dict[str, float] = {}
     markets = []
     for t in cal.targets:
-        sim = float(med[f"{t.kind}_{t.period}"])
-        if not np.isfinite(sim) or (t.kind == "market_size" and sim <= 0):
-            terms[f"{t.kind}_{t.period}"] = 1e6
+        err = errors[t.key]
+        if not math.isfinite(err):
+            terms[t.key] = 1e6
             continue
         if t.kind == "market_size":
-            err = math.log(sim / t.value) / math.log(1 + t.tolerance)
-            markets.append((t, sim))
-        else:
-            err = (sim - t.value) / t.tolerance
-        terms[f"{t.kind}_{t.period}"] = t.weight * err**2
+            markets.append((t, float(med[t.key])))
+        terms[t.key] = t.weight * err**2
     if len(markets) >= 2 and cal.spec.growth_weight > 0:
         markets.sort(key=lambda x: x[0].period)
         (t0, s0), (t1, s1) = markets[0], markets[-1]
@@ -309,17 +504,28 @@ def loss_terms(cal: Calibration, stats: pd.DataFrame) -> dict[str, float]:
     return terms
 
 
+def abc_distance(cal: Calibration, medians: dict[str, float] | pd.Series) -> float:
+    """The ABC distance: the largest target error in tolerance units over targets of positive
+    weight (1 means every target is met within its tolerance)."""
+    errors = target_errors(cal, medians)
+    return max(abs(errors[t.key]) for t in cal.targets if t.weight > 0)
+
+
 def evaluate(args: tuple[Calibration, int, dict[str, float]]) -> dict[str, Any]:
-    """Run one trial in any worker: its loss, the loss terms and medians, or its error."""
+    """Run one trial in any worker: its loss, the loss terms, medians, per-replication statistics
+    and ABC distance, or its error."""
     cal, number, values = args
     try:
         stats = simulate(cal, values)
         terms = loss_terms(cal, stats)
+        medians = stats.drop(columns="replication").median().to_dict()
         return {
             "number": number,
             "loss": float(sum(terms.values())),
             "terms": terms,
-            "medians": stats.drop(columns="replication").median().to_dict(),
+            "medians": medians,
+            "stats": stats.to_dict("list"),
+            "distance": abc_distance(cal, medians),
             "error": "",
         }
     except Exception:  # recorded with its reason; the study goes on
@@ -328,6 +534,8 @@ def evaluate(args: tuple[Calibration, int, dict[str, float]]) -> dict[str, Any]:
             "loss": math.nan,
             "terms": {},
             "medians": {},
+            "stats": {},
+            "distance": math.inf,
             "error": traceback.format_exc(limit=3),
         }
 
@@ -345,7 +553,7 @@ def open_study(cal: Calibration) -> Any:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     opt = cal.spec.optimizer
     sampler = optuna.samplers.TPESampler(seed=opt.seed, n_startup_trials=opt.startup_trials)
-    storage = f"sqlite:///{cal.path(cal.spec.study).resolve()}"
+    storage = f"sqlite:///{cal.study_path().resolve()}"
     study = optuna.create_study(
         study_name=cal.spec.name,
         storage=storage,
@@ -488,39 +696,439 @@ def identification(cal: Calibration, prof: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------------
+# Posterior (ABC-SMC), posterior predictive and the out-of-sample check
+# --------------------------------------------------------------------------------------------------
+
+
+def priors(cal: Calibration) -> list[Any]:
+    """Uniform priors on the free parameters' bounds (log-uniform for log-scale ones): the same
+    search space as the optimiser's."""
+    from sim.abc import Prior
+
+    return [Prior(p.path, p.low, p.high, p.log) for p in cal.spec.parameters]
+
+
+def fit_posterior(
+    cal: Calibration, executor: Executor, on_done: Callable[[], None] | None = None
+) -> Any:
+    """ABC-SMC posterior of the free parameters given the targets (``sim.abc.abc_smc``), each
+    particle simulated with the calibration's replications and seeds; returns the ``AbcResult``
+    whose records are the particles' ``evaluate`` results (per-replication statistics)."""
+    from sim.abc import abc_smc
+
+    st = cal.spec.posterior
+    counter = iter(range(10**9))
+
+    def batch(values: list[dict[str, float]]) -> list[tuple[float, Any]]:
+        jobs = [(cal, next(counter), v) for v in values]
+        tick = (lambda _i: on_done()) if on_done else None
+        return [(r["distance"], r) for r in executor.map(evaluate, jobs, on_done=tick)]
+
+    return abc_smc(
+        priors(cal), batch, st.particles, st.generations, st.keep, st.epsilon, seed=st.seed
+    )
+
+
+def simulate_many(
+    cal: Calibration,
+    value_sets: list[dict[str, float]],
+    replications: int,
+    executor: Executor,
+    on_done: Callable[[], None] | None = None,
+) -> list[pd.DataFrame]:
+    """``simulate`` for several parameter sets in one batch on the executor (all replications of
+    all sets in parallel); one statistics table per set, in order."""
+    from sim.rng import replication_seeds
+
+    seeds = replication_seeds(cal.spec.seed, replications)
+    jobs = [
+        (cal.targets, trial_scenario(cal, v), rep, s)
+        for v in value_sets
+        for rep, s in enumerate(seeds)
+    ]
+    rows = executor.map(_target_stats, jobs, on_done=(lambda _i: on_done()) if on_done else None)
+    return [
+        pd.DataFrame(rows[k * replications : (k + 1) * replications])
+        for k in range(len(value_sets))
+    ]
+
+
+def predictive_table(
+    cal: Calibration,
+    tables: list[pd.DataFrame],
+    weights: np.ndarray,
+    fitted: set[str] | None = None,
+) -> pd.DataFrame:
+    """Posterior predictive of every target: the replications of each parameter set pooled, each
+    replication weighted by its set's weight / its number of replications. Columns: target,
+    period, value, tolerance, relative, median and 5/10/90/95 % quantiles, whether the median is
+    within tolerance and whether the target lies inside the 5-95 % interval, and whether the
+    target was fitted (``fitted``: target keys used by the fit; default all)."""
+    from sim.abc import weighted_quantile
+
+    rows = []
+    for t in cal.targets:
+        vals = np.concatenate([tb[t.key].to_numpy(dtype=float) for tb in tables])
+        w = np.concatenate(
+            [np.full(len(tb), wi / len(tb)) for tb, wi in zip(tables, weights, strict=True)]
+        )
+        q05, q10, q50, q90, q95 = weighted_quantile(vals, w, (0.05, 0.1, 0.5, 0.9, 0.95))
+        rows.append(
+            {
+                "target": t.kind,
+                "period": t.period,
+                "value": t.value,
+                "tolerance": t.tolerance,
+                "relative": TARGET_KINDS[t.kind].relative,
+                "fitted": fitted is None or t.key in fitted,
+                "simulated_median": q50,
+                "simulated_p05": q05,
+                "simulated_p10": q10,
+                "simulated_p90": q90,
+                "simulated_p95": q95,
+                "within_tolerance": t.within(q50),
+                "target_in_5_95": bool(q05 <= t.value <= q95),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def posterior_summary(cal: Calibration, particles: pd.DataFrame) -> pd.DataFrame:
+    """Prior against posterior per parameter: bounds, weighted 5/50/95 % quantiles and mean, and
+    the posterior 90 % interval as a share of the prior's (on the search scale, 1 = nothing
+    learnt)."""
+    from sim.abc import weighted_quantile
+
+    w = particles["weight"].to_numpy(dtype=float)
+    rows = []
+    for p in cal.spec.parameters:
+        v = particles[p.path].to_numpy(dtype=float)
+        q05, q50, q95 = weighted_quantile(v, w, (0.05, 0.5, 0.95))
+        f = np.log if p.log else (lambda x: x)
+        share = (f(q95) - f(q05)) / (f(p.high) - f(p.low))
+        rows.append(
+            {
+                "parameter": p.path,
+                "prior_low": p.low,
+                "prior_high": p.high,
+                "log_scale": p.log,
+                "posterior_mean": float(np.average(v, weights=w)),
+                "posterior_p05": q05,
+                "posterior_median": q50,
+                "posterior_p95": q95,
+                "interval_share_of_prior": float(share),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def posterior_correlations(cal: Calibration, particles: pd.DataFrame) -> pd.DataFrame:
+    """Weighted correlations of every pair of parameters in the posterior (logs for log-scale
+    parameters): the trade-offs the targets leave open, strongest first."""
+    w = particles["weight"].to_numpy(dtype=float)
+    cols = {
+        p.path: np.log(particles[p.path]) if p.log else particles[p.path]
+        for p in cal.spec.parameters
+    }
+    x = pd.DataFrame(cols).to_numpy(dtype=float)
+    cov = np.cov(x.T, aweights=w) if len(x) > 1 else np.full((x.shape[1],) * 2, np.nan)
+    sd = np.sqrt(np.diag(np.atleast_2d(cov)))
+    rows = []
+    names = list(cols)
+    for i, a in enumerate(names):
+        for j in range(i + 1, len(names)):
+            r = cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else np.nan
+            rows.append({"parameter_a": a, "parameter_b": names[j], "correlation": float(r)})
+    out = pd.DataFrame(rows, columns=["parameter_a", "parameter_b", "correlation"])
+    if out.empty:
+        return out
+    return out.reindex(out["correlation"].abs().sort_values(ascending=False).index)
+
+
+def posterior_frame(result: Any) -> pd.DataFrame:
+    """The posterior sample as stored in ``posterior.parquet``: parameter draws (one column per
+    key path), ``weight`` (summing to 1), ``distance`` and ``generation``."""
+    return result.particles.reset_index(drop=True)
+
+
+def record_tables(result: Any) -> list[pd.DataFrame]:
+    """Per-replication statistics of each accepted particle (from its ``evaluate`` record)."""
+    return [pd.DataFrame(r["stats"]) for r in result.records]
+
+
+@dataclass
+class OutOfSample:
+    """The out-of-sample check: the fit on targets up to ``until`` and its predictions."""
+
+    until: str
+    result: Any
+    predictive: pd.DataFrame
+    best: dict[str, float]
+    best_fit: pd.DataFrame
+
+
+def out_of_sample(
+    cal: Calibration, executor: Executor, on_done: Callable[[], None] | None = None
+) -> OutOfSample | None:
+    """Fit the posterior on the targets up to ``out_of_sample_until`` only (cheaper runs that end
+    at the last of them), then re-run ``predictive_draws`` posterior draws and the early fit's
+    best particle over the full horizon and predict every target, the held-out ones included."""
+    from sim.abc import resample
+
+    until = cal.spec.out_of_sample_until
+    if until is None:
+        return None
+    early = restricted(cal, until)
+    res = fit_posterior(early, executor, on_done)
+    draws = resample(res.particles, cal.spec.posterior.predictive_draws, cal.spec.posterior.seed)
+    values = [
+        {p.path: float(row[p.path]) for p in cal.spec.parameters} for _, row in draws.iterrows()
+    ]
+    best_row = res.particles.loc[res.particles["distance"].idxmin()]
+    best = {p.path: float(best_row[p.path]) for p in cal.spec.parameters}
+    tables = simulate_many(cal, [*values, best], cal.spec.replications, executor, on_done)
+    fitted = {t.key for t in early.targets}
+    pred = predictive_table(cal, tables[:-1], np.full(len(values), 1 / len(values)), fitted)
+    best_fit = predictive_table(cal, tables[-1:], np.ones(1), fitted)
+    return OutOfSample(until, res, pred, best, best_fit)
+
+
+# --------------------------------------------------------------------------------------------------
+# Budget: scaling and the time estimate
+# --------------------------------------------------------------------------------------------------
+
+
+def scaled(cal: Calibration, trials: int) -> Calibration:
+    """The calibration with a trial budget of ``trials`` and every other budget scaled with it by
+    ``f = trials / the file's trials`` (when below 1): replications per trial (at least 2),
+    profile points (at least 2), final replications (at least 4), ABC particles (at least 8),
+    generations (at least 2) and predictive draws (at least 4). A quick calibration is then quick
+    as a whole, not only its optimiser."""
+    spec = cal.spec
+    f = min(1.0, trials / spec.optimizer.trials)
+
+    def sc(value: int, floor: int) -> int:
+        return value if f >= 1 else min(value, max(floor, round(value * f)))
+
+    post = spec.posterior.model_copy(
+        update={
+            "particles": sc(spec.posterior.particles, 8),
+            "generations": sc(spec.posterior.generations, 2),
+            "predictive_draws": sc(spec.posterior.predictive_draws, 4),
+        }
+    )
+    opt = spec.optimizer.model_copy(
+        update={"trials": trials, "startup_trials": min(spec.optimizer.startup_trials, trials)}
+    )
+    new = spec.model_copy(
+        update={
+            "optimizer": opt,
+            "posterior": post,
+            "replications": sc(spec.replications, 2),
+            "profile_points": sc(spec.profile_points, 2),
+            "final_replications": sc(spec.final_replications, 4),
+        }
+    )
+    return Calibration(new, cal.file, cal.base_raw, cal.targets, cal.out)
+
+
+def planned_runs(cal: Calibration) -> dict[str, tuple[int, int]]:
+    """Model runs of each phase and their months: ``phase -> (runs, months per run)``."""
+    from sim.calendar import parse_month
+
+    spec, post = cal.spec, cal.spec.posterior
+    months = parse_month(spec.end) + 1
+    reps = spec.replications
+    plan = {
+        "optimiser trials": (spec.optimizer.trials * reps, months),
+        "profiles": (len(spec.parameters) * (spec.profile_points + 1) * reps, months),
+        "final replications": (spec.final_replications, months),
+        "posterior (ABC-SMC)": (post.particles * post.generations * reps, months),
+    }
+    if spec.out_of_sample_until is not None:
+        early = restricted(cal, spec.out_of_sample_until)
+        plan["out-of-sample fit"] = (
+            post.particles * post.generations * reps,
+            parse_month(str(early.base_raw["end"])) + 1,
+        )
+        plan["out-of-sample predictions"] = ((post.predictive_draws + 1) * reps, months)
+    return plan
+
+
+def estimate_seconds(cal: Calibration, workers: int) -> float:
+    """Rough wall time of a calibration: model-months of every phase at the sweep's typical cost
+    per month (``sim.sweep.SECONDS_PER_MONTH``), shared by the workers."""
+    from sim.sweep import SECONDS_PER_MONTH
+
+    work = sum(runs * months for runs, months in planned_runs(cal).values())
+    return work * SECONDS_PER_MONTH / max(workers, 1)
+
+
+# --------------------------------------------------------------------------------------------------
 # Outputs
 # --------------------------------------------------------------------------------------------------
 
 
-def calibrated_yaml(cal: Calibration, best: dict[str, float], loss: float, trials: int) -> str:
+def calibrated_yaml(cal: Calibration, best: dict[str, float], note: str) -> str:
     """The calibrated parameter file: a scenario fragment that baseline.yaml extends."""
     data: dict[str, Any] = {}
     for path, value in best.items():
         set_path(data, path, float(f"{value:.6g}"))
     header = (
-        "# Calibrated parameters: the output of `genai-sim calibrate`; do not edit by hand.\n"
-        f"# Study {cal.spec.name!r}: {trials} trials, best loss {loss:.4g} (squared errors in\n"
-        f"# tolerance units) against {_display(cal.path(cal.spec.targets))}; fit report in\n"
-        f"# {_display(cal.path(cal.spec.report))}/report.md. scenarios/baseline.yaml extends this "
-        "file,\n# so every scenario inherits the calibration.\n"
+        "# Calibrated parameters: the output of `genai-sim calibrate`, installed by\n"
+        "# `genai-sim calibrate --accept`; do not edit by hand.\n"
+        + "".join(f"# {line}\n" for line in note.splitlines())
+        + "# scenarios/baseline.yaml extends this file, so every scenario inherits the "
+        "calibration.\n"
     )
     from sim.yaml_out import dump_yaml
 
     return header + dump_yaml(data, sort_keys=True)
 
 
-def write_outputs(cal: Calibration, study: Any, prof: pd.DataFrame, final: pd.DataFrame) -> str:
-    """calibrated.yaml, the fit report (Markdown, CSV tables, figures); returns the summary."""
+def fit_table(cal: Calibration, final: pd.DataFrame) -> pd.DataFrame:
+    """Targets against the best parameters' replications (median, 10-90 %), all weights equal."""
+    return predictive_table(cal, [final], np.ones(1)).drop(
+        columns=["fitted", "simulated_p05", "simulated_p95", "target_in_5_95"]
+    )
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}" if isinstance(x, int | float) and math.isfinite(x) else "nan"
+
+
+def _target_lines(table: pd.DataFrame, extra: bool = False) -> list[str]:
+    """Markdown rows of a fit or predictive table."""
+    head = "| target | period | value | tolerance | median | 10-90 % | within |"
+    sep = "|---|---|---|---|---|---|---|"
+    if extra:
+        head += " 5-95 % | target in 5-95 % | fitted |"
+        sep += "---|---|---|"
+    lines = [head, sep]
+    for r in table.itertuples():
+        tol = f"{r.tolerance:.0%}" if r.relative else f"±{r.tolerance:g}"
+        row = (
+            f"| {r.target} | {r.period} | {r.value:g} | {tol} | {_fmt(r.simulated_median)} | "
+            f"{_fmt(r.simulated_p10)}-{_fmt(r.simulated_p90)} | "
+            f"{'yes' if r.within_tolerance else 'no'} |"
+        )
+        if extra:
+            row += (
+                f" {_fmt(r.simulated_p05)}-{_fmt(r.simulated_p95)} | "
+                f"{'yes' if r.target_in_5_95 else 'no'} | {'yes' if r.fitted else 'held out'} |"
+            )
+        lines.append(row)
+    return lines
+
+
+def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    """Write ``path`` through a temporary file beside it, renamed into place when complete."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass
+class FitResult:
+    """Everything a calibration computed, for the results folder."""
+
+    study: Any
+    profiles: pd.DataFrame
+    final: pd.DataFrame
+    posterior: Any
+    oos: OutOfSample | None
+
+
+def write_results_folder(
+    cal: Calibration,
+    fit: FitResult,
+    workers: int,
+    started: Any,
+    finished: Any,
+    command: str | None = None,
+) -> str:
+    """Write a calibration's results folder ``cal.out`` (which holds its study already): the fit
+    report (``report/``, written atomically through ``sim.runner.write_results``), the
+    calibrated parameter file, ``posterior.parquet`` and ``manifest.json`` (the runner's
+    provenance plus the calibration's settings and file hashes; written last, so a folder with a
+    manifest is complete). Nothing outside ``cal.out`` is written. Returns the report text."""
+    from sim import runner
+    from sim.rng import replication_seeds
+
+    assert cal.out is not None
+    best = best_values(fit.study)
+    text = ""
+
+    def report_writer(folder: Path) -> None:
+        nonlocal text
+        text = write_report(cal, fit, folder)
+
+    runner.write_results(cal.out / "report", report_writer)
+    note = (
+        f"Study {cal.spec.name!r}: {len(fit.study.trials)} trials, best loss "
+        f"{float(fit.study.best_value):.4g}\n(squared errors in tolerance units) against "
+        f"{_display(cal.path(cal.spec.targets))};\nfit report in report/report.md beside the "
+        "results this file was accepted from."
+    )
+    _atomic_write(
+        cal.out / "calibrated.yaml",
+        lambda p: p.write_text(calibrated_yaml(cal, best, note), encoding="utf-8"),
+    )
+    _atomic_write(
+        cal.out / "posterior.parquet",
+        lambda p: posterior_frame(fit.posterior).to_parquet(p, index=False),
+    )
+    seeds = replication_seeds(cal.spec.seed, cal.spec.replications)
+    prov = runner.manifest(
+        [trial_scenario(cal, best)],
+        [str(cal.path(cal.spec.base))],
+        cal.spec.seed,
+        seeds,
+        workers,
+        started,
+        finished,
+        command,
+    )
+    prov["calibration"] = {
+        "file": _display(cal.file),
+        "file_sha256": _sha256(cal.file),
+        "targets": _display(cal.path(cal.spec.targets)),
+        "targets_sha256": _sha256(cal.path(cal.spec.targets)),
+        "settings": cal.spec.model_dump(mode="json"),
+        "best": best,
+        "best_loss": float(fit.study.best_value),
+        "posterior_particles": len(fit.posterior.particles),
+        "posterior_simulations": fit.posterior.simulations,
+        "planned_runs": {k: v[0] for k, v in planned_runs(cal).items()},
+    }
+    _atomic_write(
+        cal.out / "manifest.json",
+        lambda p: p.write_text(json.dumps(prov, indent=2, default=str), encoding="utf-8"),
+    )
+    return text
+
+
+def write_report(cal: Calibration, fit: FitResult, report: Path) -> str:
+    """The fit report in ``report``: Markdown, CSV tables and figures; returns the Markdown."""
     import optuna
 
     from sim import plots
 
+    study, prof, final, post = fit.study, fit.profiles, fit.final, fit.posterior
     best = best_values(study)
     best_loss = float(study.best_value)
     trials = study.get_trials(deepcopy=False)
     done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     failed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
-    report = cal.path(cal.spec.report)
     (report / "figures").mkdir(parents=True, exist_ok=True)
 
     history = pd.DataFrame([{"trial": t.number, "loss": t.value, **t.params} for t in done])
@@ -528,50 +1136,46 @@ def write_outputs(cal: Calibration, study: Any, prof: pd.DataFrame, final: pd.Da
     fails = pd.DataFrame(
         [{"trial": t.number, "error": str(t.user_attrs.get("error", ""))[-300:]} for t in failed]
     )
-    fit_rows = []
-    for t in cal.targets:
-        col = f"{t.kind}_{t.period}"
-        v = final[col].to_numpy(dtype=float)
-        p10, p50, p90 = np.quantile(v, (0.1, 0.5, 0.9))
-        within = (
-            abs(p50 / t.value - 1) <= t.tolerance
-            if t.kind == "market_size"
-            else abs(p50 - t.value) <= t.tolerance
-        )
-        fit_rows.append(
-            {
-                "target": t.kind,
-                "period": t.period,
-                "value": t.value,
-                "tolerance": t.tolerance,
-                "simulated_median": p50,
-                "simulated_p10": p10,
-                "simulated_p90": p90,
-                "within_tolerance": bool(within),
-            }
-        )
-    fit = pd.DataFrame(fit_rows)
+    fit_t = fit_table(cal, final)
     ident = identification(cal, prof)
     trade = tradeoffs(cal, history)
-    for name, table in (
-        ("fit", fit),
-        ("trials", history),
-        ("failed_trials", fails),
-        ("profiles", prof),
-        ("identification", ident),
-        ("tradeoffs", trade),
-    ):
+    particles = posterior_frame(post)
+    gens = post.diagnostics()
+    summ = posterior_summary(cal, particles)
+    corr = posterior_correlations(cal, particles)
+    pred = predictive_table(cal, record_tables(post), particles["weight"].to_numpy())
+    tables = {
+        "fit": fit_t,
+        "trials": history,
+        "failed_trials": fails,
+        "profiles": prof,
+        "identification": ident,
+        "tradeoffs": trade,
+        "posterior_generations": gens,
+        "posterior_parameters": summ,
+        "posterior_correlations": corr,
+        "posterior_predictive": pred,
+    }
+    if fit.oos is not None:
+        tables["out_of_sample_predictive"] = fit.oos.predictive
+        tables["out_of_sample_best"] = fit.oos.best_fit
+        tables["out_of_sample_generations"] = fit.oos.result.diagnostics()
+    for name, table in tables.items():
         table.to_csv(report / f"{name}.csv", index=False)
-    plots.calibration_fit(fit, report / "figures" / "fit.png", len(final))
+    plots.calibration_fit(fit_t, report / "figures" / "fit.png", len(final))
     plots.loss_history(history, report / "figures" / "loss_history.png")
     plots.loss_profiles(prof, best, best_loss, report / "figures" / "profiles.png")
+    plots.posterior_pairs(cal.spec.parameters, particles, report / "figures" / "posterior.png")
+    plots.calibration_fit(
+        pred,
+        report / "figures" / "predictive.png",
+        len(particles),
+        title="Posterior predictive: targets and simulated medians",
+        caption="Posterior particles' replications pooled by weight; bars: 10-90 %; grey: the "
+        "target's tolerance.",
+    )
 
-    out = cal.path(cal.spec.output)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(calibrated_yaml(cal, best, best_loss, len(trials)), encoding="utf-8")
-    os.replace(tmp, out)
-
-    markets = fit[fit["target"] == "market_size"].sort_values("period")
+    markets = fit_t[fit_t["target"] == "market_size"].sort_values("period")
     growth_line = ""
     if len(markets) >= 2:
         a, b = markets.iloc[0], markets.iloc[-1]
@@ -582,29 +1186,28 @@ def write_outputs(cal: Calibration, study: Any, prof: pd.DataFrame, final: pd.Da
             f"Implied growth {a['period']}-{b['period']}: target {target_g:.1%} a year "
             f"(derived from the two published points), simulated {sim_g:.1%}."
         )
+    st = cal.spec
+    last = post.generations[-1]
+    met = int(pred["within_tolerance"].sum())
     lines = [
-        f"# Calibration report: {cal.spec.name}",
+        f"# Calibration report: {st.name}",
         "",
-        f"Generated by `genai-sim calibrate {_display(cal.file)}`. Optuna TPE, {len(trials)} "
-        f"trials ({len(done)} completed, {len(failed)} failed), {cal.spec.replications} "
-        f"replications per trial with the same seeds; best loss {best_loss:.4g} (sum of squared "
-        f"errors in tolerance units). The fit below re-runs the best parameters with "
-        f"{len(final)} replications.",
+        f"Generated by `genai-sim calibrate {_display(cal.file)}`. Settings: {st.optimizer.trials}"
+        f" optimiser trials, {st.replications} replications per trial and particle (root seed "
+        f"{st.seed}, the same seeds in every trial), {st.profile_points} profile points, "
+        f"{st.final_replications} final replications, ABC-SMC with {st.posterior.particles} "
+        f"proposals x {st.posterior.generations} generations.",
         "",
-        "## Targets against simulated medians (10-90 % across replications)",
+        "## Best point (Optuna TPE)",
         "",
-        "| target | period | value | tolerance | simulated median | 10-90 % | within |",
-        "|---|---|---|---|---|---|---|",
-        *(
-            f"| {r.target} | {r.period} | {r.value:g} | {r.tolerance:g} | "
-            f"{r.simulated_median:.4g} | {r.simulated_p10:.4g}-{r.simulated_p90:.4g} | "
-            f"{'yes' if r.within_tolerance else 'no'} |"
-            for r in fit.itertuples()
-        ),
+        f"{len(trials)} trials ({len(done)} completed, {len(failed)} failed); best loss "
+        f"{best_loss:.4g} (sum of squared errors in tolerance units). The table re-runs the best "
+        f"parameters with {len(final)} replications (median and 10-90 % across replications: "
+        "stochastic noise only).",
+        "",
+        *_target_lines(fit_t),
         "",
         growth_line,
-        "",
-        "## Best parameters and identification",
         "",
         "| parameter | best | bounds | loss rise below / above | verdict |",
         "|---|---|---|---|---|",
@@ -615,10 +1218,8 @@ def write_outputs(cal: Calibration, study: Any, prof: pd.DataFrame, final: pd.Da
         ),
         "",
         "A parameter is *identified* (one at a time) when moving it alone, others at their best",
-        "values, raises the loss by at least 1 on both sides within its bounds; a flat profile",
-        "means the targets do not pin it down. Profiles cannot see trade-offs between parameters:",
-        "pairs that compensate each other among the best quarter of trials are listed below",
-        "(correlation of values, logs for log-scale parameters; |r| >= 0.5).",
+        "values, raises the loss by at least 1 on both sides within its bounds. Pairs that",
+        "compensate each other among the best quarter of trials (|r| >= 0.5):",
         "",
         "| parameter | parameter | correlation |",
         "|---|---|---|",
@@ -628,10 +1229,201 @@ def write_outputs(cal: Calibration, study: Any, prof: pd.DataFrame, final: pd.Da
         ),
         *(["| (none) | | |"] if trade.empty else []),
         "",
-        "Figures: `figures/fit.png` (targets and simulated bands), `figures/loss_history.png`,",
-        "`figures/profiles.png`. Tables: `fit.csv`, `trials.csv`, `profiles.csv`,",
-        "`identification.csv`, `tradeoffs.csv`, `failed_trials.csv`.",
+        "## Posterior (ABC-SMC)",
+        "",
+        "Approximate Bayesian computation by sequential Monte Carlo (`sim/abc.py`): uniform priors",
+        "on the bounds above (log-uniform for log-scale parameters); distance = the largest target",
+        "error in tolerance units on the medians of the replications (1 = every target met);",
+        f"each generation's threshold is the {st.posterior.keep:g} quantile of the previous",
+        f"accepted distances, never below {st.posterior.epsilon:g}. The posterior is the last",
+        f"generation: {len(particles)} weighted particles, effective sample size {last.ess:.1f},",
+        f"threshold {last.epsilon:.3g}"
+        + (" (relaxed: too few proposals met the planned threshold)" if last.relaxed else "")
+        + f"; {post.simulations} parameter sets simulated in all.",
+        "",
+        "| generation | threshold | proposals | accepted | acceptance rate | ESS | relaxed |",
+        "|---|---|---|---|---|---|---|",
+        *(
+            f"| {g.generation} | {g.epsilon:.3g} | {g.proposals} | {g.accepted} | "
+            f"{g.acceptance_rate:.2f} | {g.ess:.1f} | {'yes' if g.relaxed else 'no'} |"
+            for g in gens.itertuples()
+        ),
+        "",
+        "Prior against posterior (weighted quantiles; *share* is the posterior 90 % interval as",
+        "a share of the prior range on the search scale: near 1 = the targets say little):",
+        "",
+        "| parameter | prior | posterior 5 % | median | 95 % | mean | share |",
+        "|---|---|---|---|---|---|---|",
+        *(
+            f"| `{r.parameter}` | {r.prior_low:g}-{r.prior_high:g}"
+            f"{' (log)' if r.log_scale else ''} | {r.posterior_p05:.4g} | "
+            f"{r.posterior_median:.4g} | {r.posterior_p95:.4g} | {r.posterior_mean:.4g} | "
+            f"{r.interval_share_of_prior:.2f} |"
+            for r in summ.itertuples()
+        ),
+        "",
+        "Pairwise trade-offs in the posterior (weighted correlations, |r| >= 0.3; all pairs in",
+        "`posterior_correlations.csv`, scatter plots in `figures/posterior.png`):",
+        "",
+        "| parameter | parameter | correlation |",
+        "|---|---|---|",
+        *(
+            f"| `{r.parameter_a}` | `{r.parameter_b}` | {r.correlation:+.2f} |"
+            for r in corr.itertuples()
+            if abs(r.correlation) >= 0.3
+        ),
+        "",
+        f"Posterior predictive (the particles' replications pooled by weight: parameter and "
+        f"stochastic uncertainty): {met} of {len(pred)} target medians within tolerance.",
+        "",
+        *_target_lines(pred, extra=True),
+        "",
+    ]
+    if fit.oos is not None:
+        o = fit.oos
+        held = o.predictive[~o.predictive["fitted"]]
+        lines += [
+            f"## Out-of-sample check: fitted on targets up to {o.until} only",
+            "",
+            f"The same ABC-SMC on the targets up to {o.until} (trial runs end there), then "
+            f"{cal.spec.posterior.predictive_draws}"
+            " posterior draws re-run to the full horizon predict every target, the later ones",
+            f"held out of the fit ({int(held['within_tolerance'].sum())} of {len(held)} held-out "
+            f"medians within tolerance, {int(held['target_in_5_95'].sum())} inside the 5-95 % "
+            "interval).",
+            "",
+            *_target_lines(o.predictive, extra=True),
+            "",
+            "The early fit's best particle ("
+            + ", ".join(f"`{k}` {v:.4g}" for k, v in o.best.items())
+            + "):",
+            "",
+            *_target_lines(o.best_fit, extra=True),
+            "",
+        ]
+    lines += [
+        "Figures: `figures/fit.png`, `figures/predictive.png`, `figures/posterior.png`,",
+        "`figures/loss_history.png`, `figures/profiles.png`. Tables: "
+        + ", ".join(f"`{n}.csv`" for n in tables)
+        + ".",
     ]
     text = "\n".join(lines) + "\n"
     (report / "report.md").write_text(text, encoding="utf-8")
     return text
+
+
+# --------------------------------------------------------------------------------------------------
+# Accepting a result as the tracked calibration
+# --------------------------------------------------------------------------------------------------
+
+
+def _get_path(data: Any, path: str) -> Any:
+    for key in path.split("."):
+        if not isinstance(data, dict) or key not in data:
+            raise KeyError(path)
+        data = data[key]
+    return data
+
+
+def read_result(cal: Calibration, folder: Path) -> dict[str, float]:
+    """The fitted values in a calibration results folder (its ``calibrated.yaml``), checked to be
+    a complete result of this calibration's free parameters; problems are ``InputError``."""
+    from sim.safeload import load_yaml
+
+    shown = _display(folder)
+    for name in ("calibrated.yaml", "manifest.json", "report/report.md"):
+        if not (folder / name).is_file():
+            raise InputError(
+                shown, None, f"not a finished calibration results folder ({name} is missing)"
+            )
+    data = load_yaml(folder / "calibrated.yaml")
+    values = {}
+    for p in cal.spec.parameters:
+        try:
+            v = _get_path(data, p.path)
+        except KeyError:
+            raise InputError(
+                _display(folder / "calibrated.yaml"), p.path, "missing: not fitted by this result"
+            ) from None
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise InputError(_display(folder / "calibrated.yaml"), p.path, "not a number")
+        values[p.path] = float(v)
+    return values
+
+
+def check_result(
+    cal: Calibration, values: dict[str, float], executor: Executor | None = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """Re-simulate ``values`` on the calibration's seeds (the baseline's) and check every target
+    of positive weight; returns the fit table and one message per target outside tolerance."""
+    stats = simulate(cal, values, executor=executor)
+    table = fit_table(cal, stats)
+    problems = []
+    for t, r in zip(cal.targets, table.itertuples(), strict=True):
+        if t.weight > 0 and not r.within_tolerance:
+            tol = f"{t.tolerance:.0%}" if r.relative else f"±{t.tolerance:g}"
+            problems.append(
+                f"{t.kind} {t.period}: simulated median {_fmt(r.simulated_median)} against "
+                f"{t.value:g} ({tol})"
+            )
+    return table, problems
+
+
+def accept(cal: Calibration, folder: Path, executor: Executor | None = None) -> str:
+    """Install a calibration result as the tracked calibration, after checking it.
+
+    The result's parameters are re-simulated on the calibration's seeds against the calibration's
+    current targets; if any target is outside its tolerance nothing is installed and an
+    ``InputError`` (exit 2) lists them. Otherwise the parameter file, the fit report and the
+    posterior sample are installed at ``output``, ``report`` and ``posterior_output`` (relative to
+    the calibration file), each written beside its destination first and renamed into place.
+    """
+    import shutil
+    import tempfile
+
+    from sim.safeload import check_output_file
+
+    values = read_result(cal, folder)
+    check_output_file(cal.path(cal.spec.output), f"{_display(cal.file)}: output")
+    check_output_file(
+        cal.path(cal.spec.posterior_output), f"{_display(cal.file)}: posterior_output"
+    )
+    check_output_folder(cal.path(cal.spec.report), f"{_display(cal.file)}: report", resume=True)
+    table, problems = check_result(cal, values, executor)
+    if problems:
+        raise InputError(
+            _display(folder),
+            None,
+            "refused: the result does not meet the targets on the calibration's seeds ("
+            + "; ".join(problems)
+            + "); nothing was installed",
+        )
+    out = cal.path(cal.spec.output)
+    note = (
+        f"Accepted from {_display(folder)} after re-simulating it on the calibration's seeds\n"
+        f"({cal.spec.replications} replications, root seed {cal.spec.seed}): every target of "
+        f"{_display(cal.path(cal.spec.targets))} met;\nfit report in "
+        f"{_display(cal.path(cal.spec.report))}/report.md."
+    )
+    _atomic_write(out, lambda p: p.write_text(calibrated_yaml(cal, values, note), "utf-8"))
+    if (folder / "posterior.parquet").is_file():
+        _atomic_write(
+            cal.path(cal.spec.posterior_output),
+            lambda p: shutil.copyfile(folder / "posterior.parquet", p),
+        )
+    dest = cal.path(cal.spec.report)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.new-", dir=dest.parent))
+    shutil.copytree(folder / "report", tmp, dirs_exist_ok=True)
+    old = dest.with_name(f".{dest.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if dest.exists():
+        os.replace(dest, old)
+    os.replace(tmp, dest)
+    shutil.rmtree(old, ignore_errors=True)
+    lines = _target_lines(table)
+    return (
+        f"Accepted {_display(folder)}: installed {_display(out)}, "
+        f"{_display(dest)}/ and {_display(cal.path(cal.spec.posterior_output))}.\n"
+        + "\n".join(lines)
+    )

@@ -439,45 +439,105 @@ def calibrate(
     trials: Annotated[
         int | None,
         typer.Option(
-            "--trials", parser=_whole_number(1, 100_000), help="override the trial budget"
+            "--trials",
+            parser=_whole_number(1, 100_000),
+            help="trial budget; below the file's, every other budget (replications, profiles, "
+            "posterior) shrinks in proportion",
         ),
     ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="results folder (default: results/calibration-<UTC time>); an unfinished one "
+            "is continued",
+        ),
+    ] = None,
+    accept: Annotated[
+        Path | None,
+        typer.Option(
+            "--accept",
+            help="install this results folder as the tracked calibration (calibrated.yaml, "
+            "report, posterior) after re-simulating it and checking every target",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="check the files, count runs, estimate, stop")
+    ] = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Fit the free parameters to the targets; write calibrated.yaml and a fit report."""
+    """Fit the free parameters to the targets into a results folder (never tracked files);
+    --accept installs a checked result."""
     from sim import calibrate as cb
     from sim.executor import make_executor
 
-    cal = cb.load_calibration(file)
-    cb.check_outputs(cal)
+    cal = cb.load_calibration(file)  # unreachable or malformed targets: exit 2 before any run
+    if accept is not None:
+        if not accept.is_dir():
+            raise InputError(str(accept), None, "not a folder")
+        with make_executor(min(workers or default_workers(cal.spec.replications), 8)) as ex:
+            typer.echo(cb.accept(cal, accept, ex))
+        return
     if trials is not None:
-        cal.spec.optimizer.trials = trials
+        cal = cb.scaled(cal, trials)
+    out_dir = out or Path("results") / f"calibration-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    cb.check_outputs(out_dir)
     opt = cal.spec.optimizer
-    n_workers = min(workers or os.cpu_count() or 1, opt.batch)
-    executor = make_executor(n_workers)  # one pool for trials, profiles and final replications
+    n_workers = workers or os.cpu_count() or 1
+    if dry_run:
+        plan = cb.planned_runs(cal)
+        lines = [f"  {k}: {runs} runs of {months} months" for k, (runs, months) in plan.items()]
+        typer.echo(
+            f"{cal.spec.name}: {len(cal.targets)} targets, {len(cal.spec.parameters)} free "
+            f"parameters, results in {out_dir}.\n"
+            + "\n".join(lines)
+            + f"\nEstimated {cb.estimate_seconds(cal, n_workers):.0f} s with {n_workers} "
+            "worker(s) (typical cost per model-month), plus about a second to start the workers."
+        )
+        return
+    cal.out = out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(UTC)
+    executor = make_executor(n_workers)  # one pool for every phase
     try:
         study = cb.open_study(cal)
         left = max(opt.trials - cb.finished_trials(study), 0)
+        plan = cb.planned_runs(cal)
         n_prof = len(cal.spec.parameters) * (cal.spec.profile_points + 1)
+        post = cal.spec.posterior
+        n_abc = post.particles * post.generations * (2 if cal.spec.out_of_sample_until else 1)
+        n_pred = plan.get("out-of-sample predictions", (0, 0))[0]
         if left < opt.trials:
             typer.echo(
-                f"Continuing study {cal.spec.name!r}: {opt.trials - left} trials stored, "
-                f"{left} to run."
+                f"Continuing study {cal.spec.name!r} in {out_dir}: {opt.trials - left} trials "
+                f"stored, {left} to run."
             )
 
-        def work(tick: Callable[[int], None]) -> tuple:
+        def work(tick: Callable[[int], None]) -> cb.FitResult:
             st = cb.optimise(cal, executor, on_done=lambda: tick(0))
             best = cb.best_values(st)
             prof = cb.profiles(cal, best, executor, on_done=lambda: tick(0))
             final = cb.simulate(cal, best, cal.spec.final_replications, executor)
-            return st, prof, final
+            posterior = cb.fit_posterior(cal, executor, on_done=lambda: tick(0))
+            oos = cb.out_of_sample(cal, executor, on_done=lambda: tick(0))
+            return cb.FitResult(st, prof, final, posterior, oos)
 
-        study, prof, final = _with_progress(
-            f"{cal.spec.name}: trials and profiles", left + n_prof, quiet, work
+        fit = _with_progress(
+            f"{cal.spec.name}: trials, profiles, posterior",
+            left + n_prof + n_abc + n_pred,
+            quiet,
+            work,
         )
     finally:
         executor.close()
-    typer.echo(cb.write_outputs(cal, study, prof, final))
+    finished = datetime.now(UTC)
+    text = cb.write_results_folder(cal, fit, n_workers, started, finished, _command_line())
+    typer.echo(text)
+    typer.echo(
+        f"Results: {out_dir} ({(finished - started).total_seconds():.0f} s). Nothing tracked was "
+        f"changed; to install this result: genai-sim calibrate {file} --accept {out_dir}"
+    )
 
 
 @app.command()

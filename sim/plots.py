@@ -220,9 +220,16 @@ def sensitivity_bars(table: pd.DataFrame, path: Path, title: str, caption: str) 
     return path
 
 
-def calibration_fit(fit: pd.DataFrame, path: Path, replications: int) -> Path:
-    """Targets against simulated medians with 10-90 % bands, one panel per target."""
-    fig = Figure(figsize=(9, 3.8), layout="constrained")
+def calibration_fit(
+    fit: pd.DataFrame,
+    path: Path,
+    replications: int,
+    title: str = "Calibration fit: targets and simulated medians",
+    caption: str | None = None,
+) -> Path:
+    """Targets against simulated medians with 10-90 % bands, one panel per target (tolerance
+    relative where the table's ``relative`` column says so, else absolute)."""
+    fig = Figure(figsize=(max(9, 2.2 * len(fit)), 3.8), layout="constrained")
     axes = fig.subplots(1, len(fit), squeeze=False)[0]
     for ax, row in zip(axes, fit.itertuples(), strict=True):
         ax.errorbar(
@@ -236,18 +243,23 @@ def calibration_fit(fit: pd.DataFrame, path: Path, replications: int) -> Path:
             capsize=6,
             label="simulated median, 10-90 %",
         )
-        tol = row.value * row.tolerance if row.target == "market_size" else row.tolerance
+        relative = getattr(row, "relative", row.target == "market_size")
+        tol = row.value * row.tolerance if relative else row.tolerance
         ax.axhspan(row.value - tol, row.value + tol, color="0.85", label="target ± tolerance")
         ax.axhline(row.value, color="black", lw=1, label="target")
         ax.set_xticks([])
-        unit = "bn RMB (calendar year)" if row.target == "market_size" else "active developers"
+        from sim.calibrate import TARGET_KINDS
+
+        kind = TARGET_KINDS.get(row.target)
+        unit = kind.unit if kind else row.target
         ax.set_title(f"{row.target} {row.period}", fontsize=10)
         ax.set_ylabel(unit)
     axes[0].legend(frameon=False, fontsize=7, loc="lower left")
-    fig.suptitle("Calibration fit: targets and simulated medians")
+    fig.suptitle(title)
     _caption(
         fig,
-        f"Best parameters re-run with {replications} replications; bars: 10-90 % "
+        caption
+        or f"Best parameters re-run with {replications} replications; bars: 10-90 % "
         "across replications; grey: the target's tolerance.",
     )
     fig.savefig(path, dpi=120)
@@ -440,4 +452,45 @@ def policy_context(metrics: pd.DataFrame, path: Path) -> Path:
         "band.",
     )
     fig.savefig(path, dpi=120)
+    return path
+
+
+def posterior_pairs(parameters: list, particles: pd.DataFrame, path: Path) -> Path:
+    """Posterior marginals (weighted histograms against the flat prior, on the diagonal) and
+    pairwise scatter plots of the particles (point size by weight), on each search scale."""
+    names = [p.path for p in parameters]
+    n = len(names)
+    fig = Figure(figsize=(1.9 * n + 1, 1.9 * n + 1), layout="constrained")
+    axes = fig.subplots(n, n, squeeze=False)
+    w = particles["weight"].to_numpy(dtype=float)
+    for i, pi in enumerate(parameters):
+        for j, pj in enumerate(parameters):
+            ax = axes[i][j]
+            if j > i:
+                ax.set_axis_off()
+                continue
+            if i == j:
+                bins = (
+                    np.geomspace(pi.low, pi.high, 16)
+                    if pi.log
+                    else np.linspace(pi.low, pi.high, 16)
+                )
+                ax.hist(particles[pi.path], bins=bins, weights=w, color="C0", alpha=0.8)
+                ax.axhline(1 / 15, color="0.4", lw=1, ls="--")  # the flat prior per bin
+                ax.set_yticks([])
+            else:
+                ax.scatter(particles[pj.path], particles[pi.path], s=4 + 400 * w, alpha=0.6)
+                ax.set_ylim(pi.low, pi.high)
+                if pi.log:
+                    ax.set_yscale("log")
+            ax.set_xlim(pj.low, pj.high)
+            if pj.log:
+                ax.set_xscale("log")
+            ax.tick_params(labelsize=6)
+            if i == n - 1:
+                ax.set_xlabel(names[j].split(".")[-1], fontsize=7)
+            if j == 0 and i > 0:
+                ax.set_ylabel(names[i].split(".")[-1], fontsize=7)
+    fig.suptitle("Posterior (ABC-SMC): marginals against the flat prior (dashed) and pairs")
+    fig.savefig(path, dpi=110)
     return path

@@ -276,14 +276,10 @@ CASES: dict[str, Case] = {
         ["sweep", "sw.yaml", "--dry-run", "--out", "f.txt"],
         "--out f.txt",
     ),
-    "calibration output under a file": Case(
-        {
-            "c.yaml": calibration_text("report: f.txt/report\n"),
-            "f.txt": "x",
-            "targets.csv": CAL_HEADER + GOOD_TARGET,
-        },
-        ["calibrate", "c.yaml", "-q"],
-        "c.yaml: report",
+    "calibration results folder under a file": Case(
+        {"c.yaml": calibration_text(), "f.txt": "x", "targets.csv": CAL_HEADER + GOOD_TARGET},
+        ["calibrate", "c.yaml", "-q", "--out", "f.txt/o"],
+        "--out f.txt/o",
     ),
     # --- Dask -------------------------------------------------------------------------------------
     "unreachable scheduler": Case(
