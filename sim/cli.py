@@ -154,6 +154,14 @@ OutOpt = Annotated[
     Path | None, typer.Option("--out", "-o", help="results folder (must not exist or be empty)")
 ]
 FiguresOpt = Annotated[bool, typer.Option(help="draw figures")]
+PosteriorOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--posterior",
+        help="posterior.parquet from calibrate: replication i of every scenario runs with the "
+        "i-th parameter draw (bands then show parameter and stochastic uncertainty)",
+    ),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")]
 
 
@@ -187,6 +195,21 @@ def _run_figures(metrics: pd.DataFrame, folder: Path) -> list[Path]:
     return plots.run_figures(metrics, folder)
 
 
+def _posterior_draws(
+    posterior: Path | None, n: int, root: int, scenarios: list
+) -> tuple[list[dict[str, float]] | None, str]:
+    """Parameter draws for ``n`` replications (checked against every scenario before any run)
+    and the label of what the bands cover."""
+    if posterior is None:
+        return None, "across replications"
+    from sim.posterior import LABEL, draw, load_posterior, with_parameters
+
+    draws = draw(load_posterior(posterior), n, root)
+    for sc in scenarios:  # a draw the schema refuses is bad input, found before any run
+        with_parameters(sc, draws[0])
+    return draws, f"across replications: {LABEL}"
+
+
 def _command_line() -> str:
     return " ".join(["genai-sim", *sys.argv[1:]])
 
@@ -203,6 +226,7 @@ def run(
     out: OutOpt = None,
     figures: FiguresOpt = True,
     quiet: QuietOpt = False,
+    posterior: PosteriorOpt = None,
 ) -> None:
     """Run a scenario with replications; write tables, figures and a summary."""
     from sim.executor import make_executor
@@ -214,6 +238,7 @@ def run(
     sc = load_scenario(path)
     n = replications or sc.replications
     root = sc.seed if seed is None else seed
+    draws, spread = _posterior_draws(posterior, n, root, [sc])
     n_workers = min(workers or default_workers(n), n)
     # A pool's forkserver starts importing the model now, while this process imports pandas.
     with make_executor(n_workers) as executor:
@@ -227,14 +252,17 @@ def run(
             f"{sc.name}: replications",
             n,
             quiet,
-            lambda done: runner.run_scenario(sc, n, root, on_done=done, executor=executor),
+            lambda done: runner.run_many(
+                [sc], n, root, on_done=done, executor=executor, parameter_sets=draws
+            ),
         )
     finished = datetime.now(UTC)
     h = summary.headline(result.metrics, result.events)
-    text = summary.format_summary(h)
+    text = summary.format_summary(h, spread)
     prov = runner.manifest(
         [sc], [str(path)], root, seeds, n_workers, started, finished, _command_line()
     )
+    prov["posterior"] = None if posterior is None else {"file": str(posterior), "draws": draws}
     runner.write_results(
         out_dir,
         lambda folder: runner.save_run(
@@ -273,6 +301,7 @@ def compare(
     ] = None,
     figures: FiguresOpt = True,
     quiet: QuietOpt = False,
+    posterior: PosteriorOpt = None,
 ) -> None:
     """Run several scenarios with common random numbers; compare headline outcomes."""
     from sim import compare as cmp
@@ -300,6 +329,7 @@ def compare(
         )
     n = replications or scs[0].replications
     root = scs[0].seed if seed is None else seed
+    draws, spread = _posterior_draws(posterior, n, root, scs)
     total = n * len(scs)
     n_workers = min(workers or default_workers(total), total)
     out_dir = out or runner.default_out_dir("compare", root)
@@ -311,13 +341,16 @@ def compare(
             f"{len(scs)} scenarios x {n} replications",
             total,
             quiet,
-            lambda done: runner.run_many(scs, n, root, on_done=done, executor=executor),
+            lambda done: runner.run_many(
+                scs, n, root, on_done=done, executor=executor, parameter_sets=draws
+            ),
         )
     finished = datetime.now(UTC)
     outcomes = summary.replication_outcomes(result.metrics, result.events)
     table = cmp.headline_table(outcomes, ref)
-    text = cmp.format_comparison(table, ref, n)
+    text = cmp.format_comparison(table, ref, n, spread)
     prov = runner.manifest(scs, files, root, seeds, n_workers, started, finished, _command_line())
+    prov["posterior"] = None if posterior is None else {"file": str(posterior), "draws": draws}
     runner.write_results(
         out_dir,
         lambda folder: runner.save_run(

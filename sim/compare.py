@@ -89,15 +89,21 @@ def headline_table(outcomes: pd.DataFrame, reference: str) -> pd.DataFrame:
     return table[cols].reset_index(drop=True)
 
 
-def format_comparison(table: pd.DataFrame, reference: str, replications: int) -> str:
-    """A one-screen comparison: medians, and paired median differences to the reference."""
+def format_comparison(
+    table: pd.DataFrame,
+    reference: str,
+    replications: int,
+    spread: str = "across replications",
+) -> str:
+    """A one-screen comparison: medians, and paired median differences to the reference;
+    ``spread`` says what the replications vary (seeds, or seeds and parameter draws)."""
     scenarios = list(dict.fromkeys(table["scenario"]))
     shown = [o for o in SCREEN_OUTCOMES if o[0] in set(table["outcome"])]
     width = max(len(s) for s in scenarios) + 2
     head = f"{'scenario':<{width}}" + "".join(f"{label:>20}" for _, label, _ in shown)
     lines = [
         f"{len(scenarios)} scenarios, {replications} replications each with common random numbers."
-        f" Cells: median across replications (paired median difference to {reference}).",
+        f" Cells: median {spread} (paired median difference to {reference}).",
         "",
         head,
     ]

@@ -93,8 +93,12 @@ def run_many(
     record_firms: bool = True,
     on_done: Callable[[int], None] | None = None,
     executor: Executor | None = None,
+    parameter_sets: list[dict[str, float]] | None = None,
 ) -> tuple[RunResult, list[int]]:
     """Run every scenario with the same ``replications`` seeds (common random numbers).
+
+    ``parameter_sets`` (one per replication, e.g. ``sim.posterior.draw``) sets replication ``i``
+    of *every* scenario to the ``i``-th set: common parameter draws beside common seeds.
 
     Replication ``i`` of every scenario uses the same seed, and every firm draws from its own
     stream (``sim.rng``), so differences between scenarios come from the scenarios, not from noise.
@@ -108,7 +112,18 @@ def run_many(
     ``if __name__ == "__main__":`` guard in scripts (notebooks and the CLI do not).
     """
     seeds = replication_seeds(root_seed, replications)
-    pairs = [(sc, i, seed) for sc in scenarios for i, seed in enumerate(seeds)]
+    if parameter_sets is not None:
+        from sim.posterior import with_parameters
+
+        if len(parameter_sets) != replications:
+            raise ValueError("parameter_sets needs one set per replication")
+        pairs = [
+            (with_parameters(sc, parameter_sets[i]), i, seed)
+            for sc in scenarios
+            for i, seed in enumerate(seeds)
+        ]
+    else:
+        pairs = [(sc, i, seed) for sc in scenarios for i, seed in enumerate(seeds)]
     jobs = [(k, sc, seed, i, record_firms) for k, (sc, i, seed) in enumerate(pairs)]
     if executor is None:
         with make_executor(min(workers, len(jobs))) as own:

@@ -152,8 +152,8 @@ def headline(metrics: pd.DataFrame, events: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
-def format_summary(h: dict[str, Any]) -> str:
-    """A one-screen text summary of ``headline`` output."""
+def format_summary(h: dict[str, Any], spread: str = "across replications") -> str:
+    """A one-screen text summary of ``headline`` output; ``spread`` says what the bands cover."""
 
     def fmt(q: dict[str, float], digits: int = 0, pct: bool = False) -> str:
         scale = 100 if pct else 1
@@ -164,8 +164,7 @@ def format_summary(h: dict[str, Any]) -> str:
         )
 
     lines = [
-        f"Scenario {h['scenario']}: {h['replications']} replications; "
-        "median [10-90 % across replications]",
+        f"Scenario {h['scenario']}: {h['replications']} replications; median [10-90 % {spread}]",
         "",
         f"{'month':<9}{'active developers':>20}{'megatech':>10}{'startup':>10}{'institute':>10}"
         f"{'vertical':>10}{'top-3 user share':>20}{'market bn RMB/yr':>26}",
