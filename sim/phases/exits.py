@@ -1,0 +1,189 @@
+"""Decisions to stop pre-training, sell or fail, and the exits they cause."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.agents import Firm
+from sim.stages import decisions, finance
+from sim.state import Account
+
+
+class ExitDecisions:
+    """Decisions to stop pre-training, sell or fail, and the exits they cause."""
+
+    def decide_exits(self) -> None:
+        """Firms decide: parents review their units; a firm whose model no longer earns its keep
+        stops pre-training (joins the application layer); a distressed firm sells to the buyer
+        that values it most if one values it above its price and can pay; a firm out of cash
+        with no buyer goes bankrupt."""
+        sc = self.scenario_params
+        m, t = self.month, self.table
+        if t.n == 0:
+            return
+        if m % 12 == 11:
+            self._parent_review()
+        self._stop_pretraining()
+        self._sell_distressed()
+        for firm in [self.firm_agents[i] for i in np.flatnonzero(t.cash_m_rmb < 0)]:
+            self._exit(firm, "bankrupt")
+            self.bankruptcy_months.append(m)
+        del sc
+
+    def _parent_review(self) -> None:
+        """January budgets: a parent keeps growing a unit's budget while it meets the hurdle
+        (a user share, or a model near the leader); otherwise it cuts the budget."""
+        f = self.scenario_params.firms
+        t = self.table
+        leader = float(t.own_capability_log10.max())
+        meets = (self.spend_shares() >= f.parent_hurdle_share) | (
+            t.pretraining & (t.own_capability_log10 >= leader - 0.5)
+        )
+        t.meets_hurdle = meets
+        t.budget_m_rmb_per_month = np.where(
+            t.parent_backed & ~meets,
+            t.budget_m_rmb_per_month * (1 - f.parent_cut_per_year),
+            t.budget_m_rmb_per_month,
+        )
+
+    def _stop_pretraining(self) -> None:
+        """Pre-training firms past their grace period review whether their model earns its keep."""
+        sc = self.scenario_params
+        m, t = self.month, self.table
+        w = sc.firms.floor_smoothing_months
+        keeps = decisions.keeps_pretraining(
+            t.own_capability_log10,
+            float(np.mean(self.floor_history[-w:])),
+            t.own_trend,
+            self.floor_trend,
+            self.kind_horizon[t.kind],
+            self.spend_shares(),
+            sc.firms.defend_share,
+        )
+        # Money: a firm whose R&D budget can no longer pay a pre-training team (and that has no
+        # round in prospect this quarter) stops, whatever its age, rather than burn out.
+        tal = sc.talent
+        team_cost = (
+            tal.min_pretraining_team
+            * (self.frontier_wage + tal.basic_per_frontier * tal.basic_wage_m_rmb_per_year)
+            / 12
+        )
+        starving = (
+            (sc.technology.talent_output_elasticity * t.rd_budget_m_rmb < team_cost)
+            & (m - t.last_funded_month > 3)
+            & (m > t.entry_month)
+        )
+        review = t.pretraining & (m - t.entry_month >= sc.firms.pivot_grace_months)
+        for i in np.flatnonzero(t.pretraining & ((review & ~keeps) | starving)):
+            reason = "cash" if starving[i] else "below the open-weight floor"
+            self.firm_agents[i].stop_pretraining(reason)
+            self.month_flows["exits_pivoted"] += 1
+
+    def _sell_distressed(self) -> None:
+        """Acquisitions and acqui-hires as decisions: the buyer that values a distressed firm
+        most buys it if that value exceeds the seller's price and the buyer can pay."""
+        sc = self.scenario_params
+        acq, tal = sc.acquisitions, sc.talent
+        t = self.table
+        # Distress is judged on the burn a firm cannot cut: without its discretionary research.
+        discretionary = np.maximum(t.rd_budget_m_rmb - t.budget_m_rmb_per_month, 0.0)
+        runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb - discretionary)
+        sellers = [
+            self.firm_agents[i]
+            for i in np.flatnonzero(
+                ~t.parent_backed & ((t.cash_m_rmb < 0) | (runway < acq.distress_runway_months))
+            )
+        ]
+        monthly_cost = (
+            self.frontier_wage + tal.basic_per_frontier * tal.basic_wage_m_rmb_per_year
+        ) / 12
+
+        def buyers_state() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            """Who can buy (pre-training, not distressed), user shares, researcher shortfalls."""
+            runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb)
+            can = t.pretraining & (t.parent_backed | (runway >= acq.distress_runway_months))
+            shortfall = np.maximum(
+                sc.technology.talent_output_elasticity * t.rd_budget_m_rmb / monthly_cost
+                - t.frontier_staff,
+                0.0,
+            )
+            return can, self.spend_shares(), shortfall
+
+        can, shares, shortfall = buyers_state()
+        for seller in sellers:
+            # No deal is possible unless some buyer has the cash for the deal cost alone.
+            if not (can & (t.cash_m_rmb >= acq.integration_cost_m_rmb)).any():
+                break
+            i = seller.row
+            price = max(-t.cash_m_rmb[i], 0.0) + acq.fire_sale_share * (
+                acq.talent_value_years_of_wage * self.frontier_wage * t.frontier_staff[i]
+            )
+            value = decisions.acquisition_value(
+                float(t.operating_margin_m_rmb[i]),
+                shares,
+                float(t.frontier_staff[i]),
+                float(t.own_capability_log10[i]),
+                t.own_capability_log10,
+                t.revenue_m_rmb,
+                shortfall,
+                self.frontier_wage,
+                acq.price_to_annual_revenue,
+                acq.talent_value_years_of_wage,
+                acq.capability_value_per_log10,
+            )
+            # A buyer pays the price and the deal's cost, and must not be distressed itself.
+            cost = price + acq.integration_cost_m_rmb
+            able = can & (t.cash_m_rmb >= cost) & (value > cost)
+            able[i] = False
+            if not able.any():
+                continue
+            b = int(np.argmax(np.where(able, value - cost, -np.inf)))
+            self._acquire(self.firm_agents[b], seller, price, acq.integration_cost_m_rmb)
+            can, shares, shortfall = buyers_state()  # rows moved and the buyer changed
+
+    def _acquire(self, buyer: Firm, target: Firm, price: float, deal_cost: float) -> None:
+        t = self.table
+        i, b = target.row, buyer.row
+        t.flows[b, Account.ACQUISITION_COST] += deal_cost
+        t.cash_m_rmb[b] -= deal_cost
+        # The price settles the target's debts first; the rest goes to its owners.
+        debt = max(-t.cash_m_rmb[i], 0.0)
+        t.flows[i, Account.DEBT_SETTLED] += debt
+        t.cash_m_rmb[i] += debt
+        t.flows[b, Account.ACQUISITION_COST] += price
+        t.cash_m_rmb[b] -= price
+        t.users_m[b] += t.users_m[i]
+        t.users_total_m[b] = t.users_m[b].sum()
+        t.users_spend_weight[b] = t.users_m[b] @ self.seg_spend_2023
+        t.frontier_staff[b] += t.frontier_staff[i]
+        t.own_h100e[b] += t.own_h100e[i]
+        t.effective_compute[b] = max(t.effective_compute[b], t.effective_compute[i])
+        t.users_m[i] = 0.0
+        t.users_total_m[i] = t.users_spend_weight[i] = 0.0
+        t.frontier_staff[i] = 0.0
+        t.own_h100e[i] = 0.0
+        self.month_flows["acquisition_spend_m_rmb"] += price
+        self._exit(target, "acquired", detail=buyer.name, amount=price)
+
+    def _exit(self, firm: Firm, cause: str, detail: str = "", amount: float = 0.0) -> None:
+        """Leave the market: users re-choose, staff return to the pool, chips to the clouds."""
+        t = self.table
+        i = firm.row
+        self.orphans_m = self.orphans_m + t.users_m[i]
+        t.users_m[i] = 0.0
+        t.users_total_m[i] = t.users_spend_weight[i] = 0.0
+        t.frontier_staff[i] = 0.0
+        was_developer = bool(t.pretraining[i])
+        firm.status = cause
+        if was_developer or cause != "pivoted":
+            self.month_flows[f"exits_{cause}"] += 1
+        self.month_flows["exited_revenue_m_rmb"] += float(t.flows[i, Account.REVENUE])
+        self.log_event(
+            self.month, firm, cause, amount if amount else float(t.cash_m_rmb[i]), detail
+        )
+        row = slice(i, i + 1)
+        self.datacollector.add_firms(self.month, t, row, cause, self._panel_columns(row))
+        t.remove(firm.unique_id)
+        del self.firm_agents[i]
+        self.agent_by_name.pop(firm.name, None)
+        firm.remove()

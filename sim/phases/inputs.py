@@ -1,0 +1,232 @@
+"""The environment and the input markets: talent, compute and training."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.markets.compute import (
+    clear_compute,
+    ration_subsidy,
+    ration_supply,
+    serving_split,
+    voucher_contracts,
+)
+from sim.markets.talent import adjust_wage, allocate_staff, clearing_wage
+from sim.stages import environment
+from sim.stages.training import train
+from sim.state import Account
+from sim.vocab import KINDS
+
+
+class InputMarkets:
+    """The environment and the input markets: talent, compute and training."""
+
+    def update_environment(self) -> None:
+        """Hype, VC inflows, talent pool, chip supply, filing approvals."""
+        sc = self.scenario_params
+        m, t, gov = self.month, self.table, self.government
+        self.hype = environment.hype_index(
+            m, self.chatgpt_month, self.market_history, self.bankruptcy_months, sc.capital
+        )
+        inflow = (sc.capital.inflow_2021_m_rmb_per_month * self.hype * gov.vc_inflow_factor) / len(
+            self.funds
+        )
+        self.funds.do("receive_inflow", inflow, sc.capital.vc_runoff_per_month)
+
+        employed = float(t.frontier_staff.sum())
+        institutes = int(((t.kind == KINDS.index("institute")) & t.pretraining).sum())
+        self.frontier_pool = environment.frontier_pool_step(
+            self.frontier_pool,
+            employed,
+            institutes,
+            self.frontier_wage,
+            gov.frontier_inflow_factor,
+            sc.talent,
+        )
+        if employed > self.frontier_pool and employed > 0:  # departures leave pro rata
+            t.frontier_staff *= self.frontier_pool / employed
+
+        before = self.imported_installed + self.domestic_installed
+        # Between an export control's announcement and its effect, buyers rush orders that
+        # sellers still fill: imports run above their controlled path.
+        rush = 1 + sc.compute.stockpile_multiple if gov.tightening_ahead(m) else 1.0
+        supply = environment.chip_supply_step(
+            m,
+            self.imported_installed,
+            self.domestic_installed,
+            gov.imported_supply_factor * rush,
+            self.domestic_midpoint,
+            sc.compute,
+        )
+        retire = 1.0 / sc.compute.chip_lifetime_months
+        self.new_supply_h100e = sc.compute.fm_share_of_capacity * max(
+            supply.imported_installed + supply.domestic_installed - before * (1 - retire), 0.0
+        )
+        self.imported_installed = supply.imported_installed
+        self.domestic_installed = supply.domestic_installed
+        self.domestic_efficiency = supply.domestic_efficiency
+        self.price_floor = supply.price_floor
+        t.own_h100e *= 1 - retire  # firms' own accelerators age like everyone's
+
+        due = ~t.approved & (t.approval_month >= 0) & (m >= t.approval_month)
+        for i in np.flatnonzero(due):
+            t.approved[i] = True
+            self.log_event(m, self.firm_agents[i], "filing_approved", 0.0)
+
+    def clear_talent(self) -> None:
+        """Frontier-talent market: firms spend the Cobb-Douglas share of their R&D budgets on
+        researchers; the wage moves toward the level at which those budgets hire the pool."""
+        sc = self.scenario_params
+        tal = sc.talent
+        t = self.table
+        if t.n == 0:
+            return
+        basic = tal.basic_per_frontier * tal.basic_wage_m_rmb_per_year
+        staff_budget = sc.technology.talent_output_elasticity * t.rd_budget_m_rmb
+        target = clearing_wage(
+            float(staff_budget.sum()),
+            self.frontier_pool,
+            basic,
+            tal.frontier_wage_2021_m_rmb_per_year,
+        )
+        self.frontier_wage = adjust_wage(self.frontier_wage, target, tal.wage_adjustment)
+        monthly_cost = (self.frontier_wage + basic) / 12
+        desired = staff_budget / monthly_cost
+        t.frontier_staff, _, _ = allocate_staff(t.frontier_staff, desired, self.frontier_pool)
+        t.flows[:, Account.STAFF_COST] += t.frontier_staff * monthly_cost
+
+    def clear_compute(self) -> None:
+        """Compute as a stock each firm plans and holds.
+
+        Each firm plans capacity for serving (last month's demand plus headroom) and for training
+        (what its compute budget rents). It buys accelerators toward the share it wants to own,
+        from this month's new supply (more while an announced export control approaches), and
+        rents the rest from the pool no firm owns, which one price clears. Vouchers stretch
+        rental budgets; public compute rebates part of the price.
+        """
+        sc = self.scenario_params
+        c = sc.compute
+        gov, t = self.government, self.table
+        if t.n == 0:
+            return
+        price_guess = self.compute_price
+        intensity = self.serving_intensity()
+        serve_need = t.demand_usage_m_rmb * intensity * (1 + c.serving_headroom)
+        train_money = np.maximum(t.rd_budget_m_rmb - t.flows[:, Account.STAFF_COST], 0.0)
+        plan = serve_need + train_money / price_guess
+
+        # Purchases toward the owned share of the plan, as cash allows; pro rata if supply is short.
+        chip_price = self.price_floor * c.chip_price_months
+        wanted = np.maximum(t.own_chips_share * plan - t.own_h100e, 0.0)
+        if gov.tightening_ahead(self.month):
+            wanted *= 1 + c.stockpile_multiple
+        # Funds: own cash, and for a unit with a parent the parent's capital budget (up to the
+        # loss-cover multiple of its committed budget a month), booked as a parent transfer.
+        parent_capex = np.where(
+            t.parent_backed, sc.firms.parent_loss_cover_multiple * t.budget_m_rmb_per_month, 0.0
+        )
+        funds = np.maximum(t.cash_m_rmb, 0.0) + parent_capex
+        wanted = np.minimum(wanted, funds / chip_price)
+        bought = ration_supply(wanted, self.new_supply_h100e)
+        spend = bought * chip_price
+        from_parent = np.minimum(
+            np.maximum(spend - np.maximum(t.cash_m_rmb, 0.0), 0.0), parent_capex
+        )
+        t.flows[:, Account.PARENT] += from_parent
+        t.cash_m_rmb += from_parent - spend
+        t.own_h100e += bought
+        t.flows[:, Account.CHIP_PURCHASE] += spend
+        self.month_flows["chip_purchases_h100e"] += float(bought.sum())
+
+        # Rentals: what own chips do not cover, bid at last month's price; vouchers add money.
+        rent_want = np.maximum(plan - t.own_h100e, 0.0)
+        money = rent_want * price_guess
+        contracts = money.copy()
+        # Vouchers pay a share of the rented *training* compute of firms that pre-train.
+        train_rent = np.minimum(money, train_money) * t.pretraining
+        for prog in gov.active_programmes("compute_voucher"):
+            eligible = gov.eligible(prog.eligible, t.kind)
+            _, claims = voucher_contracts(
+                train_rent, np.full(t.n, gov.rate(prog)), gov.cap_left(prog, t.firm_id)
+            )
+            paid = ration_subsidy(
+                np.where(eligible, claims, 0.0), gov.budget_left(prog, self.month)
+            )
+            contracts += paid
+            gov.pay(prog, t.firm_id, paid)
+            t.flows[:, Account.SUBSIDY_IN] += paid
+            self._book_subsidy(prog.name, paid)
+        self.rental_pool_h100e = self._free_pool() + gov.public_capacity_h100e
+        self.compute_price, rented = clear_compute(
+            contracts,
+            self.rental_pool_h100e,
+            self.price_floor,
+            previous_price_m_rmb=self.compute_price,
+            adjustment=c.price_adjustment_per_month,
+        )
+        if gov.public_capacity_h100e > 0 and gov.public_discount > 0:
+            demand = np.where(gov.eligible(gov.public_eligible, t.kind), rented, 0.0)
+            served = demand * min(1.0, gov.public_capacity_h100e / max(demand.sum(), 1e-9))
+            rebate = served * self.compute_price * gov.public_discount
+            t.flows[:, Account.SUBSIDY_IN] += rebate
+            self.month_flows["subsidies_paid_m_rmb"] += float(rebate.sum())
+
+        t.rented_h100e = rented
+        t.capacity_h100e = t.own_h100e + rented
+        serve, train, serve_rented = serving_split(t.capacity_h100e, t.own_h100e, serve_need)
+        t.serve_h100e = serve
+        t.compute_h100e = train
+        serve_cost = serve_rented * self.compute_price
+        t.flows[:, Account.INFERENCE_COST] += serve_cost
+        t.flows[:, Account.COMPUTE_COST] += (
+            np.maximum(rented - serve_rented, 0.0) * self.compute_price
+        )
+        self.inference_spend_m_rmb = float(serve_cost.sum())
+
+    def _book_subsidy(self, name: str, paid: np.ndarray) -> None:
+        self.month_flows["subsidies_paid_m_rmb"] += float(paid.sum())
+        rows = np.flatnonzero(paid > 1e-6)  # at least one RMB: rationing dust is no event
+        self.datacollector.log_events(
+            self.month,
+            [self.firm_agents[i] for i in rows],
+            "subsidy",
+            paid[rows].tolist(),
+            [name] * rows.size,
+        )
+
+    def train_models(self) -> None:
+        """Capability from compute and talent (Cobb-Douglas), depreciation, data feedback.
+
+        Only firms that pre-train and can field a team of at least ``talent.min_pretraining_team``
+        researchers make progress; everyone's stock depreciates; the application layer builds on
+        the open weights.
+        """
+        sc = self.scenario_params
+        tech = sc.technology
+        t = self.table
+        if t.n == 0:
+            self.open_source_history.append(0.0)
+            return
+        floor = self.open_floor_log10()
+        training = t.pretraining & (t.frontier_staff >= sc.talent.min_pretraining_team)
+        compute = np.where(training, t.compute_h100e, 0.0)
+        before = t.own_capability_log10.copy()
+        t.effective_compute, t.own_capability_log10, t.capability_log10 = train(
+            self.month,
+            compute,
+            np.where(training, t.frontier_staff, 0.0),
+            t.efficiency,
+            t.effective_compute,
+            t.users_total_m,
+            floor,
+            tech,
+            learning=training.astype(float),
+        )
+        t.train_window[:, self.month % self.window] = compute
+        t.own_trend = 0.8 * t.own_trend + 0.2 * (t.own_capability_log10 - before)
+        released = t.capability_log10[t.open_source & t.pretraining] - tech.open_release_gap_log10
+        self.open_source_history.append(max(0.0, float(released.max(initial=0.0))))
+        self.floor_history.append(self.open_floor_log10())
+        # The floor's long-run pace (log10 a month over a year), not the jump of one release.
+        past = self.floor_history[-13] if len(self.floor_history) > 12 else self.floor_history[0]
+        self.floor_trend = (self.floor_history[-1] - past) / 12

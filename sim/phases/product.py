@@ -1,0 +1,207 @@
+"""Prices, users and the month's accounts."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sim.markets.compute import (
+    ration_subsidy,
+)
+from sim.markets.users import (
+    bass_new_adopters,
+    bertrand_markup,
+    logit_shares,
+    reallocate_users,
+    usage_by_firm,
+)
+from sim.stages import decisions, environment, finance
+from sim.stages.demand import potential_adopters, usage_growth
+from sim.state import Account
+
+
+class ProductMarket:
+    """Prices, users and the month's accounts."""
+
+    def set_prices(self) -> None:
+        """Prices as strategy: the logit-Bertrand markup over each firm's own serving cost, or a
+        penetration price below cost by firms that can fund losses and want users."""
+        sc = self.scenario_params
+        pr = sc.pricing
+        t = self.table
+        if t.n == 0:
+            return
+        mc = self.serving_intensity() * self.compute_price
+        shares = self.spend_shares()
+        markup = bertrand_markup(shares, sc.demand.price_sensitivity, pr.max_markup)
+        runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb)
+        bertrand = mc * markup
+        penetrate = decisions.prices_for_penetration(
+            shares,
+            runway,
+            t.parent_backed,
+            np.nan_to_num(t.price_index, nan=np.inf),
+            mc,
+            pr.penetration_target_share,
+            pr.penetration_min_runway_months,
+            pr.war_undercut,
+        )
+        target = np.where(penetrate, mc * (1 - pr.penetration_discount), bertrand)
+        price = t.price_index
+        k = pr.adjustment_per_month
+        new = np.isnan(price)
+        base = np.where(new, 1.0, price)
+        adjusted = np.exp(np.log(base) + k * np.log(target / base))
+        t.price_index = np.where(new, target, adjusted)
+        t.marginal_cost = mc
+
+    def serve_users(self) -> None:
+        """Adoption (Bass) under ceilings and provider choice (logit) per segment; usage served
+        within each firm's serving capacity; revenue. Unserved demand costs appeal and users."""
+        d = self.scenario_params.demand
+        t = self.table
+        best = float(t.capability_log10.max()) if t.n else 0.0
+        floor = self.open_floor_log10()
+        usefulness = float(
+            environment.logistic(
+                (max(best, floor) - d.useful_capability_log10) / d.usefulness_width_log10
+            )
+        )
+        potential = potential_adopters(
+            self.seg_potential_2023, self.seg_consumer, self.years_from_reference(), usefulness, d
+        )
+        p_eff = d.bass_innovation_per_month * self.hype
+        new = bass_new_adopters(self.adopters_m, potential, p_eff, d.bass_imitation_per_month)
+        self.adopters_m = self.adopters_m + new
+        self.potential_m = potential
+
+        intensity = self.serving_intensity()
+        outside_cost = float(self.serving_intensity_2023 * self.compute_price) * (
+            (1 - self.scenario_params.compute.inference_efficiency_gain_per_year)
+            ** self.years_from_reference()
+        )
+        outside_price = max(outside_cost * d.self_hosting_cost_multiple, 1e-9)
+        # The outside option: self-hosting open weights, or doing without (log-sum of the two).
+        self_host = (
+            d.capability_weight * (floor - best)
+            - d.price_sensitivity * math.log(outside_price)
+            + d.outside_option_utility
+        )
+        outside_u = np.full(self.n_segments, np.logaddexp(self_host, d.no_ai_utility))
+        if t.n == 0:
+            self.outside_users_m = self.outside_users_m + new + self.orphans_m
+            self.orphans_m = np.zeros(self.n_segments)
+            return
+
+        shocks = np.array([f.stream.normal(0.0, d.taste_shock_sd) for f in self.firm_agents])
+        t.taste = d.taste_persistence * t.taste + shocks
+        firm_u = (
+            d.capability_weight * (t.capability_log10 - best)
+            - d.price_sensitivity * np.log(t.price_index)
+            + t.taste
+            - d.rationing_utility_penalty * (1 - t.served_share)
+        )
+        # (firms, segments) utilities: own appeal + ecosystem where it matters + sector fit.
+        # Built in scratch buffers kept across months: fresh (n, S) arrays cost page faults.
+        utility = self._scratch("utility")
+        np.multiply.outer(d.ecosystem_weight * t.ecosystem, self.seg_eco_weight, out=utility)
+        utility += firm_u[:, None]
+        utility += t.fit
+        # Awaiting filing approval: a firm may not serve consumer segments (utility -inf).
+        waiting = np.ix_(~t.approved, self.seg_consumer)
+        utility[waiting] = -np.inf
+        inside, outside = logit_shares(utility, None, outside_u, overwrite=True)
+        # Churn: the segment's rate, lowered by an ecosystem where the segment values it, raised
+        # for a provider that could not serve its users last month.
+        churn = self._scratch("churn")
+        np.multiply.outer(t.ecosystem, -self.seg_churn_eco, out=churn)
+        churn += self.seg_churn
+        churn += (d.rationing_churn * (1 - t.served_share))[:, None]
+        np.minimum(churn, 1.0, out=churn)
+        churn[waiting] = 1.0  # users of a provider that may not serve them all re-choose
+        t.users_m, self.outside_users_m = reallocate_users(
+            t.users_m,
+            self.outside_users_m,
+            churn,
+            d.churn_per_month,
+            new,
+            self.orphans_m,
+            inside,
+            outside,
+            overwrite=True,
+        )
+        self.orphans_m = np.zeros(self.n_segments)
+        t.users_total_m = t.users_m.sum(axis=1)
+        t.users_spend_weight = t.users_m @ self.seg_spend_2023
+
+        spend = self.seg_spend_2023 * d.spend_scale * usage_growth(self.years_from_reference(), d)
+        own_use = environment.logistic(
+            (t.capability_log10 - d.useful_capability_log10) / d.usefulness_width_log10
+        ) / max(usefulness, 1e-12)  # a weaker model is used less than the best available
+        demanded = own_use * usage_by_firm(
+            t.users_m,
+            t.price_index,
+            spend,
+            self.elasticity_groups,
+            self.seg_elasticity_group,
+            d.usage_satiation_multiple,
+        )
+        # Serving capacity binds: usage beyond what a firm's compute can serve is not served.
+        served = np.minimum(demanded, t.serve_h100e / intensity)
+        t.demand_usage_m_rmb = demanded
+        t.served_usage_m_rmb = served
+        safe = np.where(demanded > 0, demanded, 1.0)
+        t.served_share = np.where(demanded > 0, served / safe, 1.0)
+        t.flows[:, Account.REVENUE] += served * t.price_index  # M RMB (users in millions)
+
+    def settle_accounts(self) -> None:
+        """Cash flows: revenue, subsidies and funding in; staff, compute, overheads out.
+
+        Co-funding programmes pay monthly out of budgets spread over the year, pro rata when
+        claims exceed what is left. Parents pay committed budgets and cover losses up to
+        ``firms.parent_loss_cover_multiple`` times the budget; beyond that cash falls.
+        """
+        sc = self.scenario_params
+        gov, t = self.government, self.table
+        if t.n == 0:
+            return
+        fl = t.flows
+        fl[:, Account.OVERHEAD] += sc.firms.overhead_m_rmb_per_month
+        if gov.filing_active:
+            fl[:, Account.COMPLIANCE_COST] += np.where(
+                t.approved, sc.policy.regulation.compliance_cost_m_rmb_per_month, 0.0
+            )
+        # R&D spending net of compute vouchers; each programme co-funds a share of it.
+        rd = fl[:, Account.STAFF_COST] + fl[:, Account.COMPUTE_COST] - fl[:, Account.SUBSIDY_IN]
+        payments: list[tuple[int, int, str, float]] = []
+        for k, prog in enumerate(gov.active_programmes("cofunding")):
+            claims = np.where(
+                gov.eligible(prog.eligible, t.kind) & t.pretraining,
+                np.minimum(gov.rate(prog) * np.maximum(rd, 0.0), gov.cap_left(prog, t.firm_id)),
+                0.0,
+            )
+            paid = ration_subsidy(claims, gov.budget_left(prog, self.month))
+            gov.pay(prog, t.firm_id, paid)
+            fl[:, Account.SUBSIDY_IN] += paid
+            self.month_flows["subsidies_paid_m_rmb"] += float(paid.sum())
+            payments += [
+                (int(i), k, prog.name, float(paid[i])) for i in np.flatnonzero(paid > 1e-6)
+            ]
+        payments.sort()  # logged firm by firm
+        self.datacollector.log_events(
+            self.month,
+            [self.firm_agents[i] for i, _, _, _ in payments],
+            "subsidy",
+            [a for _, _, _, a in payments],
+            [name for _, _, name, _ in payments],
+        )
+        t.cash_m_rmb, t.net_burn_m_rmb = finance.settle(
+            fl,
+            t.cash_m_rmb,
+            t.budget_m_rmb_per_month,
+            t.parent_backed,
+            sc.firms.parent_loss_cover_multiple,
+        )
+        t.revenue_m_rmb = fl[:, Account.REVENUE]
+        t.operating_margin_m_rmb = fl[:, Account.REVENUE] - fl[:, Account.INFERENCE_COST]

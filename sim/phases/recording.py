@@ -1,0 +1,104 @@
+"""Monthly metrics and the firm panel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sim.metrics import concentration_ratio, hhi
+from sim.vocab import ACTIVE, APP_LAYER, EXIT_CAUSES, KINDS
+
+
+class Recording:
+    """Monthly metrics and the firm panel."""
+
+    def record(self) -> None:
+        """Monthly metrics (one row) and the firm panel (one row per firm in the market)."""
+        t, m = self.table, self.month
+        d = self.scenario_params.demand
+        users = t.users_total_m
+        revenue = t.revenue_m_rmb
+        dev = self.developers()
+        # Market size counts this month's revenue of firms that exited at its end as well.
+        market_m_rmb = float(revenue.sum()) + self.month_flows["exited_revenue_m_rmb"]
+        self.market_history.append(market_m_rmb)
+        best = float(t.capability_log10.max()) if t.n else 0.0
+        installed = self.imported_installed + self.domestic_installed
+        counts = np.bincount(t.kind[dev], minlength=len(KINDS))
+        mean_price = float(np.average(t.price_index, weights=users + 1e-12)) if t.n else np.nan
+        demanded = float(t.demand_usage_m_rmb.sum())
+        served = float(t.served_usage_m_rmb.sum())
+        row: dict[str, Any] = {
+            "month": m,
+            "active_developers": int(dev.sum()),
+            **{f"active_{k}": int(counts[j]) for j, k in enumerate(KINDS)},
+            "app_layer_firms": int((~t.pretraining).sum()),
+            "pretraining_firms": int(t.pretraining.sum()),
+            "entries": int(self.month_flows["entries"]),
+            **{f"exits_{c}": int(self.month_flows[f"exits_{c}"]) for c in EXIT_CAUSES},
+            "hhi_users": hhi(users),
+            "cr3_users": concentration_ratio(users, 3),
+            "hhi_revenue": hhi(revenue),
+            "cr3_revenue": concentration_ratio(revenue, 3),
+            "market_size_bn_rmb_annualised": market_m_rmb * 12 / 1000,
+            "revenue_m_rmb": market_m_rmb,
+            "users_m": float(users.sum()),
+            "outside_users_m": float(self.outside_users_m.sum()),
+            "users_awaiting_choice_m": float(self.orphans_m.sum()),
+            "adopters_m": float(self.adopters_m.sum()),
+            "consumer_adopters_m": float(self.adopters_m[self.seg_consumer].sum()),
+            "potential_adopters_m": float(self.potential_m.sum()),
+            "usage_demanded_m_rmb": demanded,
+            "usage_served_m_rmb": served,
+            "served_share": served / demanded if demanded > 0 else 1.0,
+            "usage_tokens_tn_per_month": served * 1e6 / d.reference_rmb_per_k_tokens * 1e3 / 1e12,
+            "mean_price_index": mean_price,
+            "frontier_wage_m_rmb_per_year": self.frontier_wage,
+            "frontier_pool": self.frontier_pool,
+            "frontier_employed": float(t.frontier_staff.sum()),
+            "compute_price_m_rmb_per_h100e_month": self.compute_price,
+            "compute_price_floor_m_rmb": self.price_floor,
+            "installed_h100e": installed,
+            "firm_owned_h100e": float(t.own_h100e.sum()),
+            "firm_capacity_h100e": float(t.capacity_h100e.sum()),
+            "rental_pool_h100e": self.rental_pool_h100e,
+            "serving_h100e": float(t.serve_h100e.sum()),
+            "inference_h100e": float(t.serve_h100e.sum()),
+            "chip_purchases_h100e": self.month_flows["chip_purchases_h100e"],
+            "domestic_chip_share": self.domestic_installed / installed if installed > 0 else 0.0,
+            "imported_supply_factor": self.government.imported_supply_factor,
+            "vc_inflow_factor": self.government.vc_inflow_factor,
+            "subsidies_paid_m_rmb": self.month_flows["subsidies_paid_m_rmb"],
+            "gov_equity_m_rmb": self.month_flows["gov_equity_m_rmb"],
+            "vc_invested_m_rmb": self.month_flows["vc_invested_m_rmb"],
+            "strategic_invested_m_rmb": self.month_flows["strategic_m_rmb"],
+            "ipo_raised_m_rmb": self.month_flows["ipo_m_rmb"],
+            "acquisition_spend_m_rmb": self.month_flows["acquisition_spend_m_rmb"],
+            "vc_dry_powder_m_rmb": float(self.funds.agg("dry_powder_m_rmb", sum)),
+            "hype_index": self.hype,
+            "entry_attractiveness": self.entry_attractiveness(),
+            "best_capability_log10": best,
+            "open_floor_log10": self.open_floor_log10(),
+            "global_frontier_log10": self.global_frontier_log10(),
+            "capability_gap_log10": self.global_frontier_log10() - best,
+        }
+        self.datacollector.add_metrics(self.time, row)
+        status = np.where(t.pretraining, ACTIVE, APP_LAYER)
+        rows = slice(0, t.n)
+        self.datacollector.add_firms(m, t, rows, status, self._panel_columns(rows))
+        if self.month + 1 >= self.n_months:
+            self.running = False
+
+    def _panel_columns(self, rows: slice) -> dict[str, np.ndarray]:
+        """Firm-panel columns computed by the model, for the table rows ``rows``."""
+        if not self.datacollector.record_firms:
+            return {}
+        t, c = self.table, self.scenario_params.compute
+        scale = self.scenario_params.firms.pretraining_min_h100e_months
+        shared = (1 - c.inference_efficiency_gain_per_year) ** self.years_from_reference()
+        own = t.efficiency[rows] ** c.serving_efficiency_elasticity
+        return {
+            "developer": t.pretraining[rows] & (t.train_window[rows].sum(axis=1) >= scale),
+            "serving_h100e_per_m_rmb": self.serving_intensity_2023 * shared / own,
+        }
