@@ -10,9 +10,10 @@ tracebacks; the controls here follow its Step / Play / Pause / Reset design.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import os
-import time
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -131,11 +132,13 @@ def Page() -> None:
         try:
             action()
         except Exception as exc:  # shown in the page, never a traceback
+            play_flag.clear()
             playing.set(False)
             error.set(f"{type(exc).__name__}: {exc}")
         version.set(version.value + 1)
 
     def reset() -> None:
+        play_flag.clear()
         playing.set(False)
         new, message = _new_run(choices[scenario.value], values.value)
         error.set(message)
@@ -155,13 +158,28 @@ def Page() -> None:
     def set_lever(path: str, value: Any) -> None:
         values.set({**values.value, path: value})
 
-    def play_loop() -> None:
-        while playing.value and run.value is not None and run.value.running:
-            guarded(lambda: run.value.step(1))
-            time.sleep(PLAY_PAUSE_S)
-        playing.set(False)
+    # Playing is a flag the stepping thread reads (the button sets and clears it) and a reactive
+    # value the page shows.
+    play_flag = solara.use_memo(threading.Event, dependencies=[])
 
-    solara.lab.use_task(play_loop, dependencies=[playing.value], prefer_threaded=True)
+    def set_playing(on: bool) -> None:
+        if on:
+            play_flag.set()
+        else:
+            play_flag.clear()
+        playing.set(on)
+
+    async def play_loop() -> None:
+        """Step month by month while playing; the pauses let clicks (Pause) through."""
+        current = run.value
+        while play_flag.is_set() and current is not None and current.running:
+            await asyncio.sleep(PLAY_PAUSE_S)  # first, so the click's own render completes
+            if play_flag.is_set():
+                guarded(lambda: current.step(1))
+        if play_flag.is_set():  # reached the end (or failed) by itself
+            set_playing(False)
+
+    solara.lab.use_task(play_loop, dependencies=[playing.value, id(run.value)])
 
     current = run.value
     with solara.AppBar():
@@ -182,7 +200,7 @@ def Page() -> None:
                 solara.Button("Reset", on_click=reset)
                 solara.Button(
                     "Pause" if playing.value else "Play",
-                    on_click=lambda: playing.set(not playing.value),
+                    on_click=lambda: set_playing(not playing.value),
                     disabled=not running,
                 )
             with solara.Row():

@@ -2,10 +2,11 @@
 headless Chromium (Debian's ``chromium``, through Playwright with the system executable).
 
 The test changes a lever to a bad value (the schema's message must show, no traceback), then to a
-good one, steps the model and checks that the month shown and every chart changed, and that the
-browser console logged no error. Every wait polls for a condition with a generous bound; the
-server is always killed. ``GENAI_SIM_SCREENSHOT=PATH`` also saves a screenshot (README figure).
-Skipped only when no Chromium executable exists (``.ci/run`` installs it).
+good one, steps the model and checks that the month shown and every chart changed, plays and
+pauses, and that the browser console logged no error. Every wait polls for a condition with a
+generous bound; the server is always killed. ``GENAI_SIM_SCREENSHOT=PATH`` also saves a
+screenshot (the README's figure). Skipped only when no Chromium executable exists (``.ci/run``
+installs it).
 """
 
 from __future__ import annotations
@@ -159,6 +160,14 @@ def test_dashboard_in_headless_chromium(server: str, tmp_path: Path) -> None:
                 time.sleep(0.5)
             assert len(after) == 5 and all(changed), changed
             expect(page.locator(".event-feed")).to_contain_text("entry")
+
+            page.get_by_role("button", name="Play").click()  # plays on by itself ...
+            expect(month).not_to_contain_text("(15 of 120")
+            page.get_by_role("button", name="Pause").click()  # ... until paused
+            expect(page.get_by_role("button", name="Step", exact=True)).to_be_enabled()
+            paused_at = month.inner_text()
+            time.sleep(1.0)
+            assert month.inner_text() == paused_at
             assert "Traceback (most recent call last)" not in page.locator("body").inner_text()
             if shot := os.environ.get("GENAI_SIM_SCREENSHOT"):
                 page.screenshot(path=shot)
