@@ -1,4 +1,5 @@
-"""Command line: ``genai-sim run | compare | sweep | calibrate | report | plot | validate | bench``.
+"""Command line: ``genai-sim run | compare | sweep | calibrate | report | plot | validate | bench |
+dashboard``.
 
 The CLI parses arguments, calls the library and writes; logic lives in ``sim.runner``,
 ``sim.compare``, ``sim.sweep``, ``sim.calibrate``, ``sim.report``, ``sim.summary`` and
@@ -648,6 +649,41 @@ def bench(
     from sim.bench import main as bench_main
 
     bench_main([*(["--quick"] if quick else []), *(["--write"] if write else [])])
+
+
+@app.command()
+@input_errors_exit_2
+def dashboard(
+    scenario: Annotated[
+        Path | None, typer.Argument(help="scenario shown first (default: the baseline)")
+    ] = None,
+    port: Annotated[
+        int, typer.Option(parser=_whole_number(1, 65535), help="port to listen on")
+    ] = 8765,
+    host: Annotated[
+        str, typer.Option(help="address to bind (loopback unless told otherwise)")
+    ] = "127.0.0.1",
+) -> None:
+    """Interactive dashboard in the browser (Solara): levers, step / play / reset, charts."""
+    from sim.scenario import load_scenario
+
+    path = scenario if scenario is not None else _default_scenario()
+    load_scenario(path)  # a bad file is reported here, before the server starts
+    if not host.strip():
+        raise InputError("--host", None, "empty address; the default is 127.0.0.1")
+    try:
+        from solara.__main__ import cli as solara_cli
+    except ImportError:
+        raise InputError(
+            None, None, 'the dashboard needs Solara: pip install -e ".[dashboard]"'
+        ) from None
+    os.environ["GENAI_SIM_DASHBOARD_SCENARIO"] = str(path.resolve())
+    typer.echo(f"Dashboard on http://{host}:{port}/ (Ctrl-C stops it)")
+    solara_cli.main(
+        ["run", "sim.dashboard_app", "--host", host, "--port", str(port), "--production",
+         "--no-open", "--log-level", "warning"],
+        prog_name="genai-sim dashboard",
+    )  # fmt: skip
 
 
 def main() -> None:

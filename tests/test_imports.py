@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .conftest import BASELINE, ROOT
 
-HEAVY = ("matplotlib", "mesa", "dask", "distributed", "SALib", "optuna")
+HEAVY = ("matplotlib", "mesa", "dask", "distributed", "SALib", "optuna", "solara")
 
 PROBE = """
 import json, sys
@@ -65,3 +65,10 @@ def test_run_without_figures_never_imports_matplotlib(tmp_path: Path) -> None:
     assert code == 0 and (out / "metrics.parquet").is_file()
     assert "mesa" in modules  # the model ran in this process
     assert not modules & {"matplotlib", "dask", "distributed", "SALib", "optuna"}
+
+
+def test_dashboard_help_imports_neither_solara_nor_the_model(tmp_path: Path) -> None:
+    code, modules = imported_by(["dashboard", "--help"], tmp_path)
+    assert code == 0
+    assert "typer" in modules
+    assert not modules & {*HEAVY, "pandas", "numpy", "playwright"}
