@@ -29,7 +29,7 @@ def make_sweep(folder: Path, runs: int) -> sw.Sweep:
         "parameters:\n"
         "  - {path: policy.subsidy_scale, range: [0, 2]}\n"
         "  - {path: policy.export_control_scale, range: [0, 2]}\n"
-        "outcomes: [active_developers_2028-12, market_bn_rmb_2028]\n",
+        "outcomes: [active_developers@2028-12, market_size@2028]\n",
         encoding="utf-8",
     )
     return sw.load_sweep(spec)

@@ -305,9 +305,12 @@ def compare(
     posterior: PosteriorOpt = None,
 ) -> None:
     """Run several scenarios with common random numbers; compare headline outcomes."""
+    import pandas as pd
+
     from sim import compare as cmp
     from sim import runner, summary
     from sim.executor import make_executor
+    from sim.outcomes import standard_outcomes
     from sim.scenario import load_scenario
 
     if len(scenarios) < 2:
@@ -347,8 +350,12 @@ def compare(
             ),
         )
     finished = datetime.now(UTC)
-    outcomes = summary.replication_outcomes(result.metrics, result.events)
+    declared = standard_outcomes(int(result.metrics["month"].max()) + 1)
+    outcomes = summary.replication_outcomes(result.metrics, result.events, declared)
     table = cmp.headline_table(outcomes, ref)
+    definitions = pd.DataFrame(
+        [{"outcome": o.name, "unit": o.unit, "definition": o.definition} for o in declared]
+    )
     text = cmp.format_comparison(table, ref, n, spread)
     prov = runner.manifest(scs, files, root, seeds, n_workers, started, finished, _command_line())
     prov["posterior"] = None if posterior is None else {"file": str(posterior), "draws": draws}
@@ -361,7 +368,11 @@ def compare(
             prov,
             text,
             figures=(lambda d: cmp.comparison_figures(result.metrics, d)) if figures else None,
-            extra_tables={"outcomes": outcomes, "headline": table},
+            extra_tables={
+                "outcomes": outcomes,
+                "headline": table,
+                "outcomes_defined": definitions,
+            },
         ),
     )
     typer.echo(text)
@@ -617,25 +628,72 @@ def plot(
     typer.echo(f"Figure: {path}")
 
 
-@app.command()
-def validate(
-    files: Annotated[list[Path], typer.Argument(help="scenario YAML files to check")],
-) -> None:
-    """Check scenario files without running them."""
+def file_kind(path: Path) -> str:
+    """'sweep', 'calibration' or 'scenario', from a file's top-level keys (anything that is not
+    a mapping with sweep or calibration keys is checked as a scenario)."""
+    from sim.safeload import load_yaml
+
+    try:
+        raw = load_yaml(path)
+    except InputError:
+        return "scenario"  # the scenario loader reports the same problem
+    if not isinstance(raw, dict):
+        return "scenario"
+    if "design" in raw:
+        return "sweep"
+    if {"targets", "optimizer", "posterior", "out_of_sample_until"} & set(raw):
+        return "calibration"
+    params = raw.get("parameters")
+    if isinstance(params, list) and params and all(isinstance(p, dict) for p in params):
+        if any({"low", "high"} & set(p) for p in params):
+            return "calibration"
+        return "sweep"
+    if "outcomes" in raw:
+        return "sweep"
+    return "scenario"
+
+
+def _validate_one(f: Path) -> str:
+    """Check one file as what it is; returns the 'ok' line or raises ``InputError``."""
+    kind = file_kind(f)
+    if kind == "sweep":
+        from sim import sweep as sw
+
+        spec = sw.load_sweep(f)
+        return (
+            f"ok: {f} (sweep {spec.spec.name!r}, {spec.spec.design.kind} design, "
+            f"{sw.n_runs(spec)} runs; outcomes: {', '.join(spec.outcome_names)})"
+        )
+    if kind == "calibration":
+        from sim.calibrate import load_calibration
+
+        cal = load_calibration(f)
+        return (
+            f"ok: {f} (calibration {cal.spec.name!r}, {len(cal.spec.parameters)} free "
+            f"parameters, {len(cal.targets)} targets)"
+        )
     from sim.scenario import load_scenario
 
+    sc = load_scenario(f)
+    return f"ok: {f} (scenario {sc.name!r}, {sc.n_months} months, {len(sc.roster)} named firms)"
+
+
+@app.command()
+def validate(
+    files: Annotated[
+        list[Path], typer.Argument(help="scenario, sweep or calibration YAML files to check")
+    ],
+) -> None:
+    """Check scenario, sweep and calibration files without running them (each by its schema)."""
     failed = 0
     for f in files:
         try:
-            sc = load_scenario(f)
+            line = _validate_one(f)
         except InputError as exc:
             typer.echo(f"error: {exc}", err=True)
             failed += 1
         else:
-            typer.echo(
-                f"ok: {f} (scenario {sc.name!r}, {sc.n_months} months, "
-                f"{len(sc.roster)} named firms)"
-            )
+            typer.echo(line)
     if failed:
         raise typer.Exit(code=2)
 

@@ -10,25 +10,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from sim.errors import InputError
+from sim.outcomes import STATISTIC, parse_outcome, quantiles
 from sim.scenario import Scenario
-from sim.summary import QUANTILES
 
-# Outcomes shown in the one-screen comparison (all are in the headline table).
-SCREEN_OUTCOMES: tuple[tuple[str, str, int], ...] = (
-    ("active_developers_2025-12", "active 2025", 0),
-    ("active_developers_2028-12", "active 2028", 0),
-    ("survivors_megatech_2028-12", "megatech", 0),
-    ("survivors_startup_2028-12", "startup", 0),
-    ("cr3_users_2028-12", "top-3 2028", 2),
-    ("market_bn_rmb_2028", "market 2028", 0),
-    ("compute_price_m_rmb_per_h100e_month_2025-12", "compute price 2025", 4),
-    ("exits_bankrupt", "bankrupt", 0),
-    ("exits_pivoted", "pivoted", 0),
+# Outcomes shown in the one-screen comparison (all are in the headline table; see sim.outcomes).
+SCREEN_OUTCOMES: tuple[str, ...] = (
+    "active_developers@2025-12",
+    "active_developers@2028-12",
+    "active_megatech@2028-12",
+    "active_startup@2028-12",
+    "cr3_users@2028-12",
+    "market_size@2028",
+    "compute_price_m_rmb_per_h100e_month@2025-12",
+    "exits_bankrupt",
+    "exits_pivoted",
 )
+
+HEADLINE_COLUMNS = (
+    "outcome",
+    "unit",
+    "scenario",
+    "n",
+    "level_median",
+    "level_p10",
+    "level_p90",
+    "diff_median",
+    "diff_p10",
+    "diff_p90",
+)
+"""Columns of the headline table: level and paired difference to the reference, each as
+median, 10th and 90th percentile across replications."""
 
 
 def check_distinct(scenarios: list[Scenario], files: list[str]) -> None:
@@ -45,48 +59,49 @@ def check_distinct(scenarios: list[Scenario], files: list[str]) -> None:
         seen[sc.name] = f
 
 
-def headline_table(outcomes: pd.DataFrame, reference: str) -> pd.DataFrame:
-    """Tidy headline table from ``sim.summary.replication_outcomes`` output.
+def _unit(name: str) -> str:
+    try:
+        return parse_outcome(name).unit
+    except InputError:
+        return ""
 
-    One row per scenario and outcome: ``median, p10, p90`` across replications, and the paired
-    difference to ``reference`` (``diff_median, diff_p10, diff_p90``; zero for the reference).
+
+def headline_table(outcomes: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """Tidy headline table from an outcome table (``sim.outcomes.outcome_table``).
+
+    One row per outcome and scenario (``HEADLINE_COLUMNS``): the level across replications
+    (``level_median, level_p10, level_p90``) and the paired difference to ``reference``, replication
+    by replication, summarised the same way (``diff_median, diff_p10, diff_p90``; zero for the
+    reference). ``unit`` is the declared outcome's unit (empty for undeclared columns).
     """
     long = outcomes.melt(id_vars=["scenario", "replication"], var_name="outcome").dropna()
     ref = long[long["scenario"] == reference][["replication", "outcome", "value"]]
     long = long.merge(ref, on=["replication", "outcome"], how="left", suffixes=("", "_ref"))
     long["diff"] = long["value"] - long["value_ref"]
     order = {name: i for i, name in enumerate(dict.fromkeys(outcomes["scenario"]))}
-
-    def q(x: pd.Series) -> pd.Series:
-        v = x.to_numpy(dtype=float)
-        v = v[np.isfinite(v)]
-        if not v.size:
-            return pd.Series([np.nan] * 3, index=["p10", "median", "p90"])
-        p10, p50, p90 = np.quantile(v, QUANTILES)
-        return pd.Series([p10, p50, p90], index=["p10", "median", "p90"])
-
-    g = long.groupby(["scenario", "outcome"], sort=False)
-    levels = g["value"].apply(q).unstack()
-    diffs = g["diff"].apply(q).unstack().add_prefix("diff_")
-    table = levels.join(diffs).reset_index()
-    table["n"] = g.size().to_numpy()
+    names = [c for c in outcomes.columns if c not in ("scenario", "replication")]
+    outcome_order = {name: i for i, name in enumerate(names)}
+    rows = []
+    for (scenario, outcome), g in long.groupby(["scenario", "outcome"], sort=False):
+        level = quantiles(g["value"])
+        diff = quantiles(g["diff"])
+        rows.append(
+            {
+                "outcome": outcome,
+                "unit": _unit(str(outcome)),
+                "scenario": scenario,
+                "n": len(g),
+                **{f"level_{k}": v for k, v in level.items()},
+                **{f"diff_{k}": v for k, v in diff.items()},
+            }
+        )
+    table = pd.DataFrame(rows, columns=list(HEADLINE_COLUMNS))
     table = table.sort_values(
-        ["scenario", "outcome"],
-        key=lambda s: s.map(order) if s.name == "scenario" else s,
+        ["outcome", "scenario"],
+        key=lambda s: s.map(outcome_order if s.name == "outcome" else order),
         kind="stable",
     )
-    cols = [
-        "scenario",
-        "outcome",
-        "n",
-        "median",
-        "p10",
-        "p90",
-        "diff_median",
-        "diff_p10",
-        "diff_p90",
-    ]
-    return table[cols].reset_index(drop=True)
+    return table.reset_index(drop=True)
 
 
 def format_comparison(
@@ -94,37 +109,59 @@ def format_comparison(
     reference: str,
     replications: int,
     spread: str = "across replications",
+    width: int = 160,
 ) -> str:
-    """A one-screen comparison: medians, and paired median differences to the reference;
+    """A text table of the screen outcomes: level and paired difference to the reference, each
+    as median [10-90 %] in its own labelled column (rendered by rich, without colour codes);
     ``spread`` says what the replications vary (seeds, or seeds and parameter draws)."""
+    import io
+
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     scenarios = list(dict.fromkeys(table["scenario"]))
-    shown = [o for o in SCREEN_OUTCOMES if o[0] in set(table["outcome"])]
-    width = max(len(s) for s in scenarios) + 2
-    head = f"{'scenario':<{width}}" + "".join(f"{label:>20}" for _, label, _ in shown)
-    lines = [
-        f"{len(scenarios)} scenarios, {replications} replications each with common random numbers."
-        f" Cells: median {spread} (paired median difference to {reference}).",
-        "",
-        head,
-    ]
-    idx = table.set_index(["scenario", "outcome"])
-    for sc in scenarios:
-        cells = []
-        for outcome, _, digits in shown:
-            row = idx.loc[(sc, outcome)] if (sc, outcome) in idx.index else None
-            if row is None:
-                cells.append(f"{'-':>20}")
+    present = set(table["outcome"])
+    shown = [parse_outcome(o) for o in SCREEN_OUTCOMES if o in present]
+    grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    grid.add_column("outcome [unit]", no_wrap=True)
+    grid.add_column("scenario", no_wrap=True)
+    grid.add_column("level median", justify="right", no_wrap=True)
+    grid.add_column("level 10-90 %", justify="right", no_wrap=True)
+    grid.add_column(f"diff. to {reference} median", justify="right", no_wrap=True)
+    grid.add_column("diff. 10-90 %", justify="right", no_wrap=True)
+    idx = table.set_index(["outcome", "scenario"])
+    for o in shown:
+        d = o.digits
+        first = True
+        for sc in scenarios:
+            if (o.name, sc) not in idx.index:
                 continue
-            text = f"{row['median']:.{digits}f}"
-            if sc != reference:
-                text += f" ({row['diff_median']:+.{digits}f})"
-            cells.append(f"{text:>20}")
-        lines.append(f"{sc:<{width}}" + "".join(cells))
-    lines.append("")
-    lines.append(
-        "Full table with 10-90 % intervals of levels and paired differences: headline.csv."
+            r = idx.loc[(o.name, sc)]
+            is_ref = sc == reference
+            cells = (
+                f"{o.label} [{o.unit}]" if first else "",
+                sc,
+                f"{r['level_median']:.{d}f}",
+                f"{r['level_p10']:.{d}f} to {r['level_p90']:.{d}f}",
+                "" if is_ref else f"{r['diff_median']:+.{d}f}",
+                "" if is_ref else f"{r['diff_p10']:+.{d}f} to {r['diff_p90']:+.{d}f}",
+            )
+            grid.add_row(*(Text(c) for c in cells), end_section=sc == scenarios[-1])
+            first = False
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, color_system=None, emoji=False, highlight=False).print(grid)
+    head = (
+        f"{len(scenarios)} scenarios, {replications} replications each with common random numbers."
+        f" Levels and paired differences (scenario minus {reference}, replication by replication):"
+        f" {STATISTIC} {spread}."
     )
-    return "\n".join(lines) + "\n"
+    body = "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
+    return (
+        f"{head}\n\n{body}\n\nEvery outcome, with its unit: headline.csv; definitions: "
+        "outcomes_defined.csv.\n"
+    )
 
 
 def comparison_figures(metrics: pd.DataFrame, folder: Path) -> list[Path]:

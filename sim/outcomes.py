@@ -264,8 +264,8 @@ def _build(name: str) -> Outcome:
         if year is None:
             return Outcome(
                 name,
-                f"{cause} (run)",
-                "count (whole run)",
+                f"{cause} (whole run)",
+                "count",
                 f"exits by {cause} over the whole run, from the event log; {ACROSS}",
                 _exits(cause, None),
             )
@@ -273,7 +273,7 @@ def _build(name: str) -> Outcome:
         return Outcome(
             name,
             f"{cause} {y}",
-            f"count (calendar year {y})",
+            "count",
             f"exits by {cause} in calendar year {y}, from the event log; {ACROSS}",
             _exits(cause, y),
             last_month=_month_index(f"{y}-12", name),
@@ -284,7 +284,7 @@ def _build(name: str) -> Outcome:
         return Outcome(
             name,
             f"market {y}, calendar-year",
-            "bn RMB (calendar year)",
+            "bn RMB",
             f"market size in {y}: the sum of the twelve months' revenue of all providers "
             "(iiMedia's China AIGC core market definition), bn RMB, only for a complete "
             f"calendar year; {ACROSS}",

@@ -22,7 +22,9 @@ import numpy as np
 import pandas as pd
 
 from sim import plots
+from sim.calendar import month_label
 from sim.errors import InputError
+from sim.outcomes import parse_outcome, quantiles
 from sim.runner import RunResult, load_tables
 from sim.summary import annual_market_bn_rmb
 from sim.vocab import EXIT_CAUSES
@@ -87,10 +89,10 @@ def run_facts(
     within = int(np.sum((active >= lo) & (active <= hi)))
     survivors = firms[(firms["date"] == month) & (firms["status"] == "active")]
     share_mega = float((survivors["kind"] == "megatech").mean()) if len(survivors) else 0.0
-    annual = annual_market_bn_rmb(metrics)
     year = int(month[:4])
-    market = annual[annual["year"] == year]["market_bn_rmb"]
-    peak = metrics.loc[metrics.groupby("replication")["active_developers"].idxmax()]
+    market = parse_outcome(f"market_size@{year}").values(metrics, events).dropna()
+    peak_month = parse_outcome("peak_month").values(metrics, events)
+    peak_developers = parse_outcome("peak_developers").values(metrics, events)
     exits = events[events["event"].isin(EXIT_CAUSES)]
     return {
         "month": month,
@@ -102,8 +104,8 @@ def run_facts(
         "cr3_users_median": float(at["cr3_users"].median()),
         "market_year": year if len(market) else None,
         "market_bn_rmb_median": float(market.median()) if len(market) else None,
-        "peak_median": float(peak["active_developers"].median()),
-        "peak_date": str(peak["date"].mode().iloc[0]),
+        "peak_median": quantiles(peak_developers)["median"],
+        "peak_date": month_label(int(quantiles(peak_month)["median"])),
         "exits_per_replication": {
             c: float((exits["event"] == c).sum() / n_rep) for c in EXIT_CAUSES
         },
@@ -115,7 +117,8 @@ def summary_text(facts: dict[str, Any], scenario: str) -> str:
     f = facts
     parts = [
         f"In scenario {scenario}, active foundation-model developers peak at about "
-        f"{f['peak_median']:.0f} (median across replications, around {f['peak_date']}).",
+        f"{f['peak_median']:.0f} (median across replications; median peak month "
+        f"{f['peak_date']}).",
         f"In {f['replications_within']} of {f['replications']} replications, "
         f"{f['active_low']}-{f['active_high']} developers remain in {f['month']}; megatechs are "
         f"{f['megatech_share_of_survivors']:.0%} of the survivors and the three largest hold "
@@ -124,7 +127,8 @@ def summary_text(facts: dict[str, Any], scenario: str) -> str:
     if f["market_bn_rmb_median"] is not None:
         parts.append(
             f"The market (iiMedia's AIGC core market definition) reaches "
-            f"{f['market_bn_rmb_median']:.0f} bn RMB in {f['market_year']} (median)."
+            f"{f['market_bn_rmb_median']:.0f} bn RMB in calendar year {f['market_year']} "
+            "(median)."
         )
     ex = f["exits_per_replication"]
     parts.append(
@@ -233,10 +237,23 @@ RUN_FIGURES: dict[str, FigureSpec] = {
 
 
 def folder_kind(folder: Path) -> str:
-    """'run', 'comparison' or 'sweep', from what the folder holds."""
+    """'run', 'comparison', 'sweep' or 'calibration', from what the folder holds.
+
+    A sweep folder whose runs have not all finished (``runs/`` but no ``outcomes.parquet``) and a
+    calibration folder are named as such, with what to do, rather than as "not a results folder".
+    """
     folder = Path(folder)
     if (folder / "sweep.resolved.yaml").is_file() and (folder / "outcomes.parquet").is_file():
         return "sweep"
+    if (folder / "runs").is_dir() and not (folder / "metrics.parquet").is_file():
+        raise InputError(
+            str(folder),
+            None,
+            "a sweep folder whose sweep has not finished (runs/ but no outcomes.parquet); "
+            "rerun the same genai-sim sweep command to complete it",
+        )
+    if (folder / "report" / "report.md").is_file() or (folder / "study.db").is_file():
+        return "calibration"
     if (folder / "metrics.parquet").is_file() and (folder / "headline.csv").is_file():
         return "comparison"
     if (folder / "metrics.parquet").is_file() and (folder / "scenario.resolved.yaml").is_file():
@@ -252,11 +269,18 @@ def folder_kind(folder: Path) -> str:
 
 def plot_figure(folder: Path, name: str, out: Path) -> Path:
     """Redraw one figure of a run folder (PNG or SVG by the suffix of ``out``)."""
-    if folder_kind(folder) != "run":
+    kind = folder_kind(folder)
+    if kind != "run":
+        where = {
+            "sweep": "its figures are in figures/ (heatmaps, sensitivity, selected curves)",
+            "comparison": "its figures are in figures/",
+            "calibration": "its figures are in report/figures/ (fit, profiles, posterior)",
+        }[kind]
         raise InputError(
             str(folder),
             None,
-            "plot redraws figures of run folders; use report for comparisons and sweeps",
+            f"this is a {kind} folder; plot redraws the figures of a run folder only; {where}, "
+            "and genai-sim report puts them in one HTML file",
         )
     if name not in RUN_FIGURES:
         raise InputError(
@@ -307,27 +331,13 @@ def _run_section(folder: Path, tmp: Path) -> str:
 
 
 def _comparison_section(folder: Path, tmp: Path) -> str:
-    from sim.compare import comparison_figures
+    from sim.compare import SCREEN_OUTCOMES, comparison_figures
 
     res = load_tables(folder)
     figs = comparison_figures(res.metrics, tmp)
     table = pd.read_csv(folder / "headline.csv")
     text = (folder / "summary.txt").read_text()
-    rows = table[
-        table["outcome"].isin(
-            [
-                "active_developers_2025-12",
-                "active_developers_2028-12",
-                "cr3_users_2028-12",
-                "market_bn_rmb_2028",
-                "survivors_megatech_2028-12",
-                "survivors_startup_2028-12",
-                "exits_bankrupt",
-                "exits_acquired",
-                "exits_pivoted",
-            ]
-        )
-    ]
+    rows = table[table["outcome"].isin([*SCREEN_OUTCOMES, "exits_acquired", "peak_developers"])]
     body = (
         "<h2>Comparison</h2>"
         + f"<pre class='summary'>{html.escape(text)}</pre>"
@@ -357,6 +367,18 @@ def _sweep_section(folder: Path) -> str:
     return "".join(parts)
 
 
+def _calibration_section(folder: Path) -> str:
+    """A calibration folder: its own Markdown report (as text) and its figures."""
+    report = folder / "report"
+    text = (report / "report.md").read_text() if (report / "report.md").is_file() else ""
+    figs = sorted((report / "figures").glob("*.png")) if (report / "figures").is_dir() else []
+    return (
+        f"<h2>Calibration: {html.escape(folder.name)}</h2>"
+        + (f"<pre class='summary'>{html.escape(text)}</pre>" if text else "")
+        + "".join(_figure(p, p.stem.replace("_", " "), f"fig-{p.stem}") for p in figs)
+    )
+
+
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;
 margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
@@ -384,6 +406,8 @@ def build_report(folders: list[Path], out: Path) -> Path:
                 sections.append(_run_section(folder, tmp))
             elif kind == "comparison":
                 sections.append(_comparison_section(folder, tmp))
+            elif kind == "calibration":
+                sections.append(_calibration_section(folder))
             else:
                 sections.append(_sweep_section(folder))
     title = "genai-market-sim report: " + ", ".join(f.name for f in folders)

@@ -12,9 +12,18 @@ import numpy as np
 import pandas as pd
 
 from sim.calendar import month_label, parse_month
-from sim.vocab import EXIT_CAUSES, KINDS
+from sim.outcomes import (
+    QUANTILES,
+    STATISTIC,
+    Outcome,
+    outcome_table,
+    parse_outcome,
+    quantiles,
+    standard_outcomes,
+)
+from sim.vocab import EXIT_CAUSES, KINDS, START_YEAR
 
-QUANTILES = (0.1, 0.5, 0.9)
+__all__ = ["QUANTILES", "annual_market_bn_rmb", "band", "format_summary", "headline"]
 
 
 def band(metrics: pd.DataFrame, column: str, by: tuple[str, ...] = ("month",)) -> pd.DataFrame:
@@ -42,71 +51,21 @@ def annual_market_bn_rmb(metrics: pd.DataFrame) -> pd.DataFrame:
     return out[out["months"] == 12].drop(columns="months").reset_index()
 
 
-OUTCOME_MONTHS = ("2025-12", "2028-12")
+def replication_outcomes(
+    metrics: pd.DataFrame, events: pd.DataFrame, outcomes: list[Outcome] | None = None
+) -> pd.DataFrame:
+    """Outcomes per scenario and replication (one row each; a wide, tidy table).
 
-
-MONTH_OUTCOMES = (
-    ("active_developers", "active_developers"),
-    *((f"active_{k}", f"survivors_{k}") for k in KINDS),
-    ("cr3_users", "cr3_users"),
-    ("compute_price_m_rmb_per_h100e_month", "compute_price_m_rmb_per_h100e_month"),
-    ("domestic_chip_share", "domestic_chip_share"),
-    ("capability_gap_log10", "capability_gap_log10"),
-)
-MARKET_YEARS = (2025, 2028)
-
-
-def outcome_names(n_months: int) -> list[str]:
-    """Names of the outcomes ``replication_outcomes`` gives for a horizon of ``n_months``."""
-    names = [
-        f"{name}_{label}"
-        for label in OUTCOME_MONTHS
-        if parse_month(label) < n_months
-        for _, name in MONTH_OUTCOMES
-    ]
-    names += [f"market_bn_rmb_{y}" for y in MARKET_YEARS if (y - 2021 + 1) * 12 <= n_months]
-    return [*names, "peak_month", *(f"exits_{c}" for c in EXIT_CAUSES)]
-
-
-def replication_outcomes(metrics: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
-    """Headline outcomes per scenario and replication (one row each; a wide, tidy table).
-
-    Columns: ``scenario, replication``, then for each month of ``OUTCOME_MONTHS`` within the
-    horizon: active developers in total and by kind, top-three user share, compute price,
-    domestic-chip share and capability gap; the calendar-year market size (bn RMB) of 2025 and
-    2028 where complete; the month of peak active developers; exits by cause over the run.
+    Columns: ``scenario, replication``, then one per declared outcome (``sim.outcomes``), named by
+    its canonical name. Default outcomes: ``sim.outcomes.standard_outcomes`` for the horizon.
     """
-    keys = ["scenario", "replication"]
-    out = metrics.groupby(keys, sort=False).size().rename("months").to_frame()
-    for label in OUTCOME_MONTHS:
-        at = metrics[metrics["date"] == label].set_index(keys)
-        if at.empty:
-            continue
-        for col, name in MONTH_OUTCOMES:
-            out[f"{name}_{label}"] = at[col]
-    annual = metrics[["scenario", "replication", "month", "revenue_m_rmb"]].assign(
-        year=lambda d: 2021 + d["month"] // 12
-    )
-    g = annual.groupby([*keys, "year"], sort=False)["revenue_m_rmb"]
-    yearly = (g.sum() / 1000).where(g.size() == 12).unstack("year")
-    for year in MARKET_YEARS:
-        if year in yearly.columns:
-            out[f"market_bn_rmb_{year}"] = yearly[year].reindex(out.index)
-    peak = metrics.loc[metrics.groupby(keys, sort=False)["active_developers"].idxmax()]
-    peak = peak.set_index(keys)
-    out["peak_month"] = peak["month"]
-    exits = events[events["event"].isin(EXIT_CAUSES)]
-    counts = exits.groupby([*keys, "event"]).size().unstack(fill_value=0)
-    for cause in EXIT_CAUSES:
-        col = counts[cause] if cause in counts.columns else 0
-        out[f"exits_{cause}"] = pd.Series(col, index=out.index).reindex(out.index).fillna(0)
-    return out.drop(columns="months").reset_index()
+    if outcomes is None:
+        outcomes = standard_outcomes(int(metrics["month"].max()) + 1)
+    return outcome_table(metrics, events, outcomes)
 
 
 def _q(values: pd.Series | np.ndarray) -> dict[str, float]:
-    v = np.asarray(values, dtype=float)
-    p10, p50, p90 = np.quantile(v, QUANTILES) if v.size else (np.nan,) * 3
-    return {"p10": float(p10), "median": float(p50), "p90": float(p90)}
+    return quantiles(np.asarray(values, dtype=float))
 
 
 def checkpoints(n_months: int) -> list[str]:
@@ -117,38 +76,37 @@ def checkpoints(n_months: int) -> list[str]:
 
 
 def headline(metrics: pd.DataFrame, events: pd.DataFrame) -> dict[str, Any]:
-    """Headline outcomes with 10-90 % intervals across replications."""
+    """Headline outcomes, each summarised as ``sim.outcomes.STATISTIC`` across replications.
+
+    Every number comes from a declared outcome (``sim.outcomes``), so it equals the same outcome
+    in ``compare`` and ``sweep`` tables.
+    """
     n_rep = metrics["replication"].nunique()
     n_months = int(metrics["month"].max()) + 1
     out: dict[str, Any] = {
         "scenario": str(metrics["scenario"].iloc[0]),
         "replications": int(n_rep),
+        "statistic": STATISTIC,
         "checkpoints": {},
     }
+
+    def q(name: str) -> dict[str, float]:
+        return quantiles(parse_outcome(name).values(metrics, events))
+
     for label in checkpoints(n_months):
-        at = metrics[metrics["date"] == label]
         out["checkpoints"][label] = {
-            "active_developers": _q(at["active_developers"]),
-            **{f"active_{k}": _q(at[f"active_{k}"]) for k in KINDS},
-            "cr3_users": _q(at["cr3_users"]),
-            "cr3_revenue": _q(at["cr3_revenue"]),
-            "market_size_bn_rmb_annualised": _q(at["market_size_bn_rmb_annualised"]),
+            "active_developers": q(f"active_developers@{label}"),
+            **{f"active_{k}": q(f"active_{k}@{label}") for k in KINDS},
+            "cr3_users": q(f"cr3_users@{label}"),
+            "cr3_revenue": q(f"cr3_revenue@{label}"),
+            "market_size_bn_rmb_annualised": q(f"market_annualised@{label}"),
         }
-    peak = metrics.loc[metrics.groupby("replication")["active_developers"].idxmax()]
-    out["peak_active_developers"] = _q(peak["active_developers"])
-    out["peak_month"] = month_label(int(np.median(peak["month"])))
-    annual = annual_market_bn_rmb(metrics)
+    out["peak_active_developers"] = q("peak_developers")
+    out["peak_month"] = month_label(int(q("peak_month")["median"]))
     out["annual_market_bn_rmb"] = {
-        int(y): _q(g["market_bn_rmb"]) for y, g in annual.groupby("year")
+        y: q(f"market_size@{y}") for y in range(START_YEAR, START_YEAR + n_months // 12)
     }
-    exits = events[events["event"].isin(EXIT_CAUSES)]
-    counts = (
-        exits.groupby(["replication", "event"])
-        .size()
-        .unstack(fill_value=0)
-        .reindex(index=range(n_rep), columns=list(EXIT_CAUSES), fill_value=0)
-    )
-    out["exits_by_cause"] = {c: _q(counts[c]) for c in EXIT_CAUSES}
+    out["exits_by_cause"] = {c: q(f"exits_{c}") for c in EXIT_CAUSES}
     return out
 
 
@@ -164,21 +122,23 @@ def format_summary(h: dict[str, Any], spread: str = "across replications") -> st
         )
 
     lines = [
-        f"Scenario {h['scenario']}: {h['replications']} replications; median [10-90 % {spread}]",
+        f"Scenario {h['scenario']}: {h['replications']} replications; median [10-90 % {spread}]"
+        " (kinds: medians)",
         "",
         f"{'month':<9}{'active developers':>20}{'megatech':>10}{'startup':>10}{'institute':>10}"
-        f"{'vertical':>10}{'top-3 user share':>20}{'market bn RMB/yr':>26}",
+        f"{'vertical':>10}{'top-3 user share':>20}{'market, month x 12, bn RMB/yr':>32}",
     ]
     for label, c in h["checkpoints"].items():
         lines.append(
             f"{label:<9}{fmt(c['active_developers']):>20}"
             + "".join(f"{c[f'active_{k}']['median']:>10.0f}" for k in KINDS)
             + f"{fmt(c['cr3_users'], 0, pct=True):>20}"
-            + f"{fmt(c['market_size_bn_rmb_annualised'], 1):>26}"
+            + f"{fmt(c['market_size_bn_rmb_annualised'], 1):>32}"
         )
     lines += [
         "",
-        f"Peak: {fmt(h['peak_active_developers'])} active developers around {h['peak_month']}.",
+        f"Peak: {fmt(h['peak_active_developers'])} active developers; median peak month "
+        f"{h['peak_month']}.",
         "Exits over the run: "
         + ", ".join(f"{cause} {fmt(q)}" for cause, q in h["exits_by_cause"].items())
         + ".",
@@ -187,8 +147,7 @@ def format_summary(h: dict[str, Any], spread: str = "across replications") -> st
     shown = [y for y in (2023, 2025, 2028, 2030) if y in annual]
     if shown:
         lines.append(
-            "Market size (iiMedia 'AIGC core market' definition, calendar-year revenue, bn RMB): "
-            + "; ".join(f"{y}: {fmt(annual[y], 1)}" for y in shown)
-            + "."
+            "Market size (iiMedia 'AIGC core market' definition, calendar-year sum of revenue, "
+            "bn RMB): " + "; ".join(f"{y}: {fmt(annual[y], 1)}" for y in shown) + "."
         )
     return "\n".join(lines) + "\n"

@@ -22,7 +22,7 @@ import os
 import re
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +32,7 @@ from pydantic import field_validator, model_validator
 
 from sim.errors import InputError
 from sim.executor import Executor
+from sim.outcomes import Outcome, outcome_table, parse_outcome, parse_outcomes
 from sim.params import PATH_RE, check_parameter, load_spec, scenario_at
 from sim.scenario import (
     F,
@@ -42,7 +43,7 @@ from sim.scenario import (
     load_raw_traced,
     validate_scenario,
 )
-from sim.summary import outcome_names, replication_outcomes
+from sim.vocab import KINDS
 from sim.yaml_out import dump_yaml
 
 DesignKind = Literal["grid", "lhs", "sobol", "morris"]
@@ -129,7 +130,12 @@ class SweepSpec(Strict):
         desc="parameters to vary", min_length=1, max_length=MAX_PARAMETERS
     )
     design: Design = F(desc="sampling design")
-    outcomes: list[str] = F(desc="outcomes to summarise (see docs: outcome names)", min_length=1)
+    outcomes: list[str] = F(
+        desc="outcomes to summarise, as declared in sim/outcomes.py: <metric column>@YYYY-MM, "
+        "market_size@YYYY (calendar year), market_annualised@YYYY-MM, peak_month, "
+        "peak_developers, exits_<cause>, exits_<cause>@YYYY",
+        min_length=1,
+    )
     curves: int = F(4, desc="consolidation curves drawn for this many selected points", ge=0, le=20)
 
     def problems(self) -> list[tuple[str, str]]:
@@ -164,6 +170,13 @@ class Sweep:
     spec: SweepSpec
     file: Path
     base_raw: dict[str, Any]
+    outcomes: list[Outcome] = field(default_factory=list)
+    """the spec's outcomes, parsed (their canonical names are the outcome columns)"""
+
+    @property
+    def outcome_names(self) -> list[str]:
+        """Canonical names of the outcomes: the columns of the outcome tables."""
+        return [o.name for o in self.outcomes]
 
     @property
     def problem(self) -> dict[str, Any]:
@@ -192,16 +205,8 @@ def load_sweep(path: str | Path) -> Sweep:
         base_raw["end"] = spec.end
         source.keys["end"] = Source(_display(path), ("end",))
     n_months = validate_scenario(base_raw, _display(base_path), source).n_months
-    allowed = outcome_names(n_months)
-    for i, name in enumerate(spec.outcomes):
-        if name not in allowed:
-            raise InputError(
-                _display(path),
-                f"outcomes[{i}]",
-                f"unknown outcome {name!r} for a horizon to {base_raw['end']}; "
-                f"allowed: {', '.join(allowed)}",
-            )
-    sweep = Sweep(spec, path, base_raw)
+    outcomes = parse_outcomes(spec.outcomes, n_months, _display(path), "outcomes")
+    sweep = Sweep(spec, path, base_raw, outcomes)
     for i, p in enumerate(spec.parameters):
         probes = (
             {"values": [min(p.values), max(p.values)]}
@@ -268,6 +273,8 @@ class Job:
     seed: int
     values: tuple[tuple[str, float], ...]
     scenario_json: str
+    outcomes: tuple[str, ...] = ()
+    """canonical outcome names computed by the run (not part of the key)"""
 
 
 def canonical_json(scenario: Scenario) -> str:
@@ -295,37 +302,59 @@ def jobs(sweep: Sweep) -> list[Job]:
         sc = _point_scenario(sweep, values).model_copy(update={"name": sweep.spec.name})
         text = canonical_json(sc)
         for rep, seed in enumerate(seeds):
-            out.append(Job(run_key(text, seed), int(point), rep, seed, tuple(values.items()), text))
+            out.append(
+                Job(
+                    run_key(text, seed),
+                    int(point),
+                    rep,
+                    seed,
+                    tuple(values.items()),
+                    text,
+                    tuple(sweep.outcome_names),
+                )
+            )
     return out
 
 
+RUN_ID_COLUMNS = ("scenario", "replication", "seed", "month", "date")
+"""The standard first columns of every monthly table."""
+RUN_METRICS = (
+    "active_developers",
+    *(f"active_{k}" for k in KINDS),
+    "cr3_users",
+    "revenue_m_rmb",
+    "market_size_bn_rmb_annualised",
+    "compute_price_m_rmb_per_h100e_month",
+)
+"""Monthly metrics kept per sweep run (beside the outcomes, which any metric may feed)."""
+
+
 def execute_job(job: Job) -> dict[str, Any]:
-    """Run one job in any worker: returns its outcome row and monthly metrics (or its error)."""
+    """Run one job in any worker: returns its outcome row and monthly metrics (or its error).
+
+    Both are keyed the same way: the point, its parameter values, the replication, the seed and
+    the run's storage key. The metrics start with the standard ID columns, then those keys.
+    """
     from sim.runner import run_replication
 
-    row: dict[str, Any] = {
-        "key": job.key,
+    ids: dict[str, Any] = {
         "point": job.point,
+        **dict(job.values),
         "replication": job.replication,
         "seed": job.seed,
-        **dict(job.values),
-        "error": "",
+        "key": job.key,
     }
+    row: dict[str, Any] = {**ids, "error": ""}
     try:
         sc = validate_scenario(json.loads(job.scenario_json))
         res = run_replication(sc, job.seed, job.replication, record_firms=False)
-        outcomes = replication_outcomes(res.metrics, res.events).iloc[0]
-        row.update(
-            {k: float(v) for k, v in outcomes.items() if k not in ("scenario", "replication")}
-        )
-        metrics = res.metrics[
-            [
-                "month",
-                "date",
-                "active_developers",
-                *(f"active_{k}" for k in ("megatech", "startup", "institute", "vertical")),
-            ]
-        ]
+        declared = [parse_outcome(name) for name in job.outcomes]
+        outcomes = outcome_table(res.metrics, res.events, declared).iloc[0]
+        row.update({o.name: float(outcomes[o.name]) for o in declared})
+        metrics = res.metrics[list(RUN_ID_COLUMNS)].copy()
+        for col in ("point", *dict(job.values), "key"):
+            metrics[col] = ids[col]
+        metrics = pd.concat([metrics, res.metrics[list(RUN_METRICS)]], axis=1)
     except Exception:  # a failed run is recorded with its reason and does not stop the sweep
         row["error"] = traceback.format_exc(limit=3)
         metrics = pd.DataFrame()
@@ -350,6 +379,19 @@ class RunStore:
         if not runs.is_dir():
             return set()
         return {p.name.removesuffix(".row.parquet") for p in runs.glob("*.row.parquet")}
+
+    def complete(self, outcomes: Iterable[str]) -> set[str]:
+        """Keys of the stored runs whose rows hold every outcome in ``outcomes`` (a run stored
+        for other outcomes, or before a failure was fixed, is run again)."""
+        import pyarrow.parquet as pq
+
+        need = set(outcomes)
+        keys = set()
+        for key in self.done():
+            names = set(pq.read_schema(self.folder / f"{key}.row.parquet").names)
+            if need <= names:
+                keys.add(key)
+        return keys
 
     def save(self, result: dict[str, Any]) -> None:
         """Store one run's outcome row and metrics, each written then renamed into place."""
@@ -387,7 +429,7 @@ def run_sweep(
     """
     store = RunStore(folder)
     all_jobs = jobs(sweep) if all_jobs is None else all_jobs
-    done = store.done()
+    done = store.complete(sweep.outcome_names)
     todo = [j for j in all_jobs if j.key not in done]
     for _index, result in executor.as_completed(execute_job, todo):
         store.save(result)
@@ -396,6 +438,8 @@ def run_sweep(
     table = store.rows(j.key for j in all_jobs)
     table["point"] = [j.point for j in all_jobs]  # a key shared by two points keeps both
     table["replication"] = [j.replication for j in all_jobs]
+    for name in dict(all_jobs[0].values) if all_jobs else ():
+        table[name] = [dict(j.values)[name] for j in all_jobs]
     return table
 
 
@@ -407,7 +451,7 @@ def run_sweep(
 def point_means(sweep: Sweep, table: pd.DataFrame) -> pd.DataFrame:
     """Mean of each outcome over replications, one row per design point (in point order)."""
     ok = table[table["error"] == ""]
-    means = ok.groupby("point")[sweep.spec.outcomes].mean()
+    means = ok.groupby("point")[sweep.outcome_names].mean()
     return means.reindex(range(len(design_points(sweep))))
 
 
@@ -460,7 +504,7 @@ def sensitivity_indices(sweep: Sweep, y: pd.DataFrame) -> pd.DataFrame:
 def selected_points(sweep: Sweep, table: pd.DataFrame) -> list[int]:
     """Points whose consolidation curves are drawn: the extremes of the first outcome and the
     first and last points of the design, at most ``curves``."""
-    means = point_means(sweep, table)[sweep.spec.outcomes[0]].dropna()
+    means = point_means(sweep, table)[sweep.outcome_names[0]].dropna()
     if means.empty:
         return []
     chosen = [int(means.idxmin()), int(means.idxmax()), 0, len(means) - 1]
@@ -556,6 +600,15 @@ def write_sweep_outputs(
     _atomic(folder / "outcomes.csv", lambda t: table.to_csv(t, index=False))
     means = design_points(sweep).join(point_means(sweep, table))
     _atomic(folder / "point_means.csv", lambda t: means.to_csv(t, index_label="point"))
+    store = RunStore(folder)
+    ok_runs = table[table["error"] == ""].drop_duplicates("key")
+    if len(ok_runs):
+        per_run = pd.concat([store.metrics(k) for k in ok_runs["key"]], ignore_index=True)
+        _atomic(folder / "metrics.parquet", lambda t: per_run.to_parquet(t, index=False))
+    definitions = pd.DataFrame(
+        [{"outcome": o.name, "unit": o.unit, "definition": o.definition} for o in sweep.outcomes]
+    )
+    _atomic(folder / "outcomes_defined.csv", lambda t: definitions.to_csv(t, index=False))
     failed = table[table["error"] != ""]
     sens = pd.DataFrame()
     if failed.empty:
@@ -591,14 +644,14 @@ def write_sweep_outputs(
         fig_dir = folder / "figures"
         fig_dir.mkdir(exist_ok=True)
         if spec.design.kind == "grid" and len(params) == 2:
-            for outcome in spec.outcomes:
+            for o in sweep.outcomes:
                 plots.heatmap(
                     means,
                     params[0],
                     params[1],
-                    outcome,
-                    fig_dir / f"heatmap_{_slug(outcome)}.png",
-                    f"{outcome} over {params[0]} x {params[1]}",
+                    o.name,
+                    fig_dir / f"heatmap_{_slug(o.name)}.png",
+                    f"{o.label} ({o.unit}) over {params[0]} x {params[1]}",
                     caption,
                 )
         if not sens.empty:
@@ -610,7 +663,6 @@ def write_sweep_outputs(
             )
         chosen = selected_points(sweep, table)
         if chosen:
-            store = RunStore(folder)
             frames = []
             for point in chosen:
                 label = ", ".join(
@@ -635,8 +687,9 @@ def write_sweep_outputs(
         f"{spec.replications} replications = {len(table)} runs; {len(failed)} failed.",
         "",
     ]
-    for outcome in spec.outcomes:
-        col = means[outcome]
+    for o in sweep.outcomes:
+        outcome = f"{o.name} ({o.unit})"
+        col = means[o.name]
         lo, hi = col.idxmin(), col.idxmax()
         lines.append(
             f"{outcome}: {col.min():.3g} at "

@@ -125,3 +125,28 @@ def test_default_workers_one_per_two_replications_within_the_cpus(
 
     monkeypatch.setattr(cli.os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3}, raising=False)
     assert [cli.default_workers(n) for n in (1, 2, 3, 4, 5, 6, 8, 100)] == [1, 1, 1, 2, 2, 3, 4, 4]
+
+
+def test_validate_recognises_sweep_and_calibration_files(tmp_path: Path) -> None:
+    from .conftest import BASELINE
+
+    root = BASELINE.parent.parent
+    sweeps = sorted((root / "scenarios" / "sweeps").glob("*.yaml"))
+    res = runner.invoke(
+        app, ["validate", *map(str, sweeps), str(root / "calibration" / "calibrate.yaml")]
+    )
+    assert res.exit_code == 0, res.output
+    assert "sweep 'export_x_subsidy', grid design, 75 runs" in res.output
+    assert "market_size@2028" in res.output and "calibration 'calibration'" in res.output
+    assert "required key is missing" not in res.output
+    bad = tmp_path / "bad_sweep.yaml"
+    text = (root / "scenarios" / "sweeps" / "export_x_subsidy.yaml").read_text()
+    bad.write_text(
+        text.replace("base: ../baseline.yaml", f"base: {BASELINE}").replace(
+            "market_size@2028", "market_size@2035"
+        )
+    )
+    res = runner.invoke(app, ["validate", str(bad)])
+    assert res.exit_code == 2
+    assert "outcomes[2]" in res.output and "outside the simulated months" in res.output
+    assert "required key is missing" not in res.output

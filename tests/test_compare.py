@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sim.cli import app
-from sim.compare import headline_table
+from sim.compare import HEADLINE_COLUMNS, format_comparison, headline_table
 
 from .conftest import BASELINE
 
@@ -27,7 +27,8 @@ def test_headline_table_pairs_replications() -> None:
         }
     )
     t = headline_table(outcomes, "a").set_index(["scenario", "outcome"])
-    assert t.loc[("b", "x"), "median"] == pytest.approx(18.0)
+    assert t.loc[("b", "x"), "level_median"] == pytest.approx(18.0)
+    assert t.loc[("b", "x"), "level_p90"] == pytest.approx(np.quantile([11, 18, 34], 0.9))
     assert t.loc[("b", "x"), "diff_median"] == pytest.approx(1.0)
     assert t.loc[("b", "x"), "diff_p10"] == pytest.approx(np.quantile([1, -2, 4], 0.1))
     assert t.loc[("a", "x"), "diff_median"] == 0.0
@@ -69,6 +70,38 @@ def test_compare_writes_a_complete_folder(tmp_path: Path) -> None:
     seeds = metrics.groupby("scenario")["seed"].apply(lambda s: sorted(set(s)))
     assert seeds["low_subsidy"] == seeds["high_subsidy"]
     assert "high_subsidy" in res.output and "low_subsidy" in res.output
+    # Level and paired difference in separate, labelled columns, with units.
+    head = pd.read_csv(out / "headline.csv")
+    assert list(head.columns) == list(HEADLINE_COLUMNS)
+    row = head[(head["outcome"] == "active_developers@2023-12")]
+    assert row.empty  # not a standard outcome at this horizon
+    pivots = head[(head["outcome"] == "exits_pivoted") & (head["scenario"] == "high_subsidy")]
+    wide = pd.read_csv(out / "outcomes.csv")
+    ref = wide[wide["scenario"] == "low_subsidy"].set_index("replication")["exits_pivoted"]
+    alt = wide[wide["scenario"] == "high_subsidy"].set_index("replication")["exits_pivoted"]
+    assert pivots["diff_median"].iloc[0] == pytest.approx(float(np.median(alt - ref)))
+    assert pivots["unit"].iloc[0] == "count"
+    assert "level median" in res.output and "diff. to low_subsidy median" in res.output
+    assert "pivoted (whole run) [count]" in res.output
+    defined = pd.read_csv(out / "outcomes_defined.csv")
+    assert "median [10-90 %]" in defined.set_index("outcome").loc["peak_month", "definition"]
+
+
+def test_format_comparison_is_a_table_with_units_and_separate_difference_columns() -> None:
+    outcomes = pd.DataFrame(
+        {
+            "scenario": ["base"] * 3 + ["alt"] * 3,
+            "replication": [0, 1, 2] * 2,
+            "market_size@2028": [100.0, 110.0, 120.0, 90.0, 95.0, 130.0],
+        }
+    )
+    text = format_comparison(headline_table(outcomes, "base"), "base", 3)
+    lines = text.splitlines()
+    row = next(line for line in lines if line.strip().startswith("alt"))
+    # median level 95, 10-90 % 91.0 to 123.0; differences -10, -15, +10: median -10.
+    assert "95.0" in row and "91.0 to 123.0" in row and "-10.0" in row and "-14.0 to +6.0" in row
+    assert any("market 2028, calendar-year [bn RMB]" in line for line in lines)
+    assert "median [10-90 %]" in lines[0]
 
 
 @pytest.mark.parametrize(

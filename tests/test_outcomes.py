@@ -117,3 +117,30 @@ def test_quantiles_ignore_missing_values() -> None:
     q = quantiles([1.0, 2.0, np.nan, 3.0])
     assert q["median"] == 2.0 and q["p10"] == pytest.approx(1.2)
     assert np.isnan(quantiles(pd.Series([np.nan]))["median"])
+
+
+def test_summary_compare_and_report_state_the_same_numbers(runs: RunResult) -> None:
+    from sim.compare import headline_table
+    from sim.report import run_facts
+    from sim.summary import headline, replication_outcomes
+
+    m, ev = runs.metrics, runs.events
+    h = headline(m, ev)
+    table = headline_table(replication_outcomes(m, ev), "baseline").set_index("outcome")
+    facts = run_facts(m, m.assign(status="active", kind="megatech"), ev, "2025-12")
+    peak = table.loc["peak_month", "level_median"]
+    assert (
+        h["peak_month"]
+        == facts["peak_date"]
+        == f"{2021 + int(peak) // 12}-{int(peak) % 12 + 1:02d}"
+    )
+    assert h["peak_active_developers"]["median"] == table.loc["peak_developers", "level_median"]
+    assert facts["peak_median"] == table.loc["peak_developers", "level_median"]
+    market = table.loc["market_size@2025", "level_median"]
+    assert h["annual_market_bn_rmb"][2025]["median"] == pytest.approx(market)
+    assert facts["market_bn_rmb_median"] == pytest.approx(market)
+    active = table.loc["active_developers@2025-12", ["level_p10", "level_median", "level_p90"]]
+    q = h["checkpoints"]["2025-12"]["active_developers"]
+    assert [q["p10"], q["median"], q["p90"]] == pytest.approx(active.to_list())
+    pivots = h["exits_by_cause"]["pivoted"]["median"]
+    assert pivots == table.loc["exits_pivoted", "level_median"]

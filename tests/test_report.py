@@ -110,3 +110,23 @@ def test_report_of_a_comparison(tmp_path: Path) -> None:
     assert "Headline outcomes" in page and page.count("<img ") == 4
     headline = pd.read_csv(out / "headline.csv")
     assert set(headline["scenario"]) == {"low", "high"}
+
+
+def test_plot_and_report_name_sweep_and_calibration_folders(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep-x"
+    (sweep / "runs").mkdir(parents=True)
+    res = runner.invoke(app, ["plot", str(sweep), "--figure", "survival"])
+    assert res.exit_code == 2 and "sweep has not finished" in res.output
+    assert "Traceback" not in res.output
+    (sweep / "sweep.resolved.yaml").write_text("name: x\n")
+    (sweep / "outcomes.parquet").write_bytes(b"")
+    res = runner.invoke(app, ["plot", str(sweep), "--figure", "survival"])
+    assert res.exit_code == 2 and "this is a sweep folder" in res.output
+    calibration = Path(__file__).resolve().parent.parent / "calibration"
+    res = runner.invoke(app, ["plot", str(calibration), "--figure", "survival"])
+    assert res.exit_code == 2 and "this is a calibration folder" in res.output
+    out = tmp_path / "cal.html"
+    res = runner.invoke(app, ["report", str(calibration), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    page = out.read_text(encoding="utf-8")
+    assert "<h2>Calibration: calibration</h2>" in page and "data:image/png;base64," in page

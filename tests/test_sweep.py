@@ -257,3 +257,40 @@ def test_morris_ranks_the_ishigami_inputs(tmp_path: Path) -> None:
     assert m.loc["x3", "mu_star"] > 1.0
     ratio = m["sigma"] / m["mu_star"]
     assert ratio["x3"] > ratio["x2"]
+
+
+def test_declared_outcomes_at_any_month_and_keyed_per_run_tables(tmp_path: Path) -> None:
+    body = TINY.replace(
+        "[peak_month, exits_pivoted]",
+        "[active_developers@2023-03, market_bn_rmb_2022, exits_pivoted]",  # an old alias too
+    ).replace("replications: 2", "replications: 1")
+    spec = sw.load_sweep(write_sweep(tmp_path, body))
+    assert spec.outcome_names == ["active_developers@2023-03", "market_size@2022", "exits_pivoted"]
+    folder = tmp_path / "out"
+    table = sw.run_sweep(spec, folder, SequentialExecutor())
+    store = sw.RunStore(folder)
+    params = ["policy.subsidy_scale", "entry.base_rate_per_month"]
+    for row in table.itertuples(index=False):
+        m = store.metrics(row.key)
+        assert list(m.columns[:9]) == [
+            "scenario", "replication", "seed", "month", "date", "point", *params, "key"
+        ]  # fmt: skip
+        assert (m["point"] == row.point).all() and (m["seed"] == row.seed).all()
+        at = m.loc[m["date"] == "2023-03", "active_developers"].iloc[0]
+        assert table.loc[table["key"] == row.key, "active_developers@2023-03"].iloc[0] == at
+        in_2022 = m[m["date"].str.startswith("2022")]["revenue_m_rmb"].sum() / 1000
+        got = table.loc[table["key"] == row.key, "market_size@2022"].iloc[0]
+        assert got == pytest.approx(in_2022)
+    assert list(table.columns[:5]) == ["point", *params, "replication", "seed"]
+    # Asking for another outcome later reruns the stored runs that lack it.
+    again = sw.load_sweep(write_sweep(tmp_path, body.replace("exits_pivoted", "peak_month")))
+    calls: list[int] = []
+    table2 = sw.run_sweep(again, folder, SequentialExecutor(), on_done=lambda: calls.append(1))
+    assert len(calls) == 4 and table2["peak_month"].notna().all()
+
+
+def test_an_outcome_after_the_sweep_horizon_is_refused(tmp_path: Path) -> None:
+    body = TINY.replace("[peak_month, exits_pivoted]", "[peak_month, market_size@2023]")
+    res = runner.invoke(app, ["sweep", str(write_sweep(tmp_path, body)), "--dry-run"])
+    assert res.exit_code == 2
+    assert "outcomes[1]" in res.output and "outside the simulated months" in res.output
