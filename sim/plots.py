@@ -389,13 +389,23 @@ def survival_curves(
             color=KIND_COLOURS.get(kind),
             label=f"{kind} (n = {counts.get(kind, 0)})",
         )
+        if "lower" in km:
+            ax.fill_between(
+                km["months"],
+                km["lower"],
+                km["upper"],
+                step="post",
+                color=KIND_COLOURS.get(kind),
+                alpha=0.15,
+                linewidth=0,
+            )
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("months since entry")
     return _finish(
         fig,
         ax,
         path,
-        "Survival of developers by kind (Kaplan-Meier)",
+        "Survival of developers by kind (Kaplan-Meier, 90 % band)",
         "share still developing foundation models",
         {"loc": "upper right"},
         scenario,

@@ -38,37 +38,53 @@ TARGETS = ROOT / "calibration" / "targets.csv"
 # --------------------------------------------------------------------------------------------------
 
 
-def kaplan_meier(durations: np.ndarray, events: np.ndarray) -> pd.DataFrame:
-    """Kaplan-Meier survival estimate.
+def kaplan_meier(durations: np.ndarray, events: np.ndarray, level: float = 0.9) -> pd.DataFrame:
+    """Kaplan-Meier survival estimate with a pointwise confidence band (statsmodels'
+    ``SurvfuncRight``; Greenwood standard errors).
 
     Args:
         durations: (n,) months from entry to exit or to the end of the run (censoring).
         events: (n,) True where the firm exited (any cause), False where it was still active.
+        level: coverage of the band.
 
     Returns:
-        A frame with ``months`` (event times, starting at 0) and ``survival`` (S(t) just after).
+        A frame with ``months`` (event times, starting at 0), ``survival`` (S(t) just after) and
+        ``lower``/``upper`` (the band, clipped to [0, 1]).
     """
+    from scipy.stats import norm
+    from statsmodels.duration.survfunc import SurvfuncRight
+
     d = np.asarray(durations, dtype=float)
     e = np.asarray(events, dtype=bool)
-    times = np.unique(d[e])
-    surv, rows = 1.0, [(0.0, 1.0)]
-    for t in times:
-        at_risk = np.sum(d >= t)
-        exits = np.sum((d == t) & e)
-        if at_risk > 0:
-            surv *= 1.0 - exits / at_risk
-        rows.append((float(t), surv))
-    return pd.DataFrame(rows, columns=["months", "survival"])
+    start = pd.DataFrame({"months": [0.0], "survival": [1.0], "lower": [1.0], "upper": [1.0]})
+    if not e.any():
+        return start
+    sf = SurvfuncRight(d, e.astype(int))
+    z = norm.ppf(0.5 + level / 2)
+    se = np.nan_to_num(sf.surv_prob_se)
+    body = pd.DataFrame(
+        {
+            "months": sf.surv_times.astype(float),
+            "survival": sf.surv_prob,
+            "lower": np.clip(sf.surv_prob - z * se, 0.0, 1.0),
+            "upper": np.clip(sf.surv_prob + z * se, 0.0, 1.0),
+        }
+    )
+    return pd.concat([start, body], ignore_index=True)
 
 
 def firm_lifetimes(firms: pd.DataFrame) -> pd.DataFrame:
     """One row per firm and replication: kind, entry month, months survived, exited or not."""
-    last = firms.sort_values("month").groupby(["replication", "firm_id"]).tail(1)
+    ordered = firms.sort_values("month")
+    key = ["replication", "firm_id"]
+    last = ordered.groupby(key).tail(1).set_index(key)
     end = firms["month"].max()
-    out = last[["replication", "firm_id", "firm", "kind", "entry_month", "status"]].copy()
-    out["exited"] = out["status"] != "active"
-    out["months"] = np.where(out["exited"], last["month"], end) - out["entry_month"]
-    return out.reset_index(drop=True)
+    # A developer's life ends when it stops pre-training (the application layer) or leaves.
+    stopped = ordered[ordered["status"] != "active"].groupby(key)["month"].min()
+    out = last[["firm", "kind", "entry_month", "status"]].copy()
+    out["exited"] = out.index.isin(stopped.index)
+    out["months"] = stopped.reindex(out.index).fillna(end).to_numpy() - out["entry_month"]
+    return out.reset_index()
 
 
 def targets_table() -> pd.DataFrame:

@@ -25,6 +25,28 @@ def test_kaplan_meier_by_hand() -> None:
     # t=2: 1 of 5 at risk exits -> 0.8; t=3: 2 of 4 exit -> 0.8 * 0.5 = 0.4.
     assert km["months"].tolist() == [0.0, 2.0, 3.0]
     np.testing.assert_allclose(km["survival"], [1.0, 0.8, 0.4])
+    # Greenwood: var(S(2)) = 0.8^2 * 1 / (5 * 4) = 0.032; the 90 % band is S -+ 1.645 * se.
+    np.testing.assert_allclose(km["lower"][1], 0.8 - 1.6449 * 0.032**0.5, atol=1e-3)
+    assert (km["lower"] <= km["survival"]).all() and (km["survival"] <= km["upper"]).all()
+
+
+def test_a_pivot_ends_a_developers_life() -> None:
+    from sim.report import firm_lifetimes
+
+    firms = pd.DataFrame(
+        {
+            "replication": 0,
+            "firm_id": [1, 1, 1, 2, 2, 2],
+            "firm": ["a", "a", "a", "b", "b", "b"],
+            "kind": "startup",
+            "entry_month": [0, 0, 0, 0, 0, 0],
+            "month": [0, 1, 2, 0, 1, 2],
+            "status": ["active", "app_layer", "app_layer", "active", "active", "active"],
+        }
+    )
+    life = firm_lifetimes(firms).set_index("firm")
+    assert life.loc["a", "exited"] and life.loc["a", "months"] == 1
+    assert not life.loc["b", "exited"] and life.loc["b", "months"] == 2
 
 
 @pytest.fixture(scope="module")
