@@ -843,6 +843,14 @@ class Firms(Strict):
         ge=0,
         le=1,
     )
+    stop_runway_months: float = F(
+        3.0,
+        desc="a firm without a parent keeps at least a minimum pre-training team while its cash "
+        "covers that team for longer than this, and stops pre-training when it no longer does "
+        "(unless it raised a round this quarter)",
+        ge=0,
+        le=60,
+    )
     app_layer_budget_share: float = F(
         0.1,
         desc="a parent keeps this share of a unit's committed budget as an operating budget when "

@@ -60,19 +60,17 @@ class ExitDecisions:
             self.spend_shares(),
             sc.firms.defend_share,
         )
-        # Money: a firm whose R&D budget can no longer pay a pre-training team (and that has no
-        # round in prospect this quarter) stops, whatever its age, rather than burn out.
-        tal = sc.talent
-        team_cost = (
-            tal.min_pretraining_team
-            * (self.frontier_wage + tal.basic_per_frontier * tal.basic_wage_m_rmb_per_year)
-            / 12
+        # Money: a firm that can no longer pay a pre-training team stops, whatever its age,
+        # rather than burn out: without a parent, when its cash covers a minimum team for less
+        # than ``firms.stop_runway_months`` and it raised no round this quarter; with a parent,
+        # when its budget no longer pays one.
+        team_rd = self.team_rd_m_rmb()
+        short = np.where(
+            t.parent_backed,
+            t.rd_budget_m_rmb < team_rd,
+            np.maximum(t.cash_m_rmb, 0.0) < sc.firms.stop_runway_months * team_rd,
         )
-        starving = (
-            (sc.technology.talent_output_elasticity * t.rd_budget_m_rmb < team_cost)
-            & (m - t.last_funded_month > 3)
-            & (m > t.entry_month)
-        )
+        starving = short & (m - t.last_funded_month > 3) & (m > t.entry_month)
         review = t.pretraining & (m - t.entry_month >= sc.firms.pivot_grace_months)
         for i in np.flatnonzero(t.pretraining & ((review & ~keeps) | starving)):
             reason = "cash" if starving[i] else "below the open-weight floor"

@@ -91,15 +91,8 @@ class FirmLifecycle:
     def _viable_cash(self) -> float:
         """Cash a start-up needs to run a minimum pre-training team for its minimum runway (M RMB):
         the team's cost over the Cobb-Douglas staff share, for ``min_runway_months``."""
-        sc = self.scenario_params
-        tal = sc.talent
-        team = (
-            tal.min_pretraining_team
-            * (self.frontier_wage + tal.basic_per_frontier * tal.basic_wage_m_rmb_per_year)
-            / 12
-        )
-        runway = sc.firms.kinds["startup"].min_runway_months
-        return team / sc.technology.talent_output_elasticity * runway
+        runway = self.scenario_params.firms.kinds["startup"].min_runway_months
+        return self.team_rd_m_rmb() * runway
 
     def _syndicate(self, want_m_rmb: float) -> float:
         """Raise up to ``want_m_rmb`` from the funds, the one with most dry powder leading."""
@@ -299,4 +292,21 @@ class FirmLifecycle:
             self.kind_min_runway[t.kind],
             self.kind_reinvest[t.kind],
         )
+        # A firm keeps at least a minimum pre-training team while its cash covers that team for
+        # longer than the runway at which it would stop (see ``ExitDecisions``).
+        team_rd = self.team_rd_m_rmb()
+        keeps_team = t.cash_m_rmb >= self.scenario_params.firms.stop_runway_months * team_rd
+        budget = np.where(keeps_team, np.maximum(budget, team_rd), budget)
         t.rd_budget_m_rmb = np.where(t.pretraining, budget, 0.0)
+
+    def team_rd_m_rmb(self) -> float:
+        """Monthly R&D that pays a minimum pre-training team (its staff at the Cobb-Douglas
+        share), M RMB."""
+        sc = self.scenario_params
+        tal = sc.talent
+        team = (
+            tal.min_pretraining_team
+            * (self.frontier_wage + tal.basic_per_frontier * tal.basic_wage_m_rmb_per_year)
+            / 12
+        )
+        return team / sc.technology.talent_output_elasticity
