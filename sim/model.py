@@ -194,22 +194,34 @@ class GenAIMarket(FirmLifecycle, InputMarkets, ProductMarket, ExitDecisions, Rec
             return np.zeros(self.table.n)
         return self.table.users_spend_weight / total
 
-    def serving_intensity(self) -> np.ndarray:
-        """Serving compute per M RMB of usage at reference prices, H100e-months, (n,).
+    def inference_efficiency(self) -> float:
+        """Serving compute per unit of usage relative to 2023, from shared efficiency gains."""
+        c = self.scenario_params.compute
+        return (1 - c.inference_efficiency_gain_per_year) ** self.years_from_reference()
+
+    def serving_intensity(self, rows: slice = slice(None)) -> np.ndarray:
+        """Serving compute per M RMB of usage at reference prices, H100e-months, for the table
+        rows ``rows`` (default: all).
 
         Falls with shared inference efficiency gains and with each firm's own efficiency.
         """
-        c = self.scenario_params.compute
-        shared = (1 - c.inference_efficiency_gain_per_year) ** self.years_from_reference()
-        own = self.table.efficiency**c.serving_efficiency_elasticity
-        return self.serving_intensity_2023 * shared / own
+        own = (
+            self.table.efficiency[rows]
+            ** self.scenario_params.compute.serving_efficiency_elasticity
+        )
+        return self.serving_intensity_2023 * self.inference_efficiency() / own
 
-    def developers(self) -> np.ndarray:
-        """Active foundation-model developers: pre-training, with at least the schema's training
-        compute within the window, (n,) bool."""
+    def developers(self, rows: slice = slice(None)) -> np.ndarray:
+        """Active foundation-model developers among the table rows ``rows`` (default: all):
+        pre-training, with at least the schema's training compute within the window (bool)."""
         t = self.table
         scale = self.scenario_params.firms.pretraining_min_h100e_months
-        return t.pretraining & (t.train_window.sum(axis=1) >= scale)
+        return t.pretraining[rows] & (t.train_window[rows].sum(axis=1) >= scale)
+
+    def researcher_cost_m_rmb_per_year(self) -> float:
+        """Yearly cost of one frontier researcher with the basic engineers each needs, M RMB."""
+        tal = self.scenario_params.talent
+        return self.frontier_wage + tal.basic_per_frontier * tal.basic_wage_m_rmb_per_year
 
     def _scratch(self, name: str) -> np.ndarray:
         """A reusable (n_firms, n_segments) work array (contents undefined)."""

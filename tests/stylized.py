@@ -195,10 +195,9 @@ def fixed_exit_rate() -> Iterator[None]:
     return patched(decide_exits=_dice_exits)
 
 
-def _one_cost(self: GenAIMarket) -> np.ndarray:
-    c = self.scenario_params.compute
-    shared = (1 - c.inference_efficiency_gain_per_year) ** self.years_from_reference()
-    return np.full(self.table.n, self.serving_intensity_2023 * shared)
+def _one_cost(self: GenAIMarket, rows: slice = slice(None)) -> np.ndarray:
+    n = len(self.table.efficiency[rows])
+    return np.full(n, self.serving_intensity_2023 * self.inference_efficiency())
 
 
 _real_decide_exits = GenAIMarket.decide_exits

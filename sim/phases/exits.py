@@ -17,7 +17,6 @@ class ExitDecisions:
         stops pre-training (joins the application layer); a distressed firm sells to the buyer
         that values it most if one values it above its price and can pay; a firm out of cash
         with no buyer goes bankrupt."""
-        sc = self.scenario_params
         m, t = self.month, self.table
         if t.n == 0:
             return
@@ -28,7 +27,6 @@ class ExitDecisions:
         for firm in [self.firm_agents[i] for i in np.flatnonzero(t.cash_m_rmb < 0)]:
             self._exit(firm, "bankrupt")
             self.bankruptcy_months.append(m)
-        del sc
 
     def _parent_review(self) -> None:
         """January budgets: a parent keeps growing a unit's budget while it meets the hurdle
@@ -81,7 +79,7 @@ class ExitDecisions:
         """Acquisitions and acqui-hires as decisions: the buyer that values a distressed firm
         most buys it if that value exceeds the seller's price and the buyer can pay."""
         sc = self.scenario_params
-        acq, tal = sc.acquisitions, sc.talent
+        acq = sc.acquisitions
         t = self.table
         # Distress is judged on the burn a firm cannot cut: without its discretionary research.
         discretionary = np.maximum(t.rd_budget_m_rmb - t.budget_m_rmb_per_month, 0.0)
@@ -92,9 +90,7 @@ class ExitDecisions:
                 ~t.parent_backed & ((t.cash_m_rmb < 0) | (runway < acq.distress_runway_months))
             )
         ]
-        monthly_cost = (
-            self.frontier_wage + tal.basic_per_frontier * tal.basic_wage_m_rmb_per_year
-        ) / 12
+        monthly_cost = self.researcher_cost_m_rmb_per_year() / 12
 
         def buyers_state() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             """Who can buy (pre-training, not distressed), user shares, researcher shortfalls."""

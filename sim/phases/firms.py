@@ -108,9 +108,7 @@ class FirmLifecycle:
         sc = self.scenario_params
         tech, tal = sc.technology, sc.talent
         algo = 10.0 ** (tech.algorithmic_progress_log10_per_year * (self.month / 12.0))
-        researcher_cost = (
-            self.frontier_wage + tal.basic_per_frontier * tal.basic_wage_m_rmb_per_year
-        ) / 12
+        researcher_cost = self.researcher_cost_m_rmb_per_year() / 12
         keep_up = decisions.keep_up_cost_m_rmb_per_month(
             self.open_floor_log10(),
             tech.capability_obsolescence_per_month,
@@ -303,10 +301,5 @@ class FirmLifecycle:
         """Monthly R&D that pays a minimum pre-training team (its staff at the Cobb-Douglas
         share), M RMB."""
         sc = self.scenario_params
-        tal = sc.talent
-        team = (
-            tal.min_pretraining_team
-            * (self.frontier_wage + tal.basic_per_frontier * tal.basic_wage_m_rmb_per_year)
-            / 12
-        )
+        team = sc.talent.min_pretraining_team * self.researcher_cost_m_rmb_per_year() / 12
         return team / sc.technology.talent_output_elasticity

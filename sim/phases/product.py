@@ -78,8 +78,7 @@ class ProductMarket:
 
         intensity = self.serving_intensity()
         outside_cost = float(self.serving_intensity_2023 * self.compute_price) * (
-            (1 - self.scenario_params.compute.inference_efficiency_gain_per_year)
-            ** self.years_from_reference()
+            self.inference_efficiency()
         )
         outside_price = max(outside_cost * d.self_hosting_cost_multiple, 1e-9)
         # The outside option: self-hosting open weights, or doing without (log-sum of the two).

@@ -94,11 +94,7 @@ class Recording:
         """Firm-panel columns computed by the model, for the table rows ``rows``."""
         if not self.datacollector.record_firms:
             return {}
-        t, c = self.table, self.scenario_params.compute
-        scale = self.scenario_params.firms.pretraining_min_h100e_months
-        shared = (1 - c.inference_efficiency_gain_per_year) ** self.years_from_reference()
-        own = t.efficiency[rows] ** c.serving_efficiency_elasticity
         return {
-            "developer": t.pretraining[rows] & (t.train_window[rows].sum(axis=1) >= scale),
-            "serving_h100e_per_m_rmb": self.serving_intensity_2023 * shared / own,
+            "developer": self.developers(rows),
+            "serving_h100e_per_m_rmb": self.serving_intensity(rows),
         }
