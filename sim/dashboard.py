@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import threading
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from sim.calendar import month_label
-from sim.scenario import Scenario, load_scenario
+from sim.scenario import Scenario, inner_model, load_scenario
 from sim.vocab import KINDS, START_YEAR
 
 if TYPE_CHECKING:
@@ -69,22 +68,12 @@ class Lever:
     integer: bool
 
 
-def _inner_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        inner = _inner_model(arg)
-        if inner is not None:
-            return inner
-    return None
-
-
 def lever(path: str) -> Lever:
     """The lever at key path ``path`` (``policy.subsidy_scale``), read from the schema."""
     model: type[BaseModel] = Scenario
     *blocks, name = path.split(".")
     for block in blocks:
-        inner = _inner_model(model.model_fields[block].annotation)
+        inner = inner_model(model.model_fields[block].annotation)
         if inner is None:
             raise KeyError(f"{path}: {block} is not a block of the scenario schema")
         model = inner

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from sim.scenario import _KIND_DEFAULTS, KindTable, Scenario, load_scenario
+from sim.scenario import _KIND_DEFAULTS, KindTable, Scenario, inner_model, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
@@ -64,16 +64,6 @@ def _bounds(field: FieldInfo) -> str:
     return ", ".join(parts)
 
 
-def _inner_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        inner = _inner_model(arg)
-        if inner is not None:
-            return inner
-    return None
-
-
 def _fmt(value: Any) -> str:
     if isinstance(value, BaseModel):
         return "(block)"
@@ -104,7 +94,7 @@ def _rows(
             default = "required"
         else:
             default = _fmt(field.get_default(call_default_factory=True))
-        inner = _inner_model(field.annotation)
+        inner = inner_model(field.annotation)
         is_list = typing.get_origin(field.annotation) is list
         rows.append(
             [

@@ -20,9 +20,9 @@ from sim.errors import InputError
 from sim.scenario import (
     Scenario,
     _display,
-    _inner_model,
     _read_yaml,
     format_validation_error,
+    inner_model,
     validate_scenario,
 )
 
@@ -67,7 +67,7 @@ def schema_field(path: str) -> tuple[bool, str]:
             allowed = ", ".join(sorted(model.model_fields))
             raise KeyError(f"{part!r} is not a key of {model.__name__}; allowed: {allowed}")
         annotation = field.annotation
-        model = _inner_model(annotation)
+        model = inner_model(annotation)
     return annotation in (int, float), getattr(annotation, "__name__", str(annotation))
 
 

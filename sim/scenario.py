@@ -1449,17 +1449,19 @@ def _model_at(loc: tuple[Any, ...], root: type[BaseModel] = BaseModel) -> type[B
         field_info = model.model_fields.get(str(item))
         if field_info is None:
             return None
-        model = _inner_model(field_info.annotation)
+        model = inner_model(field_info.annotation)
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
-def _inner_model(annotation: Any) -> Any:
+def inner_model(annotation: Any) -> type[BaseModel] | None:
+    """The schema block (pydantic model) an annotation holds, if any: ``Talent``,
+    ``list[RosterFirm]`` and ``Regulation | None`` give the model; scalars give None."""
     args = getattr(annotation, "__args__", None)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     if args:
         for a in reversed(args):
-            inner = _inner_model(a)
+            inner = inner_model(a)
             if inner is not None:
                 return inner
     return None

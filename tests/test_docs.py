@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from sim.docs import parameter_table
-from sim.scenario import Scenario, _inner_model
+from sim.scenario import Scenario, inner_model
 
 from .conftest import ROOT
 
@@ -20,7 +20,7 @@ def test_every_parameter_is_described() -> None:
 
     def walk(model: type[BaseModel], prefix: str) -> None:
         for name, field in model.model_fields.items():
-            inner = _inner_model(field.annotation)
+            inner = inner_model(field.annotation)
             if inner is None and not (field.description and len(field.description) > 5):
                 missing.append(prefix + name)
             if inner is not None:
