@@ -82,10 +82,6 @@ class TestFinance:
         )
         np.testing.assert_allclose(g, [12.0 * 2 ** (1 / 12), 12.0])
 
-    def test_first_come_claims_exhaust_the_budget_in_order(self) -> None:
-        paid = finance.first_come_claims(np.array([3.0, -1.0, 4.0, 5.0]), 6.0)
-        np.testing.assert_allclose(paid, [3.0, 0.0, 3.0, 0.0])
-
     def test_funding_scores_by_hand(self) -> None:
         s = finance.funding_scores(
             np.array([3.6, 3.0]),

@@ -76,16 +76,6 @@ def funding_scores(
     ) + noise
 
 
-def first_come_claims(claims_m_rmb: FloatArray, budget_left_m_rmb: float) -> FloatArray:
-    """Pay positive claims in order until the budget runs out (the last one partly).
-
-    ``pay_i = min(claim_i, max(budget - sum of earlier payments, 0))``; claims <= 0 get nothing.
-    """
-    claims = np.maximum(np.asarray(claims_m_rmb, dtype=float), 0.0)
-    before = np.concatenate([[0.0], np.cumsum(claims)[:-1]])
-    return np.clip(budget_left_m_rmb - before, 0.0, claims)
-
-
 def settle(
     flows: FloatArray,
     cash_m_rmb: FloatArray,
