@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from sim.calendar import month_label
+from sim.params import set_path
 from sim.scenario import Scenario, inner_model, load_scenario
 from sim.vocab import KINDS, START_YEAR
 
@@ -117,11 +118,7 @@ def overrides(values: dict[str, Any]) -> dict[str, Any]:
     """Nested scenario overrides from ``{key.path: value}``."""
     nested: dict[str, Any] = {}
     for path, value in values.items():
-        *blocks, name = path.split(".")
-        node = nested
-        for block in blocks:
-            node = node.setdefault(block, {})
-        node[name] = value
+        set_path(nested, path, value)
     return nested
 
 
