@@ -205,10 +205,12 @@ class Government(mesa.Agent):
 
     def _register(self, policy) -> None:
         self.announced_windows: list[tuple[int, int]] = []
+        shift = policy.export_control_shift_months
         for step in policy.export_controls:
-            self._due[parse_month(step.date)].append(("export_control", step))
+            effective = parse_month(step.date) + shift
+            self._due[effective].append(("export_control", step))
             if step.announced is not None:
-                self.announced_windows.append((parse_month(step.announced), parse_month(step.date)))
+                self.announced_windows.append((parse_month(step.announced) + shift, effective))
         for step in policy.decoupling:
             self._due[parse_month(step.date)].append(("decoupling", step))
         for step in policy.capital_flows:

@@ -35,6 +35,7 @@ TARGETS = ROOT / "calibration" / "targets.csv"
 #: Key paths of the levers the dashboard offers, in display order.
 LEVER_PATHS = (
     "policy.export_control_scale",
+    "policy.export_control_shift_months",
     "policy.subsidy_scale",
     "capital.inflow_2021_m_rmb_per_month",
     "technology.open_release_gap_log10",

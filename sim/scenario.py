@@ -1160,6 +1160,13 @@ class Policy(Strict):
         ge=0,
         le=5,
     )
+    export_control_shift_months: int = F(
+        0,
+        desc="timing lever on every export-control step: each step (and its announcement) "
+        "takes effect this many months later (negative: earlier), in months",
+        ge=-36,
+        le=36,
+    )
     decoupling: list[DecouplingStep] = F(
         default_factory=list, desc="dated cuts in frontier-talent inflow, chronological"
     )

@@ -178,3 +178,19 @@ def test_common_random_numbers_make_a_renamed_copy_identical() -> None:
     table = headline_table(replication_outcomes(res.metrics, res.events), "baseline")
     diffs = table[table["scenario"] == "baseline_copy"][["diff_median", "diff_p10", "diff_p90"]]
     assert len(diffs) > 10 and np.allclose(diffs.to_numpy(), 0.0)
+
+
+def test_the_export_control_timing_lever_moves_every_step() -> None:
+    """Shifting the controls a year later leaves 2022-2023 imports uncut until the shifted date."""
+    from sim.runner import run_replication
+
+    on_time = run_replication(scenario_with(end="2024-06"), seed=1, record_firms=False).metrics
+    late = run_replication(
+        scenario_with(end="2024-06", policy={"export_control_shift_months": 12}),
+        seed=1,
+        record_firms=False,
+    ).metrics
+    factor = "imported_supply_factor"
+    on, lt = on_time.set_index("date")[factor], late.set_index("date")[factor]
+    assert on["2022-10"] < 1.0 and lt["2022-10"] == 1.0 and lt["2023-09"] == 1.0
+    assert lt["2023-10"] == on["2022-10"]  # the 2022-10-07 step, a year later
