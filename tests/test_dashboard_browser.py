@@ -62,9 +62,16 @@ def free_port() -> int:
 def server(tmp_path: Path) -> Iterator[str]:
     """``genai-sim dashboard`` on a free loopback port; its URL. Killed afterwards."""
     port = free_port()
+    # A long horizon (480 months), so that playing cannot reach the end while the test, on a
+    # loaded machine, looks for the Pause button.
+    scenario = tmp_path / "long.yaml"
+    scenario.write_text(
+        f"extends: {ROOT / 'scenarios' / 'baseline.yaml'}\nname: long\nend: 2060-12\n",
+        encoding="utf-8",
+    )
     log = (tmp_path / "server.log").open("w", encoding="utf-8")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sim.cli", "dashboard", "--port", str(port)],
+        [sys.executable, "-m", "sim.cli", "dashboard", str(scenario), "--port", str(port)],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -149,7 +156,7 @@ def test_dashboard_in_headless_chromium(server: str, tmp_path: Path) -> None:
             expect(month).to_contain_text("Month: 2021-12")
             for _ in range(3):
                 page.get_by_role("button", name="Step", exact=True).click()
-            expect(month).to_contain_text("Month: 2022-03 (15 of 120 simulated)")
+            expect(month).to_contain_text("Month: 2022-03 (15 of 480 simulated)")
 
             deadline = time.monotonic() + WAIT_MS / 1000
             while True:  # every chart redrawn (the images follow the month in one render)
@@ -162,7 +169,8 @@ def test_dashboard_in_headless_chromium(server: str, tmp_path: Path) -> None:
             expect(page.locator(".event-feed")).to_contain_text("entry")
 
             page.get_by_role("button", name="Play").click()  # plays on by itself ...
-            expect(month).not_to_contain_text("(15 of 120")
+            expect(page.get_by_role("button", name="Pause")).to_be_visible()
+            expect(month).not_to_contain_text("(15 of 480")
             page.get_by_role("button", name="Pause").click()  # ... until paused
             expect(page.get_by_role("button", name="Step", exact=True)).to_be_enabled()
             paused_at = month.inner_text()
