@@ -15,11 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
 from sim.calendar import month_label
-from sim.params import set_path
-from sim.scenario import Scenario, inner_model, load_scenario
+from sim.params import field_at, set_path
+from sim.scenario import Scenario, load_scenario
 from sim.vocab import KINDS, START_YEAR
 
 if TYPE_CHECKING:
@@ -72,14 +70,10 @@ class Lever:
 
 def lever(path: str) -> Lever:
     """The lever at key path ``path`` (``policy.subsidy_scale``), read from the schema."""
-    model: type[BaseModel] = Scenario
-    *blocks, name = path.split(".")
-    for block in blocks:
-        inner = inner_model(model.model_fields[block].annotation)
-        if inner is None:
-            raise KeyError(f"{path}: {block} is not a block of the scenario schema")
-        model = inner
-    field = model.model_fields[name]
+    field = field_at(path)
+    if field is None:
+        raise KeyError(f"{path} runs past a leaf of the scenario schema")
+    name = path.rsplit(".", 1)[-1]
     low = high = None
     for meta in field.metadata:
         low = getattr(meta, "ge", None) if getattr(meta, "ge", None) is not None else low

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 from sim.errors import InputError
 from sim.scenario import (
@@ -52,22 +53,34 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
                 node = node.setdefault(part, {})
 
 
+def field_at(path: str) -> FieldInfo | None:
+    """The schema field at key path ``path`` (list indices are skipped), or None when the
+    path runs on past a leaf field.
+
+    Raises KeyError naming the unknown key and the allowed ones.
+    """
+    model: Any = Scenario
+    field: FieldInfo | None = None
+    for part in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", path):
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = model.model_fields.get(part)
+        if field is None:
+            allowed = ", ".join(sorted(model.model_fields))
+            raise KeyError(f"{part!r} is not a key of {model.__name__}; allowed: {allowed}")
+        model = inner_model(field.annotation)
+    return field
+
+
 def schema_field(path: str) -> tuple[bool, str]:
     """Whether ``path`` names a numeric field of the schema, and its type name.
 
     Raises KeyError naming the unknown key and the allowed ones.
     """
-    model: Any = Scenario
-    annotation: Any = None
-    for part in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", path):
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return False, "not a field"
-        field = model.model_fields.get(part)
-        if field is None:
-            allowed = ", ".join(sorted(model.model_fields))
-            raise KeyError(f"{part!r} is not a key of {model.__name__}; allowed: {allowed}")
-        annotation = field.annotation
-        model = inner_model(annotation)
+    field = field_at(path)
+    if field is None:
+        return False, "not a field"
+    annotation: Any = field.annotation
     return annotation in (int, float), getattr(annotation, "__name__", str(annotation))
 
 
