@@ -9,9 +9,8 @@ fewer H100e-months for the same money.
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 
-FloatArray = NDArray[np.float64]
+from sim.state import FloatArray
 
 
 def clear_compute(

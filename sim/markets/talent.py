@@ -7,9 +7,8 @@ fixed wage in proportion to frontier staff, so only the frontier market clears h
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 
-FloatArray = NDArray[np.float64]
+from sim.state import FloatArray
 
 
 def update_wage(

@@ -9,10 +9,8 @@ returned apart. Everything here is vectorised across segments and firms.
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
+from sim.state import BoolArray, FloatArray, IntArray
 
 
 def logit_shares(
@@ -111,7 +109,7 @@ def usage_by_firm(
     price: FloatArray,
     spend: FloatArray,
     elasticity_groups: FloatArray,
-    group_of_segment: NDArray[np.int64],
+    group_of_segment: IntArray,
     satiation: float | None = None,
 ) -> FloatArray:
     """Usage each provider serves, in RMB at the reference price (M RMB with users in millions).

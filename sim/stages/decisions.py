@@ -9,10 +9,8 @@ them; tests check each against hand-computed cases.
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
+from sim.state import BoolArray, FloatArray
 
 
 def keeps_pretraining(

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 
 from sim.scenario import Demand
-
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
+from sim.state import BoolArray, FloatArray
 
 
 def potential_adopters(

@@ -7,12 +7,8 @@ return new arrays; money is in M RMB.
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 
-from sim.state import Account
-
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
+from sim.state import Account, BoolArray, FloatArray, IntArray
 
 
 def runway_months(cash_m_rmb: FloatArray, net_burn_m_rmb: FloatArray) -> FloatArray:
@@ -60,7 +56,7 @@ def plan_budgets(
 def funding_scores(
     own_capability_log10: FloatArray,
     median_own_log10: float,
-    months_since_round: NDArray[np.int64],
+    months_since_round: IntArray,
     revenue_m_rmb: FloatArray,
     noise: FloatArray,
     scale_log10: float,

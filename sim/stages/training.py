@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 
 from sim.scenario import Technology
-
-FloatArray = NDArray[np.float64]
+from sim.state import FloatArray
 
 
 def train(
