@@ -13,6 +13,7 @@ Agents decide; markets clear; the model orders the stages (see ``GenAIMarket.ste
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -21,6 +22,7 @@ import mesa
 import numpy as np
 
 from sim.calendar import parse_month
+from sim.state import LUCK_BLOCK_MONTHS, Luck
 from sim.vocab import ACTIVE, APP_LAYER, KINDS
 
 if TYPE_CHECKING:
@@ -100,9 +102,15 @@ class Firm(mesa.Agent):
             return 0
         return max(int(self.stream.geometric(1.0 / (1.0 + mean_months))) - 1, 0)
 
-    def pitch_noise(self, sd: float) -> float:
-        """How far funds' reading of this firm's pitch strays from its record (utility units)."""
-        return float(self.stream.normal(0.0, sd))
+    def draw_luck(self) -> np.ndarray:
+        """The firm's luck for its next ``LUCK_BLOCK_MONTHS`` months: standard-normal draws,
+        one row per kind of luck (``sim.state.Luck``: users' taste, funds' reading of its pitch).
+
+        Drawn by the calendar rather than on use, so the luck a firm has in a month is the same
+        whatever it did before (whether it sought money last year, say): common random numbers
+        hold across scenarios that change what firms do.
+        """
+        return self.stream.standard_normal((len(Luck), LUCK_BLOCK_MONTHS))
 
     def stop_pretraining(self, reason: str) -> None:
         """Stop pre-training its own base model and build on others' (join the application
@@ -170,6 +178,14 @@ class VentureFund(mesa.Agent):
         return paid
 
 
+@functools.lru_cache(maxsize=64)
+def _kind_mask(kinds: frozenset[str]) -> np.ndarray:
+    """Whether each kind of ``sim.vocab.KINDS`` is among ``kinds`` (read-only, cached)."""
+    mask = np.array([k in kinds for k in KINDS])
+    mask.flags.writeable = False
+    return mask
+
+
 class Government(mesa.Agent):
     """Central and local government: export-control exposure, subsidies, public compute, filing.
 
@@ -197,7 +213,9 @@ class Government(mesa.Agent):
         self.exogenous_open_floor = 0.0
         # Yearly spending counters (reset every January): by programme, and by (programme, firm).
         self.spent_this_year: dict[str, float] = defaultdict(float)
-        self.firm_spent_this_year: dict[str, np.ndarray] = {}  # programme -> by firm id
+        # Paid this year by (programme, firm id): one row per programme of the scenario.
+        self._programme_row = {id(p): k for k, p in enumerate(policy.subsidies)}
+        self._ledger = np.zeros((len(policy.subsidies), 64))
         self._due: dict[int, list[tuple[str, object]]] = defaultdict(list)
         self._register(policy)
 
@@ -278,7 +296,7 @@ class Government(mesa.Agent):
     def new_year(self) -> None:
         """Reset yearly budgets and per-firm caps."""
         self.spent_this_year.clear()
-        self.firm_spent_this_year.clear()
+        self._ledger[:] = 0.0
 
     def active_programmes(self, kind: str) -> list[SubsidyProgramme]:
         """Programmes of one kind (compute_voucher, cofunding, equity_fund) in force now."""
@@ -298,45 +316,38 @@ class Government(mesa.Agent):
         """Whether an announced export-control tightening has not yet taken effect."""
         return any(a <= month < d for a, d in self.announced_windows)
 
-    def _spent(self, prog: SubsidyProgramme, firm_ids: np.ndarray) -> np.ndarray:
-        spent = self.firm_spent_this_year.get(prog.name)
+    def _ledger_rows(self, progs: list[SubsidyProgramme], firm_ids: np.ndarray) -> np.ndarray:
+        """Rows of ``progs`` in the per-firm ledger (programme x firm id), grown to hold
+        ``firm_ids``."""
         need = int(firm_ids.max()) + 1 if firm_ids.size else 0
-        if spent is None or spent.size < need:
-            grown = np.zeros(max(need, 2 * (0 if spent is None else spent.size), 64))
-            if spent is not None:
-                grown[: spent.size] = spent
-            spent = self.firm_spent_this_year[prog.name] = grown
-        return spent
+        if self._ledger.shape[1] < need:
+            grown = np.zeros((self._ledger.shape[0], max(need, 2 * self._ledger.shape[1])))
+            grown[:, : self._ledger.shape[1]] = self._ledger
+            self._ledger = grown
+        return np.array([self._programme_row[id(p)] for p in progs], dtype=np.intp)
 
-    def cap_left(self, prog: SubsidyProgramme, firm_ids: np.ndarray) -> np.ndarray:
-        """Money each firm (by id) may still receive from the programme this year, M RMB."""
+    def caps_left(self, progs: list[SubsidyProgramme], firm_ids: np.ndarray) -> np.ndarray:
+        """(programmes, firms): money each firm (by id) may still receive from each programme
+        this year, M RMB."""
         ids = np.asarray(firm_ids, dtype=np.int64)
-        cap = prog.cap_per_firm_m_rmb_per_year * self.subsidy_scale
-        return np.maximum(cap - self._spent(prog, ids)[ids], 0.0)
-
-    def cap_left_one(self, prog: SubsidyProgramme, firm_id: int) -> float:
-        """Money one firm may still receive from the programme this year, M RMB."""
-        spent = self.firm_spent_this_year.get(prog.name)
-        used = float(spent[firm_id]) if spent is not None and firm_id < spent.size else 0.0
-        return max(prog.cap_per_firm_m_rmb_per_year * self.subsidy_scale - used, 0.0)
-
-    def pay_one(self, prog: SubsidyProgramme, firm_id: int, amount: float) -> None:
-        """Book one payment (M RMB, > 0) against the programme's budget and the firm's cap."""
-        ids = np.array([firm_id])
-        self._spent(prog, ids)[firm_id] += amount
-        self.spent_this_year[prog.name] += amount
+        rows = self._ledger_rows(progs, ids)
+        caps = np.array([p.cap_per_firm_m_rmb_per_year for p in progs]) * self.subsidy_scale
+        return np.maximum(caps[:, None] - self._ledger[rows][:, ids], 0.0)
 
     def rate(self, prog: SubsidyProgramme) -> float:
         """The programme's rate, scaled by the subsidy lever and kept below the policy maximum."""
         return min(prog.rate * self.subsidy_scale, self.max_rate)
 
-    def pay(self, prog: SubsidyProgramme, firm_ids: np.ndarray, amounts: np.ndarray) -> None:
-        """Book payments (M RMB, >= 0) against the programme's budget and each firm's cap."""
+    def pay(self, progs: list[SubsidyProgramme], firm_ids: np.ndarray, amounts: np.ndarray) -> None:
+        """Book (programmes, firms) payments (M RMB, >= 0) against each programme's budget
+        and each firm's cap (firm ids are unique)."""
         ids = np.asarray(firm_ids, dtype=np.int64)
-        amounts = np.maximum(np.asarray(amounts, dtype=float), 0.0)
-        np.add.at(self._spent(prog, ids), ids, amounts)
-        self.spent_this_year[prog.name] += float(amounts.sum())
+        rows = self._ledger_rows(progs, ids)
+        amounts = np.maximum(np.asarray(amounts, dtype=float).reshape(rows.size, ids.size), 0.0)
+        self._ledger[np.ix_(rows, ids)] += amounts
+        for prog, paid in zip(progs, amounts, strict=True):
+            self.spent_this_year[prog.name] += float(paid.sum())
 
     def eligible(self, kinds: list[str] | set[str], kind_codes: np.ndarray) -> np.ndarray:
         """Whether each firm (by kind index, ``sim.vocab.KINDS``) is among ``kinds``."""
-        return np.array([k in kinds for k in KINDS])[kind_codes]
+        return _kind_mask(frozenset(kinds))[kind_codes]

@@ -23,7 +23,7 @@ from sim.phases.recording import Recording
 from sim.recorder import Recorder
 from sim.rng import Streams
 from sim.scenario import Scenario, load_scenario
-from sim.state import FirmTable
+from sim.state import LUCK_BLOCK_MONTHS, FirmTable
 from sim.vocab import EXIT_CAUSES, KINDS, REFERENCE_MONTH, VENTURE_KINDS
 
 _BASELINE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml"
@@ -255,6 +255,8 @@ class GenAIMarket(FirmLifecycle, InputMarkets, ProductMarket, ExitDecisions, Rec
         if self.month % 12 == 0:
             self.government.new_year()
         self.table.flows = 0.0
+        new_block = (self.month - self.table.entry_month) % LUCK_BLOCK_MONTHS == 0
+        self.draw_luck(np.flatnonzero(new_block))
         self.table.train_window[:, self.month % self.window] = 0.0
         self.month_flows = {
             "entries": 0.0,

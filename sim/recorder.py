@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.state import Account, FirmTable
+from sim.state import LAYOUT, Account, FirmTable
 
 #: Firm-panel columns taken straight from the firm table, in table order.
 _TABLE_COLUMNS = (
@@ -59,6 +59,7 @@ _FLOW_COLUMNS = {
     Account.STRATEGIC: "strategic_in_m_rmb",
 }
 EVENT_COLUMNS = ("month", "firm_id", "firm", "kind", "event", "amount_m_rmb", "detail")
+_IDENT = ("firm", "kind")  # event columns filled from the firm registry
 FIRM_PANEL_COLUMNS = (
     "month",
     "firm_id",
@@ -92,7 +93,8 @@ class Recorder:
         self.agent_reporters: dict[str, Any] = {}
         self.agenttype_reporters: dict[Any, dict[str, Any]] = {}
         # The event log as columns (one list per column), cheaper than a dict per event.
-        self.events: dict[str, list[Any]] = {c: [] for c in EVENT_COLUMNS}
+        # The firm's name and kind are looked up from its id when the table is built.
+        self.events: dict[str, list[Any]] = {c: [] for c in EVENT_COLUMNS if c not in _IDENT}
         self._firm_chunks: list[dict[str, np.ndarray]] = []
         self._names: dict[int, tuple[str, str, bool]] = {}  # firm id -> (name, kind, roster)
 
@@ -120,19 +122,14 @@ class Recorder:
         (one for all, or one per row) and the model's ``computed`` columns for those rows."""
         if not self.record_firms:
             return
-        ids = np.atleast_1d(table.firm_id[rows]).copy()
-        chunk: dict[str, np.ndarray] = {
-            "month": np.full(ids.size, month, dtype=np.int64),
-            "firm_id": ids,
-            "status": np.broadcast_to(np.asarray(status, dtype=object), ids.shape).copy(),
-        }
-        for col in (*_TABLE_COLUMNS, *_LATER_COLUMNS, "approved"):
-            chunk[col] = np.atleast_1d(getattr(table, col)[rows]).copy()
-        chunk["users_m"] = np.atleast_1d(table.users_total_m[rows]).copy()
-        flows = np.atleast_2d(table.flows[rows])
-        chunk["revenue_m_rmb"] = flows[:, Account.REVENUE].copy()
-        for account, col in _FLOW_COLUMNS.items():
-            chunk[col] = flows[:, account].copy()
+        rows = np.arange(table.n)[rows] if isinstance(rows, slice) else np.atleast_1d(rows)
+        chunk = table.snapshot(rows)
+        chunk["month"] = np.full(rows.size, month, dtype=np.int64)
+        chunk["status"] = (
+            np.full(rows.size, status, dtype=object)
+            if isinstance(status, str)
+            else np.asarray(status, dtype=object)
+        )
         for col in _MODEL_COLUMNS:
             chunk[col] = np.atleast_1d(computed[col]).copy()
         self._firm_chunks.append(chunk)
@@ -144,25 +141,27 @@ class Recorder:
         e = self.events
         e["month"].append(month)
         e["firm_id"].append(-1 if firm is None else firm.unique_id)
-        e["firm"].append("" if firm is None else firm.name)
-        e["kind"].append("" if firm is None else firm.kind)
         e["event"].append(event)
         e["amount_m_rmb"].append(float(amount_m_rmb))
         e["detail"].append(detail)
 
     def log_events(
-        self, month: int, firms: list[Any], event: str, amounts: list[float], details: list[str]
+        self,
+        month: int,
+        firm_ids: np.ndarray | list[int],
+        event: str,
+        amounts: np.ndarray | list[float],
+        details: str | list[str],
     ) -> None:
-        """Append one event per firm (same month and kind of event), in the order given."""
+        """Append one event per firm (same month and kind of event), in the order given;
+        ``details`` is one string for all or one per event."""
         e = self.events
-        n = len(firms)
+        n = len(firm_ids)
         e["month"].extend([month] * n)
-        e["firm_id"].extend(f.unique_id for f in firms)
-        e["firm"].extend(f.name for f in firms)
-        e["kind"].extend(f.kind for f in firms)
+        e["firm_id"].extend(np.asarray(firm_ids, dtype=np.int64).tolist())
         e["event"].extend([event] * n)
-        e["amount_m_rmb"].extend(float(a) for a in amounts)
-        e["detail"].extend(details)
+        e["amount_m_rmb"].extend(np.asarray(amounts, dtype=np.float64).tolist())
+        e["detail"].extend([details] * n if isinstance(details, str) else details)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -176,18 +175,47 @@ class Recorder:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in FIRM_PANEL_COLUMNS}).astype(
                 {"month": "int64"}
             )
-        cols = {
+        stacked = {
             key: np.concatenate([c[key] for c in self._firm_chunks]) for key in self._firm_chunks[0]
         }
-        ident = [self._names[int(i)] for i in cols["firm_id"]]
-        cols["firm"] = np.array([n for n, _, _ in ident], dtype=object)
-        cols["kind"] = np.array([k for _, k, _ in ident], dtype=object)
-        cols["roster"] = np.array([r for _, _, r in ident], dtype=bool)
+        cols: dict[str, np.ndarray] = {k: stacked[k] for k in ("month", "status", *_MODEL_COLUMNS)}
+        for col in ("firm_id", *_TABLE_COLUMNS, *_LATER_COLUMNS, "approved"):
+            block, j = LAYOUT[col]
+            cols[col] = stacked[block][:, j]
+        block, j = LAYOUT["users_total_m"]
+        cols["users_m"] = stacked[block][:, j]
+        flows = stacked["flows"]
+        cols["revenue_m_rmb"] = flows[:, Account.REVENUE]
+        for account, col in _FLOW_COLUMNS.items():
+            cols[col] = flows[:, account]
+        cols["firm"], cols["kind"], cols["roster"] = self._identities(cols["firm_id"])
         return pd.DataFrame({c: cols[c] for c in FIRM_PANEL_COLUMNS})
 
     def events_frame(self) -> pd.DataFrame:
         """The event log, one row per event."""
-        return pd.DataFrame(self.events, columns=list(EVENT_COLUMNS))
+        e = self.events
+        cols: dict[str, Any] = {  # typed arrays first: pandas infers list types slowly
+            "month": np.array(e["month"], dtype=np.int64),
+            "firm_id": np.array(e["firm_id"], dtype=np.int64),
+            "event": e["event"],
+            "amount_m_rmb": np.array(e["amount_m_rmb"], dtype=np.float64),
+            "detail": e["detail"],
+        }
+        cols["firm"], cols["kind"], _ = self._identities(cols["firm_id"])
+        return pd.DataFrame({c: cols[c] for c in EVENT_COLUMNS}, columns=list(EVENT_COLUMNS))
+
+    def _identities(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Name, kind and roster flag of each firm id (``-1``: no firm: empty strings)."""
+        known = np.array(sorted(self._names), dtype=np.int64)
+        table = [self._names[int(i)] for i in known]
+        names = np.array([n for n, _, _ in table] + [""], dtype=object)
+        kinds = np.array([k for _, k, _ in table] + [""], dtype=object)
+        roster = np.array([r for _, _, r in table] + [False], dtype=bool)
+        pos = np.searchsorted(known, ids)
+        found = pos < known.size
+        found[found] = known[pos[found]] == ids[found]
+        pos = np.where(found, pos, known.size)
+        return names[pos], kinds[pos], roster[pos]
 
     # -- Mesa DataCollector interface ------------------------------------------------------------
 

@@ -44,6 +44,18 @@ class Account(IntEnum):
     STRATEGIC = 15
 
 
+class Luck(IntEnum):
+    """Kinds of a firm's monthly luck (rows of ``FirmTable.luck``), standard-normal draws."""
+
+    TASTE = 0  # shock to users' taste for its service
+    PITCH = 1  # funds' misreading of its pitch
+
+
+# A firm draws its luck a block of months at a time, by the calendar (every block from its entry
+# month), so its luck in a month does not depend on what it did before (a purely technical
+# constant: it orders random draws and has no behavioural meaning).
+LUCK_BLOCK_MONTHS = 12
+
 #: Scalar columns: name -> (dtype, initial value of a new row, unit and meaning).
 SCALARS: dict[str, tuple[Any, Any, str]] = {
     "firm_id": (np.int64, -1, "Mesa unique_id of the firm's agent"),
@@ -91,12 +103,27 @@ SCALARS: dict[str, tuple[Any, Any, str]] = {
 }
 
 
+#: Scalar columns grouped by dtype into blocks: block name -> column names, in SCALARS order.
+BLOCKS: dict[str, tuple[str, ...]] = {
+    str(np.dtype(d)): tuple(c for c, (cd, _, _) in SCALARS.items() if np.dtype(cd) == np.dtype(d))
+    for d in dict.fromkeys(spec[0] for spec in SCALARS.values())
+}
+#: Where each scalar column lives: name -> (block name, column index in the block).
+LAYOUT: dict[str, tuple[str, int]] = {
+    c: (block, j) for block, names in BLOCKS.items() for j, c in enumerate(names)
+}
+
+
 def _column(name: str) -> property:
     def get(self: FirmTable) -> np.ndarray:
-        return self._data[name][: self.n]
+        try:  # views of the first n rows, cached until n or the allocation changes
+            return self._views[name]
+        except KeyError:
+            view = self._views[name] = self._data[name][: self.n]
+            return view
 
     def set_(self: FirmTable, value: Any) -> None:
-        self._data[name][: self.n] = value
+        get(self)[...] = value
 
     return property(get, set_, doc=SCALARS[name][2] if name in SCALARS else name)
 
@@ -151,19 +178,55 @@ class FirmTable:
     users_m = _column("users_m")  # (n, S): users by segment, millions
     fit = _column("fit")  # (n, S): sector-fit utility (demand.sector_fit_weight on home sectors)
     flows = _column("flows")  # (n, len(Account)): this month's flows, M RMB
+    luck = _column("luck")  # (n, len(Luck), LUCK_BLOCK_MONTHS): standard-normal draws by month
 
     def __init__(self, n_segments: int, capacity: int = 64, window: int = 12) -> None:
-        self.n = 0
+        self._views: dict[str, np.ndarray] = {}
+        self._n = 0
         self.n_segments = n_segments
         self._capacity = max(int(capacity), 1)
+        # Scalar columns live in one column-major block per dtype (a column is a contiguous
+        # view), so a row is appended, a panel snapshot copied and exits compacted in one
+        # operation per block rather than one per column.
+        self._arrays: dict[str, np.ndarray] = {}
+        self._init_rows: dict[str, np.ndarray] = {}
+        for group, names in BLOCKS.items():
+            dtype = SCALARS[names[0]][0]
+            self._init_rows[group] = np.array([SCALARS[c][1] for c in names], dtype=dtype)
+            block = np.empty((self._capacity, len(names)), dtype=dtype, order="F")
+            block[:] = self._init_rows[group]
+            self._arrays[group] = block
+        wide = {
+            "users_m": (n_segments,),
+            "fit": (n_segments,),
+            "flows": (len(Account),),
+            "train_window": (window,),
+            "luck": (len(Luck), LUCK_BLOCK_MONTHS),
+        }
+        for name, shape in wide.items():
+            self._arrays[name] = np.zeros((self._capacity, *shape))
+        self._wide = tuple(wide)
         self._data: dict[str, np.ndarray] = {}
-        for name, (dtype, init, _) in SCALARS.items():
-            self._data[name] = np.full(self._capacity, init, dtype=dtype)
-        self._data["users_m"] = np.zeros((self._capacity, n_segments))
-        self._data["fit"] = np.zeros((self._capacity, n_segments))
-        self._data["flows"] = np.zeros((self._capacity, len(Account)))
-        self._data["train_window"] = np.zeros((self._capacity, window))
+        self._bind()
         self._row_of: dict[int, int] = {}
+
+    def _bind(self) -> None:
+        """Point every column name at its full-capacity array (a view into its block)."""
+        for name, (group, j) in LAYOUT.items():
+            self._data[name] = self._arrays[group][:, j]
+        for name in self._wide:
+            self._data[name] = self._arrays[name]
+        self._views.clear()
+
+    @property
+    def n(self) -> int:
+        """Number of active firms (rows in use)."""
+        return self._n
+
+    @n.setter
+    def n(self, value: int) -> None:
+        self._n = value
+        self._views.clear()  # column views cover the first n rows
 
     @property
     def capacity(self) -> int:
@@ -185,10 +248,10 @@ class FirmTable:
         if self.n == self._capacity:
             self._grow()
         i = self.n
-        for name, (_, init, _) in SCALARS.items():
-            self._data[name][i] = init
-        for name in ("users_m", "fit", "flows", "train_window"):
-            self._data[name][i] = 0.0
+        for group, init in self._init_rows.items():
+            self._arrays[group][i] = init
+        for name in self._wide:
+            self._arrays[name][i] = 0.0
         self._data["firm_id"][i] = firm_id
         for name, value in values.items():
             if name not in self._data:
@@ -198,22 +261,41 @@ class FirmTable:
         self._row_of[firm_id] = i
         return i
 
-    def remove(self, firm_id: int) -> None:
-        """Drop an exited firm's row; later rows move up one (entry order is kept)."""
-        i = self._row_of.pop(firm_id)
-        last = self.n - 1
-        if i < last:
-            for arr in self._data.values():
-                arr[i:last] = arr[i + 1 : last + 1]
-            ids = self._data["firm_id"]
-            for j in range(i, last):
-                self._row_of[int(ids[j])] = j
-        self.n = last
+    def column_sums(self) -> dict[str, float]:
+        """Sum over active firms of every float and bool column (bools count), one reduction per
+        block: for metrics that total many columns."""
+        out: dict[str, float] = {}
+        for block, names in BLOCKS.items():
+            if block != "int64":
+                sums = self._arrays[block][: self.n].sum(axis=0).tolist()
+                out.update(zip(names, sums, strict=True))
+        return out
+
+    def snapshot(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Copies of the rows ``rows`` of every scalar block (``BLOCKS``; columns by ``LAYOUT``)
+        and of ``flows``: one operation per block, for the recorder."""
+        return {name: self._arrays[name][rows] for name in (*BLOCKS, "flows")}
+
+    def remove_rows(self, rows: np.ndarray) -> None:
+        """Drop the rows ``rows`` (exited firms) at once; the others keep their order."""
+        n = self.n
+        keep = np.ones(n, dtype=bool)
+        keep[rows] = False
+        k = int(keep.sum())
+        if len(rows) == 0:
+            return
+        first = int(np.min(rows))  # rows above the first removed one stay where they are
+        for arr in self._arrays.values():
+            arr[first:k] = arr[first:n][keep[first:]]
+        self.n = k
+        self._row_of = {int(f): j for j, f in enumerate(self._data["firm_id"][:k])}
 
     def _grow(self) -> None:
         new_cap = 2 * self._capacity
-        for name, arr in self._data.items():
-            grown = np.empty((new_cap, *arr.shape[1:]), dtype=arr.dtype)
+        for name, arr in self._arrays.items():
+            order = "F" if name in BLOCKS else "C"
+            grown = np.empty((new_cap, *arr.shape[1:]), dtype=arr.dtype, order=order)
             grown[: self._capacity] = arr
-            self._data[name] = grown
+            self._arrays[name] = grown
         self._capacity = new_cap
+        self._bind()

@@ -65,3 +65,31 @@ def test_adding_a_named_firm_keeps_other_entrants_traits() -> None:
     common = a.index.intersection(b.index)
     assert (a.loc[common, "entry_month"] >= 24).sum() >= 5  # entrants after the new firm
     pd.testing.assert_frame_equal(a.loc[common, ["efficiency"]], b.loc[common, ["efficiency"]])
+
+
+def test_a_firms_luck_does_not_depend_on_what_it_did_before() -> None:
+    """Luck (users' taste shocks, funds' reading of a pitch) is drawn by the calendar, so a
+    named firm has the same luck in a month whether or not a scenario made it raise money, pivot
+    or lose users earlier: common random numbers survive policies that change what firms do."""
+    from sim.model import GenAIMarket
+    from sim.state import Luck
+
+    months = 40  # to 2024-04: several luck blocks after the ChatGPT entry wave
+    calm = GenAIMarket(scenario_with(end="2030-12"), seed=8)
+    harsh = GenAIMarket(
+        scenario_with(end="2030-12", capital={"inflow_2021_m_rmb_per_month": 3.0}), seed=8
+    )
+    for model in (calm, harsh):
+        for _ in range(months):
+            model.step()
+    assert calm.month_flows["vc_invested_m_rmb"] != harsh.month_flows["vc_invested_m_rmb"]
+    shared = sorted(
+        {f.name for f in calm.firm_agents if f.roster} & {f.name for f in harsh.firm_agents}
+    )
+    assert len(shared) >= 5
+
+    def luck(model: GenAIMarket) -> list[list[float]]:
+        rows = [model.agent_by_name[name].row for name in shared]
+        return [model.luck(kind, rows).tolist() for kind in Luck]
+
+    assert luck(calm) == luck(harsh)

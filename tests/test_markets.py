@@ -95,6 +95,14 @@ class TestCompute:
         np.testing.assert_allclose(ration_subsidy(np.array([3.0, 1.0]), 2.0), [1.5, 0.5])
         np.testing.assert_allclose(ration_subsidy(np.array([3.0, 1.0]), 10.0), [3.0, 1.0])
 
+    def test_budget_rationing_per_programme(self) -> None:
+        # Rows are programmes with their own budgets: short, ample, empty claims, no money left.
+        claims = np.array([[3.0, 1.0], [3.0, 1.0], [0.0, 0.0], [2.0, 2.0]])
+        paid = ration_subsidy(claims, np.array([2.0, 10.0, 5.0, -1.0]))
+        np.testing.assert_allclose(paid, [[1.5, 0.5], [3.0, 1.0], [0.0, 0.0], [0.0, 0.0]])
+        for k, budget in enumerate([2.0, 10.0, 5.0, -1.0]):
+            np.testing.assert_allclose(ration_subsidy(claims[k], budget), paid[k])
+
 
 class TestUsers:
     """User-market arrays are (providers, segments): one row per firm, as in the firm table."""

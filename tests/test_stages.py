@@ -167,11 +167,42 @@ class TestFirmTable:
         for fid in (10, 11, 12, 13):
             t.append(fid, cash_m_rmb=float(fid))
         t.users_m[2] = [1.0, 2.0]
-        t.remove(11)
+        t.remove_rows(np.array([1]))
         np.testing.assert_array_equal(t.firm_id, [10, 12, 13])
         np.testing.assert_allclose(t.cash_m_rmb, [10.0, 12.0, 13.0])
         np.testing.assert_allclose(t.users_m[1], [1.0, 2.0])
         assert t.row(13) == 2
+        with pytest.raises(KeyError):
+            t.row(11)
+
+    def test_several_exits_at_once_and_views_follow_the_rows(self) -> None:
+        t = FirmTable(n_segments=1, capacity=4)
+        for fid in range(6):  # grows past the first allocation
+            t.append(fid, cash_m_rmb=float(fid), pretraining=fid % 2 == 0)
+        cash = t.cash_m_rmb
+        assert cash.size == 6
+        t.remove_rows(np.array([0, 3, 4]))
+        np.testing.assert_array_equal(t.firm_id, [1, 2, 5])
+        np.testing.assert_allclose(t.cash_m_rmb, [1.0, 2.0, 5.0])
+        np.testing.assert_array_equal(t.pretraining, [False, True, False])
+        assert [t.row(f) for f in (1, 2, 5)] == [0, 1, 2]
+        t.cash_m_rmb = 7.0  # a setter writes into the table, not into a stale view
+        assert t.column_sums()["cash_m_rmb"] == pytest.approx(21.0)
+
+    def test_column_sums_and_snapshot_match_the_columns(self) -> None:
+        from sim.state import LAYOUT
+
+        t = FirmTable(n_segments=1)
+        for fid in range(3):
+            t.append(fid, cash_m_rmb=fid + 0.5, pretraining=fid != 1)
+        sums = t.column_sums()
+        assert sums["cash_m_rmb"] == pytest.approx(4.5)
+        assert sums["pretraining"] == 2
+        snap = t.snapshot(np.array([2, 0]))
+        block, j = LAYOUT["cash_m_rmb"]
+        np.testing.assert_allclose(snap[block][:, j], [2.5, 0.5])
+        t.cash_m_rmb[0] = -1.0  # a snapshot is a copy
+        assert snap[block][1, j] == 0.5
 
     def test_unknown_column_and_account_are_errors(self) -> None:
         t = FirmTable(n_segments=1)
@@ -296,6 +327,22 @@ class TestDecisions:
         # Buyer 0: customers 3*12*2*0.5 = 36, no talent, no upgrade.
         # Buyer 1: customers 72, talent 2*1*4, upgrade 12*10*0.5.
         np.testing.assert_allclose(v, [36.0, 72.0 + 8.0 + 60.0])
+        # Targets as a column: one row per target, the same values as one target at a time.
+        both = acquisition_value(
+            np.array([[2.0], [-1.0]]),
+            np.array([0.5, 0.0]),
+            np.array([[10.0], [0.0]]),
+            np.array([[5.0], [4.0]]),
+            np.array([5.5, 4.5]),
+            np.array([10.0, 10.0]),
+            np.array([0.0, 4.0]),
+            1.0,
+            3.0,
+            2.0,
+            1.0,
+        )
+        np.testing.assert_allclose(both[0], v)
+        np.testing.assert_allclose(both[1], [0.0, 0.0])  # no margin, no staff, no upgrade
 
 
 class TestDemandAndMarkets:
@@ -368,6 +415,26 @@ def test_subsidy_budgets_are_released_month_by_month() -> None:
     assert gov.budget_left(prog, 5) == pytest.approx(prog.budget_m_rmb_per_year / 2)
     gov.spent_this_year[prog.name] = prog.budget_m_rmb_per_year / 2
     assert gov.budget_left(prog, 5) == 0.0
+
+
+def test_programme_ledger_keeps_caps_per_firm_and_programme() -> None:
+    from sim.model import GenAIMarket
+
+    from .conftest import scenario_with
+
+    model = GenAIMarket(scenario_with(end="2023-06"), seed=1)
+    gov = model.government
+    progs = model.scenario_params.policy.subsidies[:2]
+    caps = np.array([p.cap_per_firm_m_rmb_per_year for p in progs]) * gov.subsidy_scale
+    ids = np.array([3, 500])  # an id beyond the ledger's first allocation
+    np.testing.assert_allclose(gov.caps_left(progs, ids), np.repeat(caps[:, None], 2, axis=1))
+    gov.pay(progs, ids, np.array([[1.0, 2.0], [0.0, -5.0]]))  # negative amounts book nothing
+    left = gov.caps_left(progs, ids)
+    np.testing.assert_allclose(left[0], caps[0] - [1.0, 2.0])
+    np.testing.assert_allclose(left[1], [caps[1], caps[1]])
+    assert gov.spent_this_year[progs[0].name] == pytest.approx(3.0)
+    gov.new_year()
+    np.testing.assert_allclose(gov.caps_left(progs, ids)[0], [caps[0], caps[0]])
 
 
 def test_the_benchmark_field_stays_fixed() -> None:

@@ -56,9 +56,20 @@ def clear_compute(
     return float(price), contracts / price * rationing
 
 
-def ration_subsidy(claims_m_rmb: FloatArray, budget_left_m_rmb: float) -> FloatArray:
-    """Pay claims in full if the budget allows, else pro rata (M RMB)."""
-    return ration_supply(claims_m_rmb, budget_left_m_rmb)
+def ration_subsidy(claims_m_rmb: FloatArray, budget_left_m_rmb: float | FloatArray) -> FloatArray:
+    """Pay claims in full if the budget allows, else pro rata (M RMB).
+
+    ``claims_m_rmb`` is (n,) with one budget, or (P, n) with one budget per programme (row).
+    """
+    claims = np.asarray(claims_m_rmb, dtype=float)
+    if claims.ndim == 1:
+        return ration_supply(claims, float(budget_left_m_rmb))
+    w = np.maximum(claims, 0.0)
+    total = w.sum(axis=1)
+    budget = np.maximum(np.asarray(budget_left_m_rmb, dtype=float), 0.0)
+    short = (total > budget) & (total > 0)
+    factor = np.where(short, budget / np.where(short, total, 1.0), 1.0)
+    return np.where(short[:, None], w * factor[:, None], w)
 
 
 def voucher_contracts(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+
 import numpy as np
 
 from sim.agents import Firm
@@ -24,9 +26,10 @@ class ExitDecisions:
             self._parent_review()
         self._stop_pretraining()
         self._sell_distressed()
-        for firm in [self.firm_agents[i] for i in np.flatnonzero(t.cash_m_rmb < 0)]:
-            self._exit(firm, "bankrupt")
-            self.bankruptcy_months.append(m)
+        broke = np.flatnonzero(t.cash_m_rmb < 0)
+        if broke.size:
+            self._exit_rows(broke, "bankrupt", t.cash_m_rmb[broke], "")
+            self.bankruptcy_months.extend([m] * broke.size)
 
     def _parent_review(self) -> None:
         """January budgets: a parent keeps growing a unit's budget while it meets the hurdle
@@ -51,7 +54,7 @@ class ExitDecisions:
         w = sc.firms.floor_smoothing_months
         keeps = decisions.keeps_pretraining(
             t.own_capability_log10,
-            float(np.mean(self.floor_history[-w:])),
+            statistics.fmean(self.floor_history[-w:]),
             t.own_trend,
             self.floor_trend,
             self.kind_horizon[t.kind],
@@ -84,39 +87,35 @@ class ExitDecisions:
         # Distress is judged on the burn a firm cannot cut: without its discretionary research.
         discretionary = np.maximum(t.rd_budget_m_rmb - t.budget_m_rmb_per_month, 0.0)
         runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb - discretionary)
-        sellers = [
-            self.firm_agents[i]
-            for i in np.flatnonzero(
-                ~t.parent_backed & ((t.cash_m_rmb < 0) | (runway < acq.distress_runway_months))
-            )
-        ]
+        sellers = np.flatnonzero(
+            ~t.parent_backed & ((t.cash_m_rmb < 0) | (runway < acq.distress_runway_months))
+        )
+        if sellers.size == 0:
+            return
         monthly_cost = self.researcher_cost_m_rmb_per_year() / 12
+        queue = [self.firm_agents[i] for i in sellers]  # rows move after each deal; agents do not
 
-        def buyers_state() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            """Who can buy (pre-training, not distressed), user shares, researcher shortfalls."""
+        while queue:
+            # Who can buy: pre-training and not distressed, with at least the deal cost in cash.
             runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb)
             can = t.pretraining & (t.parent_backed | (runway >= acq.distress_runway_months))
+            if not (can & (t.cash_m_rmb >= acq.integration_cost_m_rmb)).any():
+                return
             shortfall = np.maximum(
                 sc.technology.talent_output_elasticity * t.rd_budget_m_rmb / monthly_cost
                 - t.frontier_staff,
                 0.0,
             )
-            return can, self.spend_shares(), shortfall
-
-        can, shares, shortfall = buyers_state()
-        for seller in sellers:
-            # No deal is possible unless some buyer has the cash for the deal cost alone.
-            if not (can & (t.cash_m_rmb >= acq.integration_cost_m_rmb)).any():
-                break
-            i = seller.row
-            price = max(-t.cash_m_rmb[i], 0.0) + acq.fire_sale_share * (
-                acq.talent_value_years_of_wage * self.frontier_wage * t.frontier_staff[i]
+            rows = np.array([f.row for f in queue])
+            price = np.maximum(-t.cash_m_rmb[rows], 0.0) + acq.fire_sale_share * (
+                acq.talent_value_years_of_wage * self.frontier_wage * t.frontier_staff[rows]
             )
+            # Every remaining seller (rows of the matrix) against every buyer (columns).
             value = decisions.acquisition_value(
-                float(t.operating_margin_m_rmb[i]),
-                shares,
-                float(t.frontier_staff[i]),
-                float(t.own_capability_log10[i]),
+                t.operating_margin_m_rmb[rows, None],
+                self.spend_shares(),
+                t.frontier_staff[rows, None],
+                t.own_capability_log10[rows, None],
                 t.own_capability_log10,
                 t.revenue_m_rmb,
                 shortfall,
@@ -126,14 +125,17 @@ class ExitDecisions:
                 acq.capability_value_per_log10,
             )
             # A buyer pays the price and the deal's cost, and must not be distressed itself.
-            cost = price + acq.integration_cost_m_rmb
+            cost = (price + acq.integration_cost_m_rmb)[:, None]
             able = can & (t.cash_m_rmb >= cost) & (value > cost)
-            able[i] = False
-            if not able.any():
-                continue
-            b = int(np.argmax(np.where(able, value - cost, -np.inf)))
-            self._acquire(self.firm_agents[b], seller, price, acq.integration_cost_m_rmb)
-            can, shares, shortfall = buyers_state()  # rows moved and the buyer changed
+            able[np.arange(rows.size), rows] = False  # no firm buys itself
+            deals = np.flatnonzero(able.any(axis=1))
+            if deals.size == 0:
+                return
+            k = int(deals[0])  # sellers decide in table order; the first with a buyer sells
+            b = int(np.argmax(np.where(able[k], value[k] - cost[k], -np.inf)))
+            seller = queue[k]
+            queue = queue[k + 1 :]
+            self._acquire(self.firm_agents[b], seller, float(price[k]), acq.integration_cost_m_rmb)
 
     def _acquire(self, buyer: Firm, target: Firm, price: float, deal_cost: float) -> None:
         t = self.table
@@ -160,24 +162,29 @@ class ExitDecisions:
         self._exit(target, "acquired", detail=buyer.name, amount=price)
 
     def _exit(self, firm: Firm, cause: str, detail: str = "", amount: float = 0.0) -> None:
-        """Leave the market: users re-choose, staff return to the pool, chips to the clouds."""
-        t = self.table
+        """One firm leaves the market (see ``_exit_rows``); ``amount`` defaults to its cash."""
         i = firm.row
-        self.orphans_m = self.orphans_m + t.users_m[i]
-        t.users_m[i] = 0.0
-        t.users_total_m[i] = t.users_spend_weight[i] = 0.0
-        t.frontier_staff[i] = 0.0
-        was_developer = bool(t.pretraining[i])
-        firm.status = cause
-        if was_developer or cause != "pivoted":
-            self.month_flows[f"exits_{cause}"] += 1
-        self.month_flows["exited_revenue_m_rmb"] += float(t.flows[i, Account.REVENUE])
-        self.log_event(
-            self.month, firm, cause, amount if amount else float(t.cash_m_rmb[i]), detail
-        )
-        row = slice(i, i + 1)
-        self.datacollector.add_firms(self.month, t, row, cause, self._panel_columns(row))
-        t.remove(firm.unique_id)
-        del self.firm_agents[i]
-        self.agent_by_name.pop(firm.name, None)
-        firm.remove()
+        value = amount if amount else float(self.table.cash_m_rmb[i])
+        self._exit_rows(np.array([i]), cause, np.array([value]), detail)
+
+    def _exit_rows(self, rows: np.ndarray, cause: str, amounts: np.ndarray, detail: str) -> None:
+        """Firms at table ``rows`` (ascending) leave the market together: users re-choose,
+        staff return to the pool, chips to the clouds; one event and panel row each."""
+        t = self.table
+        firms = [self.firm_agents[i] for i in rows]
+        self.orphans_m = self.orphans_m + t.users_m[rows].sum(axis=0)
+        t.users_m[rows] = 0.0
+        t.users_total_m[rows] = 0.0
+        t.users_spend_weight[rows] = 0.0
+        t.frontier_staff[rows] = 0.0
+        self.month_flows[f"exits_{cause}"] += rows.size
+        self.month_flows["exited_revenue_m_rmb"] += float(t.flows[rows, Account.REVENUE].sum())
+        self.datacollector.log_events(self.month, t.firm_id[rows], cause, amounts, detail)
+        self.datacollector.add_firms(self.month, t, rows, cause, self._panel_columns(rows))
+        t.remove_rows(rows)
+        for i in rows[::-1]:
+            del self.firm_agents[i]
+        for firm in firms:
+            firm.status = cause
+            self.agent_by_name.pop(firm.name, None)
+            firm.remove()

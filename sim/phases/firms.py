@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Any
 
 import numpy as np
 
 from sim.agents import FIRM_CLASSES, Firm, Startup, VerticalFirm
 from sim.stages import decisions, finance
-from sim.state import Account
+from sim.state import LUCK_BLOCK_MONTHS, Account, Luck
 from sim.vocab import ACTIVE, APP_LAYER
 
 
@@ -103,8 +104,9 @@ class FirmLifecycle:
             paid += fund.invest(want_m_rmb - paid)
         return paid
 
-    def entry_attractiveness(self) -> float:
-        """Expected payoff of entering over the cost of keeping a model at the open floor (0-1)."""
+    def entry_attractiveness(self, n_developers: int | None = None) -> float:
+        """Expected payoff of entering over the cost of keeping a model at the open floor (0-1),
+        given the number of active developers (counted now when not given)."""
         sc = self.scenario_params
         tech, tal = sc.technology, sc.talent
         algo = 10.0 ** (tech.algorithmic_progress_log10_per_year * (self.month / 12.0))
@@ -125,7 +127,7 @@ class FirmLifecycle:
         potential_spend = float((self.potential_m * spend).sum())  # M RMB a month
         return decisions.entry_attractiveness(
             potential_spend,
-            int(self.developers().sum()),
+            int(self.developers().sum()) if n_developers is None else n_developers,
             sc.entry.margin_share,
             sc.entry.horizon_months,
             catch_up,
@@ -140,6 +142,18 @@ class FirmLifecycle:
             - float(self.table.own_h100e.sum()),
             0.0,
         )
+
+    def draw_luck(self, rows: np.ndarray | list[int]) -> None:
+        """Firms at ``rows`` draw their luck for the next block of months (``Firm.draw_luck``)."""
+        t = self.table
+        for i in rows:
+            t.luck[i] = self.firm_agents[i].draw_luck()
+
+    def luck(self, kind: Luck, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """This month's standard-normal luck of ``kind`` for the firms at ``rows``."""
+        t = self.table
+        slot = (self.month - t.entry_month[rows]) % LUCK_BLOCK_MONTHS
+        return t.luck[rows, kind][np.arange(slot.size), slot]
 
     def _admit(self, firm: Firm, home_sectors: list[str], capability: float, **values: Any) -> None:
         """Give an entrant its row in the firm table and file it if the filing duty applies."""
@@ -158,6 +172,7 @@ class FirmLifecycle:
         t.fit[i] = [fit if s in home_sectors else 0.0 for s in self.seg_sectors]
         t.flows[i, Account.ENTRY_CAPITAL] += t.cash_m_rmb[i]
         self.firm_agents.append(firm)
+        self.draw_luck([i])
         self.agent_by_name[firm.name] = firm
         self.datacollector.register_firm(firm.unique_id, firm.name, firm.kind, firm.roster)
         self.month_flows["entries"] += 1
@@ -185,10 +200,10 @@ class FirmLifecycle:
         )
         if seeking.size == 0:
             return
-        noise = np.array([self.firm_agents[i].pitch_noise(cap.screening_noise_sd) for i in seeking])
+        noise = cap.screening_noise_sd * self.luck(Luck.PITCH, seeking)
         scores = finance.funding_scores(
             t.own_capability_log10[seeking],
-            float(np.median(t.own_capability_log10)),
+            statistics.median(t.own_capability_log10.tolist()),
             m - t.last_funded_month[seeking],
             t.revenue_m_rmb[seeking],
             noise,
@@ -217,14 +232,19 @@ class FirmLifecycle:
             self.month_flows["vc_invested_m_rmb"] += paid
             self.log_event(m, firm, "funding_round", paid, fund.name)
             self._strategic_stake(firm, i, paid)
-            for prog, rate in equity:
-                if firm.kind not in prog.eligible:
-                    continue
-                amount = min(
-                    rate * paid, gov.cap_left_one(prog, firm.unique_id), gov.budget_left(prog, m)
-                )
+            backers = [(p, r) for p, r in equity if firm.kind in p.eligible]
+            if not backers:
+                continue
+            # Government funds co-invest a share of the round, within caps and budgets.
+            ids = np.array([firm.unique_id])
+            caps = gov.caps_left([p for p, _ in backers], ids)[:, 0].tolist()
+            amounts = [
+                min(rate * paid, cap_left, gov.budget_left(prog, m))
+                for (prog, rate), cap_left in zip(backers, caps, strict=True)
+            ]
+            gov.pay([p for p, _ in backers], ids, np.array(amounts)[:, None])
+            for (prog, _), amount in zip(backers, amounts, strict=True):
                 if amount > 0:
-                    gov.pay_one(prog, firm.unique_id, amount)
                     cash[i] += amount
                     flows[i, Account.GOV_EQUITY] += amount
                     self.month_flows["gov_equity_m_rmb"] += amount

@@ -144,18 +144,12 @@ class InputMarkets:
         contracts = money.copy()
         # Vouchers pay a share of the rented *training* compute of firms that pre-train.
         train_rent = np.minimum(money, train_money) * t.pretraining
-        for prog in gov.active_programmes("compute_voucher"):
-            eligible = gov.eligible(prog.eligible, t.kind)
-            _, claims = voucher_contracts(
-                train_rent, np.full(t.n, gov.rate(prog)), gov.cap_left(prog, t.firm_id)
-            )
-            paid = ration_subsidy(
-                np.where(eligible, claims, 0.0), gov.budget_left(prog, self.month)
-            )
-            contracts += paid
-            gov.pay(prog, t.firm_id, paid)
-            t.flows[:, Account.SUBSIDY_IN] += paid
-            self._book_subsidy(prog.name, paid)
+        progs = gov.active_programmes("compute_voucher")
+        if progs:
+            rates = np.array([gov.rate(p) for p in progs])[:, None]
+            _, claims = voucher_contracts(train_rent, rates, self._caps_left(progs))
+            for paid in self._pay_programmes(progs, claims):
+                contracts += paid
         self.rental_pool_h100e = self._free_pool() + gov.public_capacity_h100e
         self.compute_price, rented = clear_compute(
             contracts,
@@ -183,16 +177,34 @@ class InputMarkets:
         )
         self.inference_spend_m_rmb = float(serve_cost.sum())
 
-    def _book_subsidy(self, name: str, paid: np.ndarray) -> None:
-        self.month_flows["subsidies_paid_m_rmb"] += float(paid.sum())
-        rows = np.flatnonzero(paid > 1e-6)  # at least one RMB: rationing dust is no event
+    def _caps_left(self, progs: list) -> np.ndarray:
+        """(programmes, firms): what each firm may still receive from each programme this year,
+        zero where the programme does not fund the firm's kind."""
+        gov, t = self.government, self.table
+        eligible = np.stack([gov.eligible(p.eligible, t.kind) for p in progs])
+        return np.where(eligible, gov.caps_left(progs, t.firm_id), 0.0)
+
+    def _pay_programmes(self, progs: list, claims: np.ndarray) -> np.ndarray:
+        """Pay (programmes, firms) ``claims`` within each programme's budget left this month (pro
+        rata when short): book them against budgets and caps, as subsidy income and as one
+        event per payment, firm by firm. Returns what was paid, same shape."""
+        gov, t = self.government, self.table
+        budgets = np.array([gov.budget_left(p, self.month) for p in progs])
+        paid = ration_subsidy(claims, budgets)
+        gov.pay(progs, t.firm_id, paid)
+        for row in paid:
+            t.flows[:, Account.SUBSIDY_IN] += row
+            self.month_flows["subsidies_paid_m_rmb"] += float(row.sum())
+        # At least one RMB: rationing dust is no event.
+        firm_rows, prog_rows = np.nonzero(paid.T > 1e-6)
         self.datacollector.log_events(
             self.month,
-            [self.firm_agents[i] for i in rows],
+            t.firm_id[firm_rows],
             "subsidy",
-            paid[rows].tolist(),
-            [name] * rows.size,
+            paid[prog_rows, firm_rows],
+            [progs[k].name for k in prog_rows],
         )
+        return paid
 
     def train_models(self) -> None:
         """Capability from compute and talent (Cobb-Douglas), depreciation, data feedback.

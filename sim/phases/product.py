@@ -6,9 +6,6 @@ import math
 
 import numpy as np
 
-from sim.markets.compute import (
-    ration_subsidy,
-)
 from sim.markets.users import (
     bass_new_adopters,
     bertrand_markup,
@@ -18,7 +15,7 @@ from sim.markets.users import (
 )
 from sim.stages import decisions, environment, finance
 from sim.stages.demand import potential_adopters, usage_growth
-from sim.state import Account
+from sim.state import Account, Luck
 
 
 class ProductMarket:
@@ -41,7 +38,7 @@ class ProductMarket:
             shares,
             runway,
             t.parent_backed,
-            np.nan_to_num(t.price_index, nan=np.inf),
+            np.where(np.isnan(t.price_index), np.inf, t.price_index),
             mc,
             pr.penetration_target_share,
             pr.penetration_min_runway_months,
@@ -93,7 +90,7 @@ class ProductMarket:
             self.orphans_m = np.zeros(self.n_segments)
             return
 
-        shocks = np.array([f.stream.normal(0.0, d.taste_shock_sd) for f in self.firm_agents])
+        shocks = d.taste_shock_sd * self.luck(Luck.TASTE)
         t.taste = d.taste_persistence * t.taste + shocks
         firm_u = (
             d.capability_weight * (t.capability_log10 - best)
@@ -108,8 +105,9 @@ class ProductMarket:
         utility += firm_u[:, None]
         utility += t.fit
         # Awaiting filing approval: a firm may not serve consumer segments (utility -inf).
-        waiting = np.ix_(~t.approved, self.seg_consumer)
-        utility[waiting] = -np.inf
+        waiting = np.ix_(~t.approved, self.seg_consumer) if not t.approved.all() else None
+        if waiting is not None:
+            utility[waiting] = -np.inf
         inside, outside = logit_shares(utility, None, outside_u, overwrite=True)
         # Churn: the segment's rate, lowered by an ecosystem where the segment values it, raised
         # for a provider that could not serve its users last month.
@@ -118,7 +116,8 @@ class ProductMarket:
         churn += self.seg_churn
         churn += (d.rationing_churn * (1 - t.served_share))[:, None]
         np.minimum(churn, 1.0, out=churn)
-        churn[waiting] = 1.0  # users of a provider that may not serve them all re-choose
+        if waiting is not None:
+            churn[waiting] = 1.0  # users of a provider that may not serve them all re-choose
         t.users_m, self.outside_users_m = reallocate_users(
             t.users_m,
             self.outside_users_m,
@@ -173,28 +172,13 @@ class ProductMarket:
             )
         # R&D spending net of compute vouchers; each programme co-funds a share of it.
         rd = fl[:, Account.STAFF_COST] + fl[:, Account.COMPUTE_COST] - fl[:, Account.SUBSIDY_IN]
-        payments: list[tuple[int, int, str, float]] = []
-        for k, prog in enumerate(gov.active_programmes("cofunding")):
+        progs = gov.active_programmes("cofunding")
+        if progs:
+            rates = np.array([gov.rate(p) for p in progs])[:, None]
             claims = np.where(
-                gov.eligible(prog.eligible, t.kind) & t.pretraining,
-                np.minimum(gov.rate(prog) * np.maximum(rd, 0.0), gov.cap_left(prog, t.firm_id)),
-                0.0,
+                t.pretraining, np.minimum(rates * np.maximum(rd, 0.0), self._caps_left(progs)), 0.0
             )
-            paid = ration_subsidy(claims, gov.budget_left(prog, self.month))
-            gov.pay(prog, t.firm_id, paid)
-            fl[:, Account.SUBSIDY_IN] += paid
-            self.month_flows["subsidies_paid_m_rmb"] += float(paid.sum())
-            payments += [
-                (int(i), k, prog.name, float(paid[i])) for i in np.flatnonzero(paid > 1e-6)
-            ]
-        payments.sort()  # logged firm by firm
-        self.datacollector.log_events(
-            self.month,
-            [self.firm_agents[i] for i, _, _, _ in payments],
-            "subsidy",
-            [a for _, _, _, a in payments],
-            [name for _, _, name, _ in payments],
-        )
+            self._pay_programmes(progs, claims)
         t.cash_m_rmb, t.net_burn_m_rmb = finance.settle(
             fl,
             t.cash_m_rmb,

@@ -26,15 +26,17 @@ class Recording:
         best = float(t.capability_log10.max()) if t.n else 0.0
         installed = self.imported_installed + self.domestic_installed
         counts = np.bincount(t.kind[dev], minlength=len(KINDS))
-        mean_price = float(np.average(t.price_index, weights=users + 1e-12)) if t.n else np.nan
-        demanded = float(t.demand_usage_m_rmb.sum())
-        served = float(t.served_usage_m_rmb.sum())
+        weights = users + 1e-12
+        mean_price = float(t.price_index @ weights / weights.sum()) if t.n else np.nan
+        total = t.column_sums()
+        demanded = total["demand_usage_m_rmb"]
+        served = total["served_usage_m_rmb"]
         row: dict[str, Any] = {
             "month": m,
             "active_developers": int(dev.sum()),
             **{f"active_{k}": int(counts[j]) for j, k in enumerate(KINDS)},
-            "app_layer_firms": int((~t.pretraining).sum()),
-            "pretraining_firms": int(t.pretraining.sum()),
+            "app_layer_firms": t.n - int(total["pretraining"]),
+            "pretraining_firms": int(total["pretraining"]),
             "entries": int(self.month_flows["entries"]),
             **{f"exits_{c}": int(self.month_flows[f"exits_{c}"]) for c in EXIT_CAUSES},
             "hhi_users": hhi(users),
@@ -43,7 +45,7 @@ class Recording:
             "cr3_revenue": concentration_ratio(revenue, 3),
             "market_size_bn_rmb_annualised": market_m_rmb * 12 / 1000,
             "revenue_m_rmb": market_m_rmb,
-            "users_m": float(users.sum()),
+            "users_m": total["users_total_m"],
             "outside_users_m": float(self.outside_users_m.sum()),
             "users_awaiting_choice_m": float(self.orphans_m.sum()),
             "adopters_m": float(self.adopters_m.sum()),
@@ -56,15 +58,15 @@ class Recording:
             "mean_price_index": mean_price,
             "frontier_wage_m_rmb_per_year": self.frontier_wage,
             "frontier_pool": self.frontier_pool,
-            "frontier_employed": float(t.frontier_staff.sum()),
+            "frontier_employed": total["frontier_staff"],
             "compute_price_m_rmb_per_h100e_month": self.compute_price,
             "compute_price_floor_m_rmb": self.price_floor,
             "installed_h100e": installed,
-            "firm_owned_h100e": float(t.own_h100e.sum()),
-            "firm_capacity_h100e": float(t.capacity_h100e.sum()),
+            "firm_owned_h100e": total["own_h100e"],
+            "firm_capacity_h100e": total["capacity_h100e"],
             "rental_pool_h100e": self.rental_pool_h100e,
-            "serving_h100e": float(t.serve_h100e.sum()),
-            "inference_h100e": float(t.serve_h100e.sum()),
+            "serving_h100e": total["serve_h100e"],
+            "inference_h100e": total["serve_h100e"],
             "chip_purchases_h100e": self.month_flows["chip_purchases_h100e"],
             "domestic_chip_share": self.domestic_installed / installed if installed > 0 else 0.0,
             "imported_supply_factor": self.government.imported_supply_factor,
@@ -77,7 +79,7 @@ class Recording:
             "acquisition_spend_m_rmb": self.month_flows["acquisition_spend_m_rmb"],
             "vc_dry_powder_m_rmb": float(self.funds.agg("dry_powder_m_rmb", sum)),
             "hype_index": self.hype,
-            "entry_attractiveness": self.entry_attractiveness(),
+            "entry_attractiveness": self.entry_attractiveness(int(dev.sum())),
             "best_capability_log10": best,
             "open_floor_log10": self.open_floor_log10(),
             "global_frontier_log10": self.global_frontier_log10(),
@@ -86,15 +88,18 @@ class Recording:
         self.datacollector.add_metrics(self.time, row)
         status = np.where(t.pretraining, ACTIVE, APP_LAYER)
         rows = slice(0, t.n)
-        self.datacollector.add_firms(m, t, rows, status, self._panel_columns(rows))
+        self.datacollector.add_firms(m, t, rows, status, self._panel_columns(rows, dev))
         if self.month + 1 >= self.n_months:
             self.running = False
 
-    def _panel_columns(self, rows: slice) -> dict[str, np.ndarray]:
-        """Firm-panel columns computed by the model, for the table rows ``rows``."""
+    def _panel_columns(
+        self, rows: slice | np.ndarray, developer: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """Firm-panel columns computed by the model, for the table rows ``rows`` (``developer``:
+        those rows' developer flags, when the caller has them)."""
         if not self.datacollector.record_firms:
             return {}
         return {
-            "developer": self.developers(rows),
+            "developer": self.developers(rows) if developer is None else developer,
             "serving_h100e_per_m_rmb": self.serving_intensity(rows),
         }

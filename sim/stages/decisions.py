@@ -115,10 +115,10 @@ def entry_attractiveness(
 
 
 def acquisition_value(
-    target_margin_m_rmb: float,
+    target_margin_m_rmb: float | FloatArray,
     buyer_user_share: FloatArray,
-    target_staff: float,
-    target_own_log10: float,
+    target_staff: float | FloatArray,
+    target_own_log10: float | FloatArray,
     buyer_own_log10: FloatArray,
     buyer_revenue_m_rmb: FloatArray,
     buyer_staff_shortfall: FloatArray,
@@ -133,8 +133,11 @@ def acquisition_value(
     win anyway when the target's users re-choose (1 - its user share). Researchers: years of the
     going wage, for as many as the buyer is short of. A better model: a multiple of the buyer's own
     annual revenue per log10 of capability gained.
+
+    Targets given as a column (k, 1) give a (k, buyers) matrix: every target against every buyer.
     """
-    customers = revenue_multiple * 12 * max(target_margin_m_rmb, 0.0) * (1 - buyer_user_share)
+    margin = np.maximum(target_margin_m_rmb, 0.0)
+    customers = revenue_multiple * 12 * margin * (1 - buyer_user_share)
     talent = talent_years * wage_m_rmb_per_year * np.minimum(target_staff, buyer_staff_shortfall)
     upgrade = np.maximum(target_own_log10 - buyer_own_log10, 0.0)
     return customers + talent + capability_multiple * 12 * buyer_revenue_m_rmb * upgrade
