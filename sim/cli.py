@@ -164,6 +164,22 @@ PosteriorOpt = Annotated[
     ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")]
+OutcomeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--outcome",
+        help="add an outcome to the table (repeatable): e.g. active_developers@2026-06, "
+        "market_size@2027, or a series from --declare",
+    ),
+]
+DeclareOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--declare",
+        help="outcomes file declaring series of your own (declare: name -> expression over "
+        "metric columns, unit, definition, year rule); see scenarios/outcomes.yaml",
+    ),
+]
 
 
 def _check_out(out_dir: Path, resume: bool = False) -> None:
@@ -303,14 +319,17 @@ def compare(
     figures: FiguresOpt = True,
     quiet: QuietOpt = False,
     posterior: PosteriorOpt = None,
+    outcome: OutcomeOpt = None,
+    declare: DeclareOpt = None,
 ) -> None:
     """Run several scenarios with common random numbers; compare headline outcomes."""
     import pandas as pd
 
     from sim import compare as cmp
     from sim import runner, summary
+    from sim.declared import load_declarations
     from sim.executor import make_executor
-    from sim.outcomes import standard_outcomes
+    from sim.outcomes import parse_outcomes, standard_outcomes
     from sim.scenario import load_scenario
 
     if len(scenarios) < 2:
@@ -331,6 +350,9 @@ def compare(
             f"--reference {ref[:60]!r} is not among the scenarios: "
             + ", ".join(s.name for s in scs)
         )
+    series = load_declarations(declare) if declare is not None else {}
+    horizon = min(sc.n_months for sc in scs)
+    extra = parse_outcomes(outcome or [], horizon, None, "--outcome", series)
     n = replications or scs[0].replications
     root = scs[0].seed if seed is None else seed
     draws, spread = _posterior_draws(posterior, n, root, scs)
@@ -350,13 +372,14 @@ def compare(
             ),
         )
     finished = datetime.now(UTC)
-    declared = standard_outcomes(int(result.metrics["month"].max()) + 1)
+    standard = standard_outcomes(int(result.metrics["month"].max()) + 1)
+    declared = standard + [o for o in extra if o.name not in {s.name for s in standard}]
     outcomes = summary.replication_outcomes(result.metrics, result.events, declared)
-    table = cmp.headline_table(outcomes, ref)
+    table = cmp.headline_table(outcomes, ref, declared)
     definitions = pd.DataFrame(
         [{"outcome": o.name, "unit": o.unit, "definition": o.definition} for o in declared]
     )
-    text = cmp.format_comparison(table, ref, n, spread)
+    text = cmp.format_comparison(table, ref, n, spread, extra=extra)
     prov = runner.manifest(scs, files, root, seeds, n_workers, started, finished, _command_line())
     prov["posterior"] = None if posterior is None else {"file": str(posterior), "draws": draws}
     runner.write_results(

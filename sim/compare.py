@@ -8,12 +8,13 @@ summarised across replications. Comparing a scenario with a renamed copy of itse
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from sim.errors import InputError
-from sim.outcomes import STATISTIC, parse_outcome, quantiles
+from sim.outcomes import STATISTIC, Outcome, parse_outcome, quantiles
 from sim.scenario import Scenario
 
 # Outcomes shown in the one-screen comparison (all are in the headline table; see sim.outcomes).
@@ -66,14 +67,19 @@ def _unit(name: str) -> str:
         return ""
 
 
-def headline_table(outcomes: pd.DataFrame, reference: str) -> pd.DataFrame:
+def headline_table(
+    outcomes: pd.DataFrame, reference: str, defined: Sequence[Outcome] = ()
+) -> pd.DataFrame:
     """Tidy headline table from an outcome table (``sim.outcomes.outcome_table``).
 
     One row per outcome and scenario (``HEADLINE_COLUMNS``): the level across replications
     (``level_median, level_p10, level_p90``) and the paired difference to ``reference``, replication
     by replication, summarised the same way (``diff_median, diff_p10, diff_p90``; zero for the
-    reference). ``unit`` is the declared outcome's unit (empty for undeclared columns).
+    reference). ``unit`` is the outcome's unit, from ``defined`` (the ``Outcome`` objects
+    behind the columns, which user-declared series need) or else parsed from the name; empty
+    for columns that are neither.
     """
+    units = {o.name: o.unit for o in defined}
     long = outcomes.melt(id_vars=["scenario", "replication"], var_name="outcome").dropna()
     ref = long[long["scenario"] == reference][["replication", "outcome", "value"]]
     long = long.merge(ref, on=["replication", "outcome"], how="left", suffixes=("", "_ref"))
@@ -88,7 +94,7 @@ def headline_table(outcomes: pd.DataFrame, reference: str) -> pd.DataFrame:
         rows.append(
             {
                 "outcome": outcome,
-                "unit": _unit(str(outcome)),
+                "unit": units.get(str(outcome)) or _unit(str(outcome)),
                 "scenario": scenario,
                 "n": len(g),
                 **{f"level_{k}": v for k, v in level.items()},
@@ -110,10 +116,12 @@ def format_comparison(
     replications: int,
     spread: str = "across replications",
     width: int = 160,
+    extra: Sequence[Outcome] = (),
 ) -> str:
-    """A text table of the screen outcomes: level and paired difference to the reference, each
-    as median [10-90 %] in its own labelled column (rendered by rich, without colour codes);
-    ``spread`` says what the replications vary (seeds, or seeds and parameter draws)."""
+    """A text table of the screen outcomes and the ``extra`` ones a user asked for: level and
+    paired difference to the reference, each as median [10-90 %] in its own labelled column
+    (rendered by rich, without colour codes); ``spread`` says what the replications vary (seeds,
+    or seeds and parameter draws)."""
     import io
 
     from rich import box
@@ -124,6 +132,7 @@ def format_comparison(
     scenarios = list(dict.fromkeys(table["scenario"]))
     present = set(table["outcome"])
     shown = [parse_outcome(o) for o in SCREEN_OUTCOMES if o in present]
+    shown += [o for o in extra if o.name in present and o.name not in SCREEN_OUTCOMES]
     grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     grid.add_column("outcome [unit]", no_wrap=True)
     grid.add_column("scenario", no_wrap=True)

@@ -11,7 +11,9 @@ parameterised by a month or a year where that makes sense and are written as tex
 - ``peak_month``, ``peak_developers``: the (first) month of the most active developers, and that
   number;
 - ``exits_<cause>`` over the whole run and ``exits_<cause>@YYYY`` in a calendar year (from the
-  event log).
+  event log);
+- series users declare in YAML (``sim.declared``): ``<name>@YYYY-MM``, and ``<name>@YYYY`` when
+  the declaration says how a calendar year aggregates.
 
 Across replications every outcome is summarised the same way (``STATISTIC``): the median with the
 10th and 90th percentiles (numpy's linear interpolation). ``parse_outcome`` turns text into an
@@ -35,6 +37,8 @@ from sim.vocab import EXIT_CAUSES, KINDS, START_YEAR
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from sim.declared import Declaration
 
 KEYS = ("scenario", "replication")
 QUANTILES = (0.1, 0.5, 0.9)
@@ -216,7 +220,86 @@ FORMS: tuple[str, ...] = (
     "peak_developers",
     *(f"exits_{c}" for c in EXIT_CAUSES),
     "exits_<cause>@YYYY",
+    "<declared series>@YYYY-MM and, with a year rule, <declared series>@YYYY",
 )
+
+
+def _declared_extractor(
+    decl: Declaration, month: int | None, year: int | None
+) -> Callable[[pd.DataFrame, pd.DataFrame], pd.Series]:
+    from sim.declared import compile_expression
+
+    series = compile_expression(decl.expression, METRIC_COLUMNS)
+
+    def extract(metrics: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
+        import numpy as np
+        import pandas as pd
+
+        if month is not None:
+            at = metrics[metrics["month"] == month]
+            values = np.broadcast_to(np.asarray(series(at), dtype=float), (len(at),))
+            return pd.Series(values, index=pd.MultiIndex.from_frame(at[list(KEYS)]))
+        first = (int(year or 0) - START_YEAR) * 12
+        inside = metrics[(metrics["month"] >= first) & (metrics["month"] < first + 12)]
+        values = np.broadcast_to(np.asarray(series(inside), dtype=float), (len(inside),))
+        frame = inside[list(KEYS)].assign(value=values, month=inside["month"].to_numpy())
+        g = frame.groupby(list(KEYS), sort=False)
+        agg = {"sum": g["value"].sum(), "mean": g["value"].mean()}.get(str(decl.year))
+        if agg is None:  # end: the December value
+            dec = frame[frame["month"] == first + 11]
+            agg = dec.set_index(list(KEYS))["value"]
+        return agg.where(g.size() == 12)
+
+    return extract
+
+
+def _build_declared(name: str, declared: dict[str, Declaration]) -> Outcome | None:
+    """An ``Outcome`` for ``<declared>@YYYY-MM`` or ``<declared>@YYYY``, None if ``name`` does
+    not start with a declared series; ``ValueError`` if it does but the form is not allowed."""
+    m = re.fullmatch(rf"([a-z][a-z0-9_]*)@({_MONTH}|{_YEAR})", name)
+    if not m or m.group(1) not in declared:
+        return None
+    series, when = m.group(1), m.group(2)
+    decl = declared[series]
+    if re.fullmatch(_MONTH, when):
+        month = _month_index(when, name)
+        return Outcome(
+            name,
+            f"{series.replace('_', ' ')} {when}",
+            decl.unit,
+            f"{decl.definition} (declared: {decl.expression}), in {when}; {ACROSS}",
+            _declared_extractor(decl, month, None),
+            digits=decl.digits,
+            last_month=month,
+        )
+    if decl.year is None:
+        raise ValueError(
+            f"{series!r} is declared without a year rule (year: sum, mean or end), so only "
+            f"{series}@YYYY-MM may be asked for"
+        )
+    y = int(when)
+    return Outcome(
+        name,
+        f"{series.replace('_', ' ')} {y} ({decl.year})",
+        decl.unit,
+        f"{decl.definition} (declared: {decl.expression}), {decl.year} over calendar year {y}; "
+        f"{ACROSS}",
+        _declared_extractor(decl, None, y),
+        digits=decl.digits,
+        last_month=_month_index(f"{y}-12", name),
+    )
+
+
+def reserved_names() -> set[str]:
+    """Names a declared series may not take: metric columns and built-in outcome stems."""
+    return {
+        *METRIC_COLUMNS,
+        "market_size",
+        "market_annualised",
+        "peak_month",
+        "peak_developers",
+        *(f"exits_{c}" for c in EXIT_CAUSES),
+    }
 
 
 def _aliases(text: str) -> str:
@@ -239,8 +322,12 @@ def _month_index(text: str, name: str) -> int:
         raise ValueError(f"outcome {name!r}: {exc}") from None
 
 
-def _build(name: str) -> Outcome:
+def _build(name: str, declared: dict[str, Declaration] | None = None) -> Outcome:
     """An ``Outcome`` for a canonical name; ``ValueError`` with the reason if it is not one."""
+    if declared:
+        found = _build_declared(name, declared)
+        if found is not None:
+            return found
     if name == "peak_month":
         return Outcome(
             name,
@@ -329,20 +416,24 @@ def parse_outcome(
     n_months: int | None = None,
     file: str | None = None,
     key_path: str | None = None,
+    declared: dict[str, Declaration] | None = None,
 ) -> Outcome:
-    """The ``Outcome`` named ``text`` (current spelling or an alias of earlier versions).
+    """The ``Outcome`` named ``text`` (current spelling or an alias of earlier versions), among
+    the built-in forms and the series in ``declared`` (``sim.declared``).
 
     With ``n_months``, an outcome needing a month after the horizon (or before 2021-01) is refused.
     Every problem is an ``InputError`` naming the outcome and listing the allowed forms.
     """
-    name = _aliases(str(text).strip())
+    name = str(text).strip()
+    name = name if declared and name.split("@")[0] in declared else _aliases(name)
     try:
-        outcome = _build(name)
+        outcome = _build(name, declared)
     except ValueError as exc:
+        mine = f"; declared: {', '.join(sorted(declared))}" if declared else ""
         raise InputError(
             file,
             key_path,
-            f"unknown outcome {str(text)[:80]!r} ({exc}); allowed: {'; '.join(FORMS)}; "
+            f"unknown outcome {str(text)[:80]!r} ({exc}); allowed: {'; '.join(FORMS)}{mine}; "
             f"metric columns: {', '.join(METRIC_COLUMNS)}",
         ) from None
     last = outcome.last_month
@@ -358,14 +449,18 @@ def parse_outcome(
 
 
 def parse_outcomes(
-    names: Iterable[str], n_months: int | None = None, file: str | None = None, key: str = ""
+    names: Iterable[str],
+    n_months: int | None = None,
+    file: str | None = None,
+    key: str = "",
+    declared: dict[str, Declaration] | None = None,
 ) -> list[Outcome]:
     """Parse several names (``key[i]`` names the bad one in errors); canonical names must differ."""
     out: list[Outcome] = []
     seen: dict[str, int] = {}
     for i, text in enumerate(names):
         path = f"{key}[{i}]" if key else None
-        o = parse_outcome(text, n_months, file, path)
+        o = parse_outcome(text, n_months, file, path, declared)
         if o.name in seen:
             raise InputError(
                 file, path, f"outcome {o.name!r} is already listed at {key}[{seen[o.name]}]"

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from pydantic import field_validator, model_validator
 
+from sim.declared import Declaration, fingerprint, parse_block
 from sim.errors import InputError
 from sim.executor import Executor
 from sim.outcomes import Outcome, outcome_table, parse_outcome, parse_outcomes
@@ -133,8 +134,14 @@ class SweepSpec(Strict):
     outcomes: list[str] = F(
         desc="outcomes to summarise, as declared in sim/outcomes.py: <metric column>@YYYY-MM, "
         "market_size@YYYY (calendar year), market_annualised@YYYY-MM, peak_month, "
-        "peak_developers, exits_<cause>, exits_<cause>@YYYY",
+        "peak_developers, exits_<cause>, exits_<cause>@YYYY, or a series of declare: "
+        "(<name>@YYYY-MM, <name>@YYYY)",
         min_length=1,
+    )
+    declare: dict[str, Any] | None = F(
+        None,
+        desc="outcome series of your own: name -> {expression over metric columns, unit, "
+        "definition, year (sum, mean or end), digits} (sim/declared.py)",
     )
     curves: int = F(4, desc="consolidation curves drawn for this many selected points", ge=0, le=20)
 
@@ -172,6 +179,14 @@ class Sweep:
     base_raw: dict[str, Any]
     outcomes: list[Outcome] = field(default_factory=list)
     """the spec's outcomes, parsed (their canonical names are the outcome columns)"""
+    declared: dict[str, Declaration] = field(default_factory=dict)
+    """the spec's declared series (``declare:``), validated"""
+
+    @property
+    def declared_json(self) -> str:
+        """The declared series as canonical JSON (sent to workers with each job)."""
+        data = {k: v.model_dump(mode="json") for k, v in sorted(self.declared.items())}
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @property
     def outcome_names(self) -> list[str]:
@@ -205,8 +220,9 @@ def load_sweep(path: str | Path) -> Sweep:
         base_raw["end"] = spec.end
         source.keys["end"] = Source(_display(path), ("end",))
     n_months = validate_scenario(base_raw, _display(base_path), source).n_months
-    outcomes = parse_outcomes(spec.outcomes, n_months, _display(path), "outcomes")
-    sweep = Sweep(spec, path, base_raw, outcomes)
+    declared = parse_block(spec.declare, _display(path))
+    outcomes = parse_outcomes(spec.outcomes, n_months, _display(path), "outcomes", declared)
+    sweep = Sweep(spec, path, base_raw, outcomes, declared)
     for i, p in enumerate(spec.parameters):
         probes = (
             {"values": [min(p.values), max(p.values)]}
@@ -275,6 +291,8 @@ class Job:
     scenario_json: str
     outcomes: tuple[str, ...] = ()
     """canonical outcome names computed by the run (not part of the key)"""
+    declared_json: str = "{}"
+    """the declared series those outcomes may use, as canonical JSON (not part of the key)"""
 
 
 def canonical_json(scenario: Scenario) -> str:
@@ -311,6 +329,7 @@ def jobs(sweep: Sweep) -> list[Job]:
                     tuple(values.items()),
                     text,
                     tuple(sweep.outcome_names),
+                    sweep.declared_json,
                 )
             )
     return out
@@ -348,7 +367,10 @@ def execute_job(job: Job) -> dict[str, Any]:
     try:
         sc = validate_scenario(json.loads(job.scenario_json))
         res = run_replication(sc, job.seed, job.replication, record_firms=False)
-        declared = [parse_outcome(name) for name in job.outcomes]
+        series = {
+            k: Declaration.model_validate(v) for k, v in json.loads(job.declared_json).items()
+        }
+        declared = [parse_outcome(name, declared=series) for name in job.outcomes]
         outcomes = outcome_table(res.metrics, res.events, declared).iloc[0]
         row.update({o.name: float(outcomes[o.name]) for o in declared})
         metrics = res.metrics[list(RUN_ID_COLUMNS)].copy()
@@ -359,6 +381,10 @@ def execute_job(job: Job) -> dict[str, Any]:
         row["error"] = traceback.format_exc(limit=3)
         metrics = pd.DataFrame()
     return {"row": row, "metrics": metrics}
+
+
+_DECLARED_META = b"genai_sim_declared"
+"""Parquet schema metadata key of a stored row: the fingerprint of the declared series used."""
 
 
 class RunStore:
@@ -380,28 +406,39 @@ class RunStore:
             return set()
         return {p.name.removesuffix(".row.parquet") for p in runs.glob("*.row.parquet")}
 
-    def complete(self, outcomes: Iterable[str]) -> set[str]:
-        """Keys of the stored runs whose rows hold every outcome in ``outcomes`` (a run stored
-        for other outcomes, or before a failure was fixed, is run again)."""
+    def complete(self, outcomes: Iterable[str], declared: str = "") -> set[str]:
+        """Keys of the stored runs whose rows hold every outcome in ``outcomes``, computed with
+        the same declared series (fingerprint ``declared``): a run stored for other outcomes,
+        under another definition of a declared series, or before a failure was fixed, is run
+        again."""
         import pyarrow.parquet as pq
 
         need = set(outcomes)
         keys = set()
         for key in self.done():
-            names = set(pq.read_schema(self.folder / f"{key}.row.parquet").names)
-            if need <= names:
+            schema = pq.read_schema(self.folder / f"{key}.row.parquet")
+            stored = (schema.metadata or {}).get(_DECLARED_META, b"").decode()
+            if need <= set(schema.names) and stored == declared:
                 keys.add(key)
         return keys
 
-    def save(self, result: dict[str, Any]) -> None:
-        """Store one run's outcome row and metrics, each written then renamed into place."""
+    def save(self, result: dict[str, Any], declared: str = "") -> None:
+        """Store one run's outcome row (tagged with the declared series' fingerprint) and
+        metrics, each written then renamed into place."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         key = result["row"]["key"]
         for suffix, frame in (
             ("metrics", result["metrics"]),
             ("row", pd.DataFrame([result["row"]])),
         ):
             tmp = self.folder / f".{key}.{suffix}.tmp"
-            frame.to_parquet(tmp, index=False)
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if suffix == "row":
+                meta = {**(table.schema.metadata or {}), _DECLARED_META: declared.encode()}
+                table = table.replace_schema_metadata(meta)
+            pq.write_table(table, tmp)
             os.replace(tmp, self.folder / f"{key}.{suffix}.parquet")
 
     def rows(self, keys: Iterable[str]) -> pd.DataFrame:
@@ -429,10 +466,11 @@ def run_sweep(
     """
     store = RunStore(folder)
     all_jobs = jobs(sweep) if all_jobs is None else all_jobs
-    done = store.complete(sweep.outcome_names)
+    declared = fingerprint(sweep.declared) if sweep.declared else ""
+    done = store.complete(sweep.outcome_names, declared)
     todo = [j for j in all_jobs if j.key not in done]
     for _index, result in executor.as_completed(execute_job, todo):
-        store.save(result)
+        store.save(result, declared)
         if on_done:
             on_done()
     table = store.rows(j.key for j in all_jobs)

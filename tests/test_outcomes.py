@@ -144,3 +144,161 @@ def test_summary_compare_and_report_state_the_same_numbers(runs: RunResult) -> N
     assert [q["p10"], q["median"], q["p90"]] == pytest.approx(active.to_list())
     pivots = h["exits_by_cause"]["pivoted"]["median"]
     assert pivots == table.loc["exits_pivoted", "level_median"]
+
+
+# -- outcomes users declare in YAML (sim.declared) ------------------------------------------------
+
+DECLARE = {
+    "independent_developers": {
+        "expression": "active_startup + active_institute + active_vertical",
+        "unit": "count",
+        "definition": "developers that are not a megatech's unit",
+        "year": "end",
+    },
+    "public_money": {
+        "expression": "(subsidies_paid_m_rmb + gov_equity_m_rmb) / max(active_developers, 1)",
+        "unit": "M RMB per developer",
+        "definition": "public money per developer",
+        "year": "sum",
+    },
+    "crowded": {
+        "expression": "where(active_developers >= 20, 1, 0)",
+        "unit": "share of months",
+        "definition": "months with at least 20 developers",
+        "year": "mean",
+    },
+    "wage_k": {
+        "expression": "frontier_wage_m_rmb_per_year * 1000",
+        "unit": "k RMB",
+        "definition": "w",
+    },
+}
+
+
+def test_a_declared_series_at_any_month_and_over_a_year_matches_the_tables(
+    runs: RunResult,
+) -> None:
+    from sim.declared import parse_block
+
+    declared = parse_block(DECLARE, "outcomes.yaml")
+    m = runs.metrics.set_index(["scenario", "replication"])
+    indep = m["active_startup"] + m["active_institute"] + m["active_vertical"]
+    money = (m["subsidies_paid_m_rmb"] + m["gov_equity_m_rmb"]) / np.maximum(
+        m["active_developers"], 1
+    )
+    at = (m["date"] == "2025-07").to_numpy()
+    in_2025 = m["date"].str.startswith("2025").to_numpy()
+    cases = {
+        "independent_developers@2025-07": indep[at],
+        "independent_developers@2025": indep[(m["date"] == "2025-12").to_numpy()],
+        "public_money@2025": money[in_2025].groupby(level=[0, 1]).sum(),
+        "crowded@2025": (m["active_developers"][in_2025] >= 20).groupby(level=[0, 1]).mean(),
+        "wage_k@2024-02": m["frontier_wage_m_rmb_per_year"][(m["date"] == "2024-02").to_numpy()]
+        * 1000,
+    }
+    for name, direct in cases.items():
+        got = parse_outcome(name, 72, declared=declared).values(runs.metrics, runs.events)
+        assert got.to_numpy() == pytest.approx(direct.astype(float).to_numpy()), name
+    # A year needs all twelve months; a series without a year rule has no yearly form.
+    short = runs.metrics[runs.metrics["month"] < parse_month_index("2026-06")]
+    got = parse_outcome("public_money@2026", declared=declared).values(short, runs.events)
+    assert got.isna().all()
+    with pytest.raises(InputError, match="without a year rule"):
+        parse_outcome("wage_k@2025", declared=declared)
+
+
+def parse_month_index(label: str) -> int:
+    from sim.calendar import parse_month
+
+    return parse_month(label)
+
+
+@pytest.mark.parametrize(
+    ("body", "key_path", "message"),
+    [
+        ({"expression": "__import__('os').system('true')"}, "expression", "not allowed"),
+        ({"expression": "open('x')"}, "expression", "unknown function 'open'"),
+        ({"expression": "active_developers.mean()"}, "expression", "not allowed"),
+        ({"expression": "(lambda: 1)()"}, "expression", "not allowed"),
+        ({"expression": "active_developer + 1"}, "expression", "did you mean 'active_developers'"),
+        ({"expression": "active_developers["}, "expression", "not an expression"),
+        ({"expression": "-" * 2000}, "expression", "at most 400 characters"),
+        ({"expression": "max(active_developers)"}, "expression", "takes 2 argument"),
+        ({"year": "median"}, "year", "'sum', 'mean' or 'end'"),
+        ({"colour": "red"}, "colour", "unknown key"),
+        ({"unit": 3}, "unit", "valid string"),
+    ],
+)
+def test_bad_declarations_name_the_key_path(body: dict, key_path: str, message: str) -> None:
+    from sim.declared import parse_block
+
+    decl = {"expression": "active_developers", "unit": "count", "definition": "d", **body}
+    with pytest.raises(InputError) as err:
+        parse_block({"mine": decl}, "outcomes.yaml")
+    assert err.value.file == "outcomes.yaml"
+    assert err.value.key_path == f"declare.mine.{key_path}"
+    assert message in err.value.message
+
+
+@pytest.mark.parametrize("name", ["active_developers", "market_size", "Bad-Name", "exits_bankrupt"])
+def test_a_declared_name_may_not_shadow_a_column_or_be_malformed(name: str) -> None:
+    from sim.declared import parse_block
+
+    decl = {"expression": "1", "unit": "u", "definition": "d"}
+    with pytest.raises(InputError) as err:
+        parse_block({name: decl}, "outcomes.yaml")
+    assert err.value.key_path == f"declare.{name}"
+
+
+def test_compare_reports_declared_outcomes_with_their_units(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    from .conftest import SCENARIOS
+
+    out = tmp_path / "cmp"
+    res = CliRunner().invoke(
+        app,
+        [
+            "compare",
+            str(SCENARIOS / "baseline.yaml"),
+            str(SCENARIOS / "vc_winter.yaml"),
+            "--replications", "2", "--end", "2025-12", "--no-figures", "-q",
+            "--declare", str(SCENARIOS / "outcomes.yaml"),
+            "--outcome", "independent_developers@2025-06",
+            "--outcome", "public_money_per_developer@2024",
+            "--out", str(out),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "independent developers 2025-06 [count]" in res.output
+    head = pd.read_csv(out / "headline.csv")
+    row = head[(head["outcome"] == "independent_developers@2025-06")]
+    assert set(row["unit"]) == {"count"} and len(row) == 2
+    m = pd.read_parquet(out / "metrics.parquet") if (out / "metrics.parquet").exists() else None
+    if m is None:
+        m = pd.read_csv(out / "metrics.csv")
+    at = m[(m["date"] == "2025-06") & (m["scenario"] == "baseline")]
+    indep = at["active_startup"] + at["active_institute"] + at["active_vertical"]
+    base = row[row["scenario"] == "baseline"].iloc[0]
+    assert base["level_median"] == pytest.approx(float(np.quantile(indep, 0.5)))
+    defined = pd.read_csv(out / "outcomes_defined.csv")
+    assert "declared: active_startup" in " ".join(defined["definition"])
+
+
+def test_compare_refuses_an_undeclared_series_and_a_bad_outcomes_file(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    from .conftest import SCENARIOS
+
+    args = ["compare", str(SCENARIOS / "baseline.yaml"), str(SCENARIOS / "vc_winter.yaml")]
+    res = CliRunner().invoke(app, [*args, "--outcome", "independent_developers@2025-06"])
+    assert res.exit_code == 2 and "--outcome[0]" in res.output
+    bad = tmp_path / "o.yaml"
+    bad.write_text("declare:\n  x: {expression: 'os.system(1)', unit: u, definition: d}\n")
+    res = CliRunner().invoke(app, [*args, "--declare", str(bad)])
+    assert res.exit_code == 2 and "declare.x.expression" in res.output
+    assert not list(tmp_path.glob("results*"))

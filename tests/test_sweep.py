@@ -294,3 +294,59 @@ def test_an_outcome_after_the_sweep_horizon_is_refused(tmp_path: Path) -> None:
     res = runner.invoke(app, ["sweep", str(write_sweep(tmp_path, body)), "--dry-run"])
     assert res.exit_code == 2
     assert "outcomes[1]" in res.output and "outside the simulated months" in res.output
+
+
+DECLARED = """declare:
+  independent:
+    expression: active_startup + active_institute + active_vertical
+    unit: count
+    definition: developers that are not a megatech's unit
+"""
+
+
+def test_a_sweep_reports_series_it_declares_and_reruns_when_a_definition_changes(
+    tmp_path: Path,
+) -> None:
+    body = (
+        TINY.replace("[peak_month, exits_pivoted]", "[independent@2023-05, peak_month]").replace(
+            "replications: 2", "replications: 1"
+        )
+        + DECLARED
+    )
+    spec = sw.load_sweep(write_sweep(tmp_path, body))
+    folder = tmp_path / "out"
+    table = sw.run_sweep(spec, folder, SequentialExecutor())
+    store = sw.RunStore(folder)
+    for row in table.itertuples(index=False):
+        m = store.metrics(row.key)
+        at = m[m["date"] == "2023-05"].iloc[0]
+        got = table.loc[table["key"] == row.key, "independent@2023-05"].iloc[0]
+        assert got == at["active_startup"] + at["active_institute"] + at["active_vertical"]
+    # Same outcome name, another definition: the stored values are stale and are recomputed.
+    changed = body.replace(
+        "active_startup + active_institute + active_vertical", "active_startup * 100"
+    )
+    calls: list[int] = []
+    again = sw.load_sweep(write_sweep(tmp_path, changed))
+    table2 = sw.run_sweep(again, folder, SequentialExecutor(), on_done=lambda: calls.append(1))
+    assert len(calls) == len(table)
+    for row in table2.itertuples(index=False):
+        m = store.metrics(row.key)
+        start = m.loc[m["date"] == "2023-05", "active_startup"].iloc[0]
+        assert table2.loc[table2["key"] == row.key, "independent@2023-05"].iloc[0] == 100 * start
+    # Unchanged: nothing reruns.
+    calls.clear()
+    sw.run_sweep(again, folder, SequentialExecutor(), on_done=lambda: calls.append(1))
+    assert calls == []
+
+
+def test_a_sweep_with_a_bad_declaration_exits_2_before_running(tmp_path: Path) -> None:
+    body = TINY.replace("[peak_month, exits_pivoted]", "[independent@2023-05]") + DECLARED.replace(
+        "active_startup + active_institute", "active_startup + __import__('os')"
+    )
+    res = runner.invoke(
+        app, ["sweep", str(write_sweep(tmp_path, body)), "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 2
+    assert "declare.independent.expression" in res.output and "s.yaml" in res.output
+    assert not (tmp_path / "o").exists()
