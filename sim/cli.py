@@ -652,8 +652,8 @@ def plot(
 
 
 def file_kind(path: Path) -> str:
-    """'sweep', 'calibration' or 'scenario', from a file's top-level keys (anything that is not
-    a mapping with sweep or calibration keys is checked as a scenario)."""
+    """'sweep', 'calibration', 'outcomes' or 'scenario', from a file's top-level keys (anything
+    that is not a mapping with sweep, calibration or outcomes keys is checked as a scenario)."""
     from sim.safeload import load_yaml
 
     try:
@@ -664,6 +664,8 @@ def file_kind(path: Path) -> str:
         return "scenario"
     if "design" in raw:
         return "sweep"
+    if "declare" in raw and not ({"parameters", "outcomes", "base"} & set(raw)):
+        return "outcomes"
     if {"targets", "optimizer", "posterior", "out_of_sample_until"} & set(raw):
         return "calibration"
     params = raw.get("parameters")
@@ -687,6 +689,11 @@ def _validate_one(f: Path) -> str:
             f"ok: {f} (sweep {spec.spec.name!r}, {spec.spec.design.kind} design, "
             f"{sw.n_runs(spec)} runs; outcomes: {', '.join(spec.outcome_names)})"
         )
+    if kind == "outcomes":
+        from sim.declared import load_declarations
+
+        declared = load_declarations(f)
+        return f"ok: {f} (outcomes file, declares {', '.join(declared) or 'nothing'})"
     if kind == "calibration":
         from sim.calibrate import load_calibration
 

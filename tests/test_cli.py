@@ -150,3 +150,17 @@ def test_validate_recognises_sweep_and_calibration_files(tmp_path: Path) -> None
     assert res.exit_code == 2
     assert "outcomes[2]" in res.output and "outside the simulated months" in res.output
     assert "required key is missing" not in res.output
+
+
+def test_validate_recognises_an_outcomes_file(tmp_path: Path) -> None:
+    from .conftest import SCENARIOS
+
+    res = runner.invoke(app, ["validate", str(SCENARIOS / "outcomes.yaml")])
+    assert res.exit_code == 0, res.output
+    assert "outcomes file, declares independent_developers" in res.output
+    bad = tmp_path / "mine.yaml"
+    bad.write_text("declare:\n  x: {expression: '1 +', unit: u, definition: d}\n")
+    res = runner.invoke(app, ["validate", str(bad)])
+    assert res.exit_code == 2
+    assert "mine.yaml: declare.x.expression: not an expression" in res.output
+    assert "required key is missing" not in res.output
