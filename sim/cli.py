@@ -638,9 +638,18 @@ def plot(
     list_figures: Annotated[bool, typer.Option("--list", help="list figure names")] = False,
 ) -> None:
     """Redraw one figure of a run as PNG or SVG."""
-    from sim.report import RUN_FIGURES, plot_figure
+    from sim.report import RUN_FIGURES, folder_kind, plot_figure
 
     if list_figures or not figure:
+        kind = folder_kind(folder)
+        if kind != "run":  # say what the folder holds rather than list figures it cannot redraw
+            drawn = sorted(p.name for p in folder.rglob("figures/*.png"))
+            typer.echo(
+                f"{folder} is a {kind} folder: plot redraws run figures only. Its figures, drawn "
+                f"when it was made ({len(drawn)}): {', '.join(drawn) or 'none'}; "
+                f"genai-sim report {folder} puts them in one HTML file."
+            )
+            return
         typer.echo("\n".join(f"{name}: {spec.caption}" for name, spec in RUN_FIGURES.items()))
         return
     from sim.safeload import check_output_file

@@ -36,9 +36,16 @@ def _banded(ax, metrics: pd.DataFrame, column: str, label: str, colour: str | No
 
 
 def _caption(fig: Figure, text: str) -> None:
-    """A caption under the axes, with room kept for it by the layout engine."""
-    fig.get_layout_engine().set(rect=(0, 0.04, 1, 0.96))
-    fig.text(0.01, 0.01, text, fontsize=8, color="0.3")
+    """A caption under the axes, wrapped to the figure's width, with room kept for it by the
+    layout engine (so no caption is cut off)."""
+    import textwrap
+
+    width_chars = int(fig.get_figwidth() * 72 / 8 * 1.9)  # 8-pt text, ~0.53 em per character
+    lines = textwrap.wrap(text, width=max(width_chars, 40)) or [""]
+    line_h = 8 * 1.35 / 72 / fig.get_figheight()  # one line, as a share of the figure height
+    room = 0.01 + line_h * len(lines)
+    fig.get_layout_engine().set(rect=(0, room + 0.01, 1, 1 - room - 0.01))
+    fig.text(0.01, 0.01, "\n".join(lines), fontsize=8, color="0.3", va="bottom")
 
 
 def _axes() -> tuple[Figure, Axes]:
@@ -173,22 +180,97 @@ def run_figures(metrics: pd.DataFrame, folder: Path) -> list[Path]:
     ]
 
 
+def cell_noise(runs: pd.DataFrame, x: str, y: str, outcome: str) -> pd.DataFrame:
+    """Per grid cell (x, y): mean over replications, its standard error and whether the cell is
+    *within noise of the best*: its difference to the cell with the highest mean, taken
+    replication by replication (points share seeds: common random numbers), is under 1.96
+    standard errors of the mean difference, so the replications cannot tell the two apart at
+    about 95 %."""
+    data = runs.dropna(subset=[outcome])
+    g = data.groupby([y, x])[outcome]
+    cells = pd.DataFrame({"mean": g.mean(), "n": g.size(), "sd": g.std(ddof=1)})
+    cells["se"] = (cells["sd"] / np.sqrt(cells["n"])).where(cells["n"] > 1, np.inf).fillna(np.inf)
+    best = cells["mean"].idxmax()
+    per_rep = data.pivot_table(index="replication", columns=[y, x], values=outcome)
+    diff = per_rep.sub(per_rep[best], axis=0)  # paired: same replication, same seed
+    n = diff.notna().sum()
+    se_diff = (diff.std(ddof=1) / np.sqrt(n)).where(n > 1, np.inf).fillna(np.inf)
+    gap = -diff.mean()
+    tied = (gap < 1.96 * se_diff) | (gap == 0)
+    cells["best"] = cells.index == best
+    cells["tied_with_best"] = tied.reindex(cells.index).fillna(False).astype(bool) & ~cells["best"]
+    return cells
+
+
 def heatmap(
-    means: pd.DataFrame, x: str, y: str, outcome: str, path: Path, title: str, caption: str
+    runs: pd.DataFrame,
+    x: str,
+    y: str,
+    outcome: str,
+    path: Path,
+    title: str,
+    caption: str,
+    labels: tuple[str, str, str] | None = None,
+    digits: int = 2,
 ) -> Path:
-    """Outcome (mean over replications) on a 2-D grid of two swept parameters."""
-    grid = means.pivot_table(index=y, columns=x, values=outcome)
+    """An outcome on a 2-D grid of two swept parameters, from the per-run table ``runs``.
+
+    Each cell shows the mean over replications and its standard error; cells the replications
+    cannot tell apart from the best one are hatched and the best is outlined, so the colour scale
+    is not read as a ranking where there is only noise. Text is black or white by the cell's
+    lightness. ``labels`` are the x, y and colour-bar labels (default: the raw names).
+    """
+    import matplotlib as mpl
+
+    cells = cell_noise(runs, x, y, outcome)
+    digits = max(digits, 1)  # means over replications of counts are not counts
+    mean = cells["mean"].unstack(x)
+    se = cells["se"].unstack(x)
+    tied = cells["tied_with_best"].unstack(x).fillna(False)
+    best = cells["best"].unstack(x).fillna(False)
+    xl, yl, cl = labels or (x, y, outcome)
     fig, ax = _axes()
-    image = ax.imshow(grid.to_numpy(), origin="lower", aspect="auto", cmap="viridis")
-    ax.set_xticks(range(len(grid.columns)), [f"{v:g}" for v in grid.columns])
-    ax.set_yticks(range(len(grid.index)), [f"{v:g}" for v in grid.index])
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    for (i, j), value in np.ndenumerate(grid.to_numpy()):
-        ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=8, color="white")
-    fig.colorbar(image, ax=ax, label=outcome)
+    cmap = mpl.colormaps["viridis"]
+    values = mean.to_numpy(dtype=float)
+    finite = values[np.isfinite(values)]
+    lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+    norm = mpl.colors.Normalize(lo, hi if hi > lo else lo + 1.0)
+    image = ax.imshow(values, origin="lower", aspect="auto", cmap=cmap, norm=norm)
+    ax.set_xticks(range(len(mean.columns)), [f"{v:g}" for v in mean.columns])
+    ax.set_yticks(range(len(mean.index)), [f"{v:g}" for v in mean.index])
+    ax.set_xlabel(xl)
+    ax.set_ylabel(yl)
+    for (i, j), value in np.ndenumerate(values):
+        if not np.isfinite(value):
+            continue
+        r, g_, b, _ = cmap(norm(value))
+        dark = 0.299 * r + 0.587 * g_ + 0.114 * b < 0.5
+        err = se.to_numpy()[i, j]
+        text = f"{value:.{digits}f}" + (f"\n±{err:.{digits}f}" if np.isfinite(err) else "")
+        ax.text(
+            j, i, text, ha="center", va="center", fontsize=7, color="white" if dark else "black"
+        )
+        if tied.to_numpy()[i, j]:
+            ax.add_patch(
+                mpl.patches.Rectangle(
+                    (j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="0.85", lw=0
+                )
+            )
+        if best.to_numpy()[i, j]:
+            ax.add_patch(
+                mpl.patches.Rectangle(
+                    (j - 0.48, i - 0.48), 0.96, 0.96, fill=False, edgecolor="red", lw=2
+                )
+            )
+    fig.colorbar(image, ax=ax, label=cl)
     ax.set_title(title, fontsize=10)
-    _caption(fig, caption)
+    n = int(cells["n"].min()) if len(cells) else 0
+    _caption(
+        fig,
+        f"{caption} Cells: mean ± standard error over {n}+ replications; red outline: highest "
+        "mean; hatched: within noise of it (paired difference by replication, common random "
+        "numbers, < 1.96 standard errors).",
+    )
     fig.savefig(path, dpi=120)
     return path
 

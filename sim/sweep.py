@@ -486,6 +486,21 @@ def run_sweep(
 # --------------------------------------------------------------------------------------------------
 
 
+def parameter_label(path: str) -> str:
+    """An axis label for a swept key path: the schema's words for it, then the path."""
+    from sim.params import field_at
+
+    try:
+        field = field_at(path)
+    except KeyError:
+        field = None
+    words = (field.description or "") if field is not None else ""
+    words = words.split(";")[0].split(" (")[0].strip()
+    if len(words) > 60:
+        words = words[:57].rsplit(" ", 1)[0] + "..."
+    return f"{words}\n({path})" if words else path
+
+
 def point_means(sweep: Sweep, table: pd.DataFrame) -> pd.DataFrame:
     """Mean of each outcome over replications, one row per design point (in point order)."""
     ok = table[table["error"] == ""]
@@ -682,15 +697,22 @@ def write_sweep_outputs(
         fig_dir = folder / "figures"
         fig_dir.mkdir(exist_ok=True)
         if spec.design.kind == "grid" and len(params) == 2:
+            ok = table[table["error"] == ""]
             for o in sweep.outcomes:
                 plots.heatmap(
-                    means,
+                    ok,
                     params[0],
                     params[1],
                     o.name,
                     fig_dir / f"heatmap_{_slug(o.name)}.png",
-                    f"{o.label} ({o.unit}) over {params[0]} x {params[1]}",
+                    f"{o.label} [{o.unit}]",
                     caption,
+                    labels=(
+                        parameter_label(params[0]),
+                        parameter_label(params[1]),
+                        f"{o.label} [{o.unit}]",
+                    ),
+                    digits=o.digits,
                 )
         if not sens.empty:
             plots.sensitivity_bars(

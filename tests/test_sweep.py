@@ -350,3 +350,31 @@ def test_a_sweep_with_a_bad_declaration_exits_2_before_running(tmp_path: Path) -
     assert res.exit_code == 2
     assert "declare.independent.expression" in res.output and "s.yaml" in res.output
     assert not (tmp_path / "o").exists()
+
+
+def test_heatmap_noise_marks_cells_the_replications_cannot_tell_apart() -> None:
+    from sim.plots import cell_noise
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for rep in range(6):
+        shock = rng.normal(0, 5.0)  # shared by every cell of a replication (common seeds)
+        for x in (0.0, 1.0):
+            for y in (0.0, 1.0):
+                level = {(0.0, 0.0): 10.0, (1.0, 0.0): 10.2, (0.0, 1.0): 8.7, (1.0, 1.0): 10.1}
+                noise = rng.normal(0, 0.5)
+                rows.append(
+                    {"replication": rep, "x": x, "y": y, "v": level[(x, y)] + shock + noise}
+                )
+    cells = cell_noise(pd.DataFrame(rows), "x", "y", "v")
+    assert cells["best"].sum() == 1
+    # 1.5 below the best (cell x=0, y=1; the index is (y, x)): told apart by pairing replications,
+    # though the shock all cells of a replication share makes unpaired errors far larger.
+    low = (1.0, 0.0)
+    assert not cells.loc[low, "tied_with_best"]
+    unpaired = np.sqrt(cells.loc[low, "se"] ** 2 + cells.loc[cells["best"], "se"].iloc[0] ** 2)
+    gap = cells.loc[cells["best"], "mean"].iloc[0] - cells.loc[low, "mean"]
+    assert 1.96 * unpaired > gap  # an unpaired test could not have told
+    # Within a fraction of the noise of the best: tied.
+    others = cells[~cells["best"] & (cells.index != (1.0, 0.0))]
+    assert others["tied_with_best"].all()
