@@ -48,6 +48,42 @@ def _caption(fig: Figure, text: str) -> None:
     fig.text(0.01, 0.01, "\n".join(lines), fontsize=8, color="0.3", va="bottom")
 
 
+THIN_FIELD = 3
+"""Below this many active developers, shares and concentration describe one or two firms."""
+
+
+def thin_until(developers: pd.DataFrame) -> int | None:
+    """The first month index from which the median replication has at least ``THIN_FIELD``
+    active developers and keeps them (None if it never has; 0 if it always has).
+
+    ``developers``: rows with ``replication``, ``month`` and ``active_developers``.
+    """
+    med = developers.groupby("month")["active_developers"].median().sort_index()
+    thin = med < THIN_FIELD
+    if not thin.any():
+        return int(med.index.min()) if len(med) else None
+    last_thin = thin[thin].index.max()
+    later = med.index[med.index > last_thin]
+    return int(later.min()) if len(later) else None
+
+
+def _mark_thin(ax: Axes, until: int | None, start: int = 0) -> None:
+    """Grey the months before ``until`` (fewer than three developers), labelled on the axes."""
+    if until is None or until <= start:
+        return
+    x0, x1 = _dates(pd.Index([start, until]))
+    ax.axvspan(x0, x1, facecolor="none", hatch="//", edgecolor="0.55", lw=0, zorder=3)
+    ax.text(
+        x0,
+        0.98,
+        f" fewer than {THIN_FIELD} developers:\n shares describe one or two firms",
+        transform=ax.get_xaxis_transform(),
+        fontsize=7,
+        color="0.35",
+        va="top",
+    )
+
+
 def _axes() -> tuple[Figure, Axes]:
     fig = Figure(figsize=(9, 5), layout="constrained")
     return fig, fig.add_subplot()
@@ -116,6 +152,10 @@ def market_size(metrics: pd.DataFrame, path: Path) -> Path:
     pos = metrics[metrics["market_size_bn_rmb_annualised"] > 0]
     _banded(ax, pos, "market_size_bn_rmb_annualised", "simulated market size", "#1f77b4")
     ax.set_yscale("log")
+    # The first months' few-firm revenues would stretch the log axis over decades of nothing.
+    top = float(band(pos, "market_size_bn_rmb_annualised")["p90"].max()) if len(pos) else 1.0
+    ax.set_ylim(bottom=max(top * 1e-4, ax.get_ylim()[0]))
+    _mark_thin(ax, thin_until(metrics), int(metrics["month"].min()))
     return _finish(
         fig,
         ax,
@@ -142,8 +182,17 @@ def concentration(metrics: pd.DataFrame, path: Path) -> Path:
         (0.18, "HHI 1,800: highly concentrated (US merger guidelines 2023)"),
     ):
         ax.axhline(level, color="0.4", ls=":", lw=1)
-        ax.text(ax.get_xlim()[0], level + 0.005, " " + label, fontsize=7, color="0.4", va="bottom")
+        ax.text(
+            ax.get_xlim()[1],
+            level + 0.005,
+            label + " ",
+            fontsize=7,
+            color="0.4",
+            va="bottom",
+            ha="right",
+        )
     ax.set_ylim(0, 1)
+    _mark_thin(ax, thin_until(metrics), int(metrics["month"].min()))
     return _finish(
         fig,
         ax,
@@ -409,6 +458,20 @@ def market_vs_forecast(
             label="iiMedia forecast (published points)",
         )
     ax.set_yscale("log")
+    # A few firms' first-year revenues would stretch the log axis over decades of nothing.
+    top = float(q[0.9].max()) if len(q) else 1.0
+    low = top * 1e-3
+    ax.set_ylim(bottom=low)
+    hidden = [int(y) for y in q.index if q.loc[y, 0.5] < low]
+    if hidden:
+        ax.text(
+            0.01,
+            0.02,
+            f"off the axis (below {low:.2g} bn RMB): {', '.join(map(str, hidden))}",
+            transform=ax.transAxes,
+            fontsize=7,
+            color="0.35",
+        )
     ax.set_xlabel("year")
     return _finish(
         fig,
@@ -424,6 +487,8 @@ def market_vs_forecast(
 
 def leader_shares(firms: pd.DataFrame, path: Path, top: int = 6) -> Path:
     """Stacked shares of users and revenue of the leading firms (mean over replications)."""
+    import matplotlib as mpl
+
     active = firms[firms["status"] == "active"]
     fig = Figure(figsize=(9, 6), layout="constrained")
     axes = fig.subplots(2, 1, sharex=True)
@@ -439,11 +504,24 @@ def leader_shares(firms: pd.DataFrame, path: Path, top: int = 6) -> Path:
         stack = mean[leaders].copy()
         stack["all others"] = (1 - stack.sum(axis=1)).clip(lower=0)
         x = _dates(stack.index)
-        ax.stackplot(x, stack.T.to_numpy(), labels=list(stack.columns), alpha=0.85)
+        # Firms are not kinds: a palette apart from KIND_COLOURS, "all others" in grey.
+        palette = [mpl.colormaps["Set2"](i % 8) for i in range(len(leaders))] + ["0.93"]
+        ax.stackplot(x, stack.T.to_numpy(), labels=list(stack.columns), colors=palette, alpha=0.9)
         ax.set_ylim(0, 1)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-    axes[0].legend(loc="upper left", fontsize=7, ncols=2, frameon=False)
+        developers = (
+            firms[firms["developer"].astype(bool) & (firms["status"] == "active")]
+            .groupby(["replication", "month"])
+            .size()
+            .rename("active_developers")
+            .reset_index()
+        )
+        months = firms[["replication", "month"]].drop_duplicates()
+        developers = months.merge(developers, how="left").fillna({"active_developers": 0})
+        _mark_thin(ax, thin_until(developers), int(firms["month"].min()))
+    # Leaders are not kinds: colours from another palette, legend beside the plots.
+    axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     fig.suptitle("Shares of the leading firms (largest at the end of the run)")
     _caption(
         fig,

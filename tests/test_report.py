@@ -152,3 +152,21 @@ def test_plot_and_report_name_sweep_and_calibration_folders(tmp_path: Path) -> N
     assert res.exit_code == 0, res.output
     page = out.read_text(encoding="utf-8")
     assert "<h2>Calibration: calibration</h2>" in page and "data:image/png;base64," in page
+
+
+def test_thin_early_years_end_when_the_median_run_keeps_three_developers() -> None:
+    from sim.plots import THIN_FIELD, thin_until
+
+    counts = {0: [0, 1, 5], 1: [2, 4, 2], 2: [3, 3, 3], 3: [1, 5, 2], 4: [3, 4, 3], 5: [9, 9, 9]}
+    rows = [
+        {"replication": r, "month": m, "active_developers": c}
+        for m, cs in counts.items()
+        for r, c in enumerate(cs)
+    ]
+    # Medians 1, 2, 3, 2, 3, 9: month 3 dips below three again, so the field is thin until 4.
+    assert THIN_FIELD == 3
+    assert thin_until(pd.DataFrame(rows)) == 4
+    always = pd.DataFrame([{"replication": 0, "month": m, "active_developers": 5} for m in (7, 8)])
+    assert thin_until(always) == 7
+    never = pd.DataFrame([{"replication": 0, "month": m, "active_developers": 1} for m in (0, 1)])
+    assert thin_until(never) is None
