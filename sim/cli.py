@@ -382,6 +382,7 @@ def compare(
     text = cmp.format_comparison(table, ref, n, spread, extra=extra)
     prov = runner.manifest(scs, files, root, seeds, n_workers, started, finished, _command_line())
     prov["posterior"] = None if posterior is None else {"file": str(posterior), "draws": draws}
+    prov["reference"] = ref
     runner.write_results(
         out_dir,
         lambda folder: runner.save_run(

@@ -12,7 +12,7 @@ text and the tables cannot disagree.
 from __future__ import annotations
 
 import base64
-import html
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -307,92 +307,149 @@ def plot_figure(folder: Path, name: str, out: Path) -> Path:
     return RUN_FIGURES[name].draw(load_tables(folder), out)
 
 
-def _img(path: Path) -> str:
+def _figure(path: Path, caption: str, fig_id: str) -> dict[str, str]:
+    """A figure for the template: the PNG embedded as a data URI (the page fetches nothing)."""
     data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+    return {"id": fig_id, "alt": path.stem, "data": data, "caption": caption}
 
 
-def _figure(path: Path, caption: str, fig_id: str) -> str:
-    return (
-        f'<figure id="{html.escape(fig_id)}">{_img(path)}'
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-    )
+def _pre(title: str, text: str) -> dict[str, str]:
+    return {"title": title, "text": text}
 
 
-def _pre(title: str, text: str) -> str:
-    return (
-        f"<details><summary>{html.escape(title)}</summary><pre>{html.escape(text)}</pre></details>"
-    )
+def _table(
+    frame: pd.DataFrame, title: str, caption: str, labels: dict[str, str], css: str
+) -> dict[str, Any]:
+    """A results table for the template: the columns of ``labels`` (column -> header), numbers
+    shown to four significant digits and kept in full in each cell's ``data-value``."""
+    rows = []
+    for rec in frame[list(labels)].itertuples(index=False):
+        cells = []
+        for value in rec:
+            if isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+                value, bool
+            ):
+                v = float(value)
+                cells.append({"text": f"{v:.4g}" if np.isfinite(v) else "", "value": repr(v)})
+            else:
+                cells.append({"text": "" if pd.isna(value) else str(value), "value": None})
+        rows.append(cells)
+    columns = [{"name": c, "label": h} for c, h in labels.items()]
+    return {"title": title, "caption": caption, "columns": columns, "rows": rows, "css": css}
 
 
-def _run_section(folder: Path, tmp: Path) -> str:
+def _run_section(folder: Path, tmp: Path) -> dict[str, Any]:
     res = load_tables(folder)
     scenario = str(res.metrics["scenario"].iloc[0])
     last = str(res.metrics["date"].max())
     month = "2028-12" if (res.metrics["date"] == "2028-12").any() else last
     facts = run_facts(res.metrics, res.firms, res.events, month)
-    text = summary_text(facts, scenario)
-    figs = []
+    figures = []
     for name, spec in RUN_FIGURES.items():
         path = spec.draw(res, tmp / f"{folder.name}-{name}.png")
-        figs.append(_figure(path, spec.caption, f"fig-{name}"))
-    body = (
-        f"<h2>Run: {html.escape(scenario)}</h2><p class='summary' id='summary'>"
-        f"{html.escape(text)}</p>"
-        + "".join(figs)
-        + _pre("Resolved scenario", (folder / "scenario.resolved.yaml").read_text())
-        + _pre("Manifest", (folder / "manifest.json").read_text())
-    )
-    return body
+        figures.append(_figure(path, spec.caption, f"fig-{name}"))
+    return {
+        "kind": "run",
+        "heading": f"Run: {scenario}",
+        "summary": summary_text(facts, scenario),
+        "summary_id": "summary",
+        "figures": figures,
+        "tables": [],
+        "details": [
+            _pre("Resolved scenario", (folder / "scenario.resolved.yaml").read_text()),
+            _pre("Manifest", (folder / "manifest.json").read_text()),
+        ],
+    }
 
 
-def _comparison_section(folder: Path, tmp: Path) -> str:
-    from sim.compare import SCREEN_OUTCOMES, comparison_figures
+HEADLINE_LABELS = {
+    "outcome": "outcome",
+    "unit": "unit",
+    "scenario": "scenario",
+    "n": "replications",
+    "level_median": "level, median",
+    "level_p10": "level, 10 %",
+    "level_p90": "level, 90 %",
+    "diff_median": "paired difference, median",
+    "diff_p10": "paired difference, 10 %",
+    "diff_p90": "paired difference, 90 %",
+}
+"""Headers of the comparison's headline table (columns of headline.csv)."""
+
+
+def _comparison_section(folder: Path, tmp: Path) -> dict[str, Any]:
+    from sim.compare import comparison_figures
 
     res = load_tables(folder)
     figs = comparison_figures(res.metrics, tmp)
     table = pd.read_csv(folder / "headline.csv")
-    text = (folder / "summary.txt").read_text()
-    rows = table[table["outcome"].isin([*SCREEN_OUTCOMES, "exits_acquired", "peak_developers"])]
-    body = (
-        "<h2>Comparison</h2>"
-        + f"<pre class='summary'>{html.escape(text)}</pre>"
-        + "".join(_figure(p, p.stem.replace("_", " "), f"fig-{p.stem}") for p in figs)
-        + "<h3>Headline outcomes</h3>"
-        + rows.to_html(index=False, float_format=lambda x: f"{x:.4g}", border=0)
-        + _pre("Manifest", (folder / "manifest.json").read_text())
+    manifest = json.loads((folder / "manifest.json").read_text())
+    # The reference: named by the manifest (older folders: the scenario with zero differences).
+    zero = table["diff_p10"].eq(0) & table["diff_p90"].eq(0)
+    reference = manifest.get("reference") or (
+        str(table.loc[zero, "scenario"].mode().iloc[0]) if zero.any() else "the reference"
     )
-    return body
+    return {
+        "kind": "comparison",
+        "heading": "Comparison",
+        "summary": (folder / "summary.txt").read_text(),
+        "summary_id": None,
+        "figures": [_figure(p, p.stem.replace("_", " "), f"fig-{p.stem}") for p in figs],
+        "tables": [
+            _table(
+                table,
+                "Headline outcomes",
+                f"Every outcome of headline.csv: level across replications and the difference to "
+                f"{reference}, paired replication by replication (common random numbers), each "
+                "as median, 10th and 90th percentile.",
+                HEADLINE_LABELS,
+                "headline",
+            )
+        ],
+        "details": [_pre("Manifest", (folder / "manifest.json").read_text())],
+    }
 
 
-def _sweep_section(folder: Path) -> str:
+def _sweep_section(folder: Path) -> dict[str, Any]:
     text = (folder / "summary.txt").read_text() if (folder / "summary.txt").is_file() else ""
     figs = sorted((folder / "figures").glob("*.png")) if (folder / "figures").is_dir() else []
-    parts = [
-        f"<h2>Sweep: {html.escape(folder.name)}</h2>",
-        f"<pre class='summary'>{html.escape(text)}</pre>",
-    ]
-    parts += [_figure(p, p.stem.replace("_", " "), f"fig-{p.stem}") for p in figs]
+    tables = []
     if (folder / "sensitivity.csv").is_file():
         sens = pd.read_csv(folder / "sensitivity.csv")
-        parts.append(
-            "<h3>Sensitivity indices</h3>"
-            + sens.to_html(index=False, float_format=lambda x: f"{x:.3g}", border=0)
+        tables.append(
+            _table(
+                sens,
+                "Sensitivity indices",
+                "From sensitivity.csv: indices of each outcome's mean over replications.",
+                {c: c.replace("_", " ") for c in sens.columns},
+                "sensitivity",
+            )
         )
-    parts.append(_pre("Sweep file (resolved)", (folder / "sweep.resolved.yaml").read_text()))
-    return "".join(parts)
+    return {
+        "kind": "sweep",
+        "heading": f"Sweep: {folder.name}",
+        "summary": text,
+        "summary_id": None,
+        "figures": [_figure(p, p.stem.replace("_", " "), f"fig-{p.stem}") for p in figs],
+        "tables": tables,
+        "details": [_pre("Sweep file (resolved)", (folder / "sweep.resolved.yaml").read_text())],
+    }
 
 
-def _calibration_section(folder: Path) -> str:
+def _calibration_section(folder: Path) -> dict[str, Any]:
     """A calibration folder: its own Markdown report (as text) and its figures."""
     report = folder / "report"
     text = (report / "report.md").read_text() if (report / "report.md").is_file() else ""
     figs = sorted((report / "figures").glob("*.png")) if (report / "figures").is_dir() else []
-    return (
-        f"<h2>Calibration: {html.escape(folder.name)}</h2>"
-        + (f"<pre class='summary'>{html.escape(text)}</pre>" if text else "")
-        + "".join(_figure(p, p.stem.replace("_", " "), f"fig-{p.stem}") for p in figs)
-    )
+    return {
+        "kind": "calibration",
+        "heading": f"Calibration: {folder.name}",
+        "summary": text,
+        "summary_id": None,
+        "figures": [_figure(p, p.stem.replace("_", " "), f"fig-{p.stem}") for p in figs],
+        "tables": [],
+        "details": [],
+    }
 
 
 STYLE = """
@@ -407,6 +464,20 @@ table{border-collapse:collapse;font-size:.85em}
 td,th{padding:.25em .6em;border-bottom:1px solid #eee}
 th{text-align:left;background:#fafafa}pre{font-size:.8em;overflow-x:auto}
 """
+
+
+def render(title: str, sections: list[dict[str, Any]]) -> str:
+    """The report page from the Jinja2 template ``sim/templates/report.html.j2`` (autoescaped)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("sim", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template("report.html.j2").render(title=title, style=STYLE, sections=sections)
 
 
 def build_report(folders: list[Path], out: Path) -> Path:
@@ -426,17 +497,7 @@ def build_report(folders: list[Path], out: Path) -> Path:
                 sections.append(_calibration_section(folder))
             else:
                 sections.append(_sweep_section(folder))
-    title = "genai-market-sim report: " + ", ".join(f.name for f in folders)
-    doc = (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1>"
-        "<p>Simulated outcomes of an agent-based model of China's generative-AI market; bands "
-        "are 10-90 % ranges across replications. Market size follows iiMedia's AIGC core "
-        "market definition. See docs/ODD.md for the model.</p>"
-        + "".join(sections)
-        + "</body></html>"
-    )
+        doc = render("genai-market-sim report: " + ", ".join(f.name for f in folders), sections)
     out = Path(out)
     tmp_out = out.with_name(f".{out.name}.tmp")
     tmp_out.write_text(doc, encoding="utf-8")

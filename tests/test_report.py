@@ -79,7 +79,7 @@ def test_report_is_complete_and_offline(run_folder: Path) -> None:
 def test_summary_states_the_numbers_of_the_tables(run_folder: Path) -> None:
     runner.invoke(app, ["report", str(run_folder)])
     page = (run_folder / "report.html").read_text(encoding="utf-8")
-    text = re.search(r"<p class='summary' id='summary'>(.*?)</p>", page).group(1)
+    text = re.search(r'<p class="summary" id="summary">(.*?)</p>', page, re.S).group(1)
     tables = load_tables(run_folder)
     m = tables.metrics
     # Recomputed here from the tables, independently of run_facts.
@@ -132,6 +132,18 @@ def test_report_of_a_comparison(tmp_path: Path) -> None:
     assert "Headline outcomes" in page and page.count("<img ") == 4
     headline = pd.read_csv(out / "headline.csv")
     assert set(headline["scenario"]) == {"low", "high"}
+    # The page's table is the table on disk: every row, every number in full, in order.
+    body = re.search(r'<table class="headline">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
+    rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    assert len(rows) == len(headline)
+    numeric = ["n", "level_median", "level_p10", "level_p90", "diff_median", "diff_p10", "diff_p90"]
+    for html_row, (_, row) in zip(rows, headline.iterrows(), strict=True):
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", html_row)
+        assert cells[:3] == [row["outcome"], str(row["unit"]), row["scenario"]]
+        values = [float(v) for v in re.findall(r'data-value="([^"]+)"', html_row)]
+        assert values == pytest.approx(row[numeric].astype(float).tolist(), nan_ok=True)
+    assert "difference to low, paired" in page  # the reference, from the manifest
+    assert "<pre class=\"summary\">" in page  # the terminal summary, as written
 
 
 def test_plot_and_report_name_sweep_and_calibration_folders(tmp_path: Path) -> None:
