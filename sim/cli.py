@@ -391,7 +391,7 @@ def compare(
             scs,
             prov,
             text,
-            figures=(lambda d: cmp.comparison_figures(result.metrics, d)) if figures else None,
+            figures=(lambda d: cmp.comparison_figures(result.metrics, d, ref)) if figures else None,
             extra_tables={
                 "outcomes": outcomes,
                 "headline": table,

@@ -173,39 +173,58 @@ def format_comparison(
     )
 
 
-def comparison_figures(metrics: pd.DataFrame, folder: Path) -> list[Path]:
-    """Consolidation curves and market size of all scenarios together, with bands."""
+def comparison_figures(
+    metrics: pd.DataFrame, folder: Path, reference: str | None = None
+) -> list[Path]:
+    """Consolidation curves, market size, compute price and top-3 share of all scenarios
+    together, with bands; with a ``reference``, each figure has a panel of paired differences."""
     from sim.plots import scenarios_figure
 
     folder = Path(folder)
+    figures = (
+        (
+            "active_developers",
+            "consolidation_compare",
+            "Active foundation-model developers by scenario",
+            "active developers (count)",
+            False,
+            "developers (count)",
+        ),
+        (
+            "market_size_bn_rmb_annualised",
+            "market_size_compare",
+            "Market size by scenario (China AIGC core market definition)",
+            "bn RMB per year (monthly revenue x 12, log scale)",
+            True,
+            "bn RMB per year",
+        ),
+        (
+            "compute_price_m_rmb_per_h100e_month",
+            "compute_price_compare",
+            "Compute price by scenario",
+            "M RMB per H100e-month",
+            False,
+            "M RMB per H100e-month",
+        ),
+        (
+            "cr3_users",
+            "cr3_users_compare",
+            "Top-three share of users by scenario",
+            "share (0-1)",
+            False,
+            "share (0-1)",
+        ),
+    )
     return [
         scenarios_figure(
             metrics,
-            "active_developers",
-            folder / "consolidation_compare.png",
-            "Active foundation-model developers by scenario",
-            "active developers (count)",
-        ),
-        scenarios_figure(
-            metrics,
-            "market_size_bn_rmb_annualised",
-            folder / "market_size_compare.png",
-            "Market size by scenario (China AIGC core market definition)",
-            "bn RMB per year (monthly revenue x 12, log scale)",
-            log=True,
-        ),
-        scenarios_figure(
-            metrics,
-            "compute_price_m_rmb_per_h100e_month",
-            folder / "compute_price_compare.png",
-            "Compute price by scenario",
-            "M RMB per H100e-month",
-        ),
-        scenarios_figure(
-            metrics,
-            "cr3_users",
-            folder / "cr3_users_compare.png",
-            "Top-three share of users by scenario",
-            "share (0-1)",
-        ),
+            column,
+            folder / f"{stem}.png",
+            title,
+            ylabel,
+            log=log,
+            reference=reference,
+            diff_label=f"difference, {unit}",
+        )
+        for column, stem, title, ylabel, log, unit in figures
     ]

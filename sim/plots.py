@@ -204,18 +204,65 @@ def concentration(metrics: pd.DataFrame, path: Path) -> Path:
     )
 
 
+def paired_differences(metrics: pd.DataFrame, column: str, reference: str) -> pd.DataFrame:
+    """``column`` of every other scenario minus the reference's, replication by replication and
+    month by month (replication ``i`` of every scenario shares its seed): rows of scenario,
+    replication, month and the difference (named ``column``)."""
+    keys = ["replication", "month"]
+    ref = metrics.loc[metrics["scenario"] == reference, [*keys, column]]
+    others = metrics.loc[metrics["scenario"] != reference, ["scenario", *keys, column]]
+    merged = others.merge(ref, on=keys, suffixes=("", "_ref"))
+    merged[column] = merged[column] - merged[f"{column}_ref"]
+    return merged[["scenario", *keys, column]]
+
+
 def scenarios_figure(
-    metrics: pd.DataFrame, column: str, path: Path, title: str, ylabel: str, log: bool = False
+    metrics: pd.DataFrame,
+    column: str,
+    path: Path,
+    title: str,
+    ylabel: str,
+    log: bool = False,
+    reference: str | None = None,
+    diff_label: str | None = None,
 ) -> Path:
-    """One metric for every scenario in ``metrics``, median and 10-90 % band each."""
-    fig, ax = _axes()
+    """One metric for every scenario in ``metrics``, median and 10-90 % band each; with a
+    ``reference``, a second panel shows each other scenario's paired difference to it (median
+    and 10-90 % across replications of the difference), where a policy's effect can be seen
+    even when the level bands overlap."""
+    names = list(dict.fromkeys(metrics["scenario"]))
+    colours = {name: f"C{i % 10}" for i, name in enumerate(names)}
+    paired = reference is not None and reference in names and len(names) > 1
+    if paired:
+        fig = Figure(figsize=(9, 7), layout="constrained")
+        ax, dax = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+    else:
+        fig, ax = _axes()
     data = metrics[metrics[column] > 0] if log else metrics
-    for i, (name, group) in enumerate(data.groupby("scenario", sort=False)):
-        _banded(ax, group, column, str(name), f"C{i % 10}")
+    for name, group in data.groupby("scenario", sort=False):
+        _banded(ax, group, column, str(name), colours[str(name)])
     if log:
         ax.set_yscale("log")
+        top = float(data[column].max()) if len(data) else 1.0
+        ax.set_ylim(bottom=max(top * 1e-4, ax.get_ylim()[0]))  # not decades of a few firms
     else:
         ax.set_ylim(bottom=0)
+    _mark_thin(
+        ax, thin_until(metrics[metrics["scenario"] == names[0]]), int(metrics["month"].min())
+    )
+    if paired:
+        diffs = paired_differences(metrics, column, str(reference))
+        for name, group in diffs.groupby("scenario", sort=False):
+            _banded(dax, group, column, f"{name} - {reference}", colours[str(name)])
+        dax.axhline(0, color="0.3", lw=1)
+        dax.set_ylabel(diff_label or f"difference to {reference}")
+        dax.legend(frameon=False, fontsize=8, loc="best")
+        dax.grid(alpha=0.3)
+        dax.set_title(
+            f"Paired difference to {reference} (same seeds): median and 10-90 % across "
+            "replications",
+            fontsize=9,
+        )
     return _finish(fig, ax, path, title, ylabel, {"loc": "best", "fontsize": 8}, *_who(metrics))
 
 

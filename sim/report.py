@@ -381,7 +381,6 @@ def _comparison_section(folder: Path, tmp: Path) -> dict[str, Any]:
     from sim.compare import comparison_figures
 
     res = load_tables(folder)
-    figs = comparison_figures(res.metrics, tmp)
     table = pd.read_csv(folder / "headline.csv")
     manifest = json.loads((folder / "manifest.json").read_text())
     # The reference: named by the manifest (older folders: the scenario with zero differences).
@@ -389,6 +388,7 @@ def _comparison_section(folder: Path, tmp: Path) -> dict[str, Any]:
     reference = manifest.get("reference") or (
         str(table.loc[zero, "scenario"].mode().iloc[0]) if zero.any() else "the reference"
     )
+    figs = comparison_figures(res.metrics, tmp, manifest.get("reference"))
     return {
         "kind": "comparison",
         "heading": "Comparison",

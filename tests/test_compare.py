@@ -125,3 +125,20 @@ def test_compare_bad_input_exits_2(tmp_path: Path, args: list[str], message: str
     assert res.exit_code == 2, res.output
     assert message in res.output and "Traceback" not in res.output
     assert not out.exists()
+
+
+def test_paired_differences_are_taken_replication_by_replication() -> None:
+    from sim.plots import paired_differences
+
+    rows = []
+    for scenario, shift in (("base", 0.0), ("policy", 1.0)):
+        for rep, luck in ((0, 10.0), (1, -10.0)):
+            for month in (0, 1):
+                rows.append(
+                    {"scenario": scenario, "replication": rep, "month": month,
+                     "x": 100 + luck + shift * (month + 1)}
+                )  # fmt: skip
+    d = paired_differences(pd.DataFrame(rows), "x", "base")
+    assert set(d["scenario"]) == {"policy"}
+    # The shared luck (+-10) cancels: the difference is the policy's effect alone.
+    assert d.sort_values(["replication", "month"])["x"].tolist() == [1.0, 2.0, 1.0, 2.0]

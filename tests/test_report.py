@@ -143,7 +143,7 @@ def test_report_of_a_comparison(tmp_path: Path) -> None:
         values = [float(v) for v in re.findall(r'data-value="([^"]+)"', html_row)]
         assert values == pytest.approx(row[numeric].astype(float).tolist(), nan_ok=True)
     assert "difference to low, paired" in page  # the reference, from the manifest
-    assert "<pre class=\"summary\">" in page  # the terminal summary, as written
+    assert '<pre class="summary">' in page  # the terminal summary, as written
 
 
 def test_plot_and_report_name_sweep_and_calibration_folders(tmp_path: Path) -> None:
