@@ -177,7 +177,7 @@ DeclareOpt = Annotated[
     typer.Option(
         "--declare",
         help="outcomes file declaring series of your own (declare: name -> expression over "
-        "metric columns, unit, definition, year rule); see scenarios/outcomes.yaml",
+        "metric columns, unit, definition, year rule); see scenarios/outcomes/examples.yaml",
     ),
 ]
 

@@ -155,7 +155,7 @@ def test_validate_recognises_sweep_and_calibration_files(tmp_path: Path) -> None
 def test_validate_recognises_an_outcomes_file(tmp_path: Path) -> None:
     from .conftest import SCENARIOS
 
-    res = runner.invoke(app, ["validate", str(SCENARIOS / "outcomes.yaml")])
+    res = runner.invoke(app, ["validate", str(SCENARIOS / "outcomes" / "examples.yaml")])
     assert res.exit_code == 0, res.output
     assert "outcomes file, declares independent_developers" in res.output
     bad = tmp_path / "mine.yaml"

@@ -265,7 +265,7 @@ def test_compare_reports_declared_outcomes_with_their_units(tmp_path) -> None:
             str(SCENARIOS / "baseline.yaml"),
             str(SCENARIOS / "vc_winter.yaml"),
             "--replications", "2", "--end", "2025-12", "--no-figures", "-q",
-            "--declare", str(SCENARIOS / "outcomes.yaml"),
+            "--declare", str(SCENARIOS / "outcomes" / "examples.yaml"),
             "--outcome", "independent_developers@2025-06",
             "--outcome", "public_money_per_developer@2024",
             "--out", str(out),
