@@ -674,6 +674,8 @@ def file_kind(path: Path) -> str:
         return "scenario"
     if "design" in raw:
         return "sweep"
+    if "levers" in raw or "discover" in raw or "optimise" in raw:
+        return "study"
     if "declare" in raw and not ({"parameters", "outcomes", "base"} & set(raw)):
         return "outcomes"
     if {"targets", "optimizer", "posterior", "out_of_sample_until"} & set(raw):
@@ -699,6 +701,17 @@ def _validate_one(f: Path) -> str:
             f"ok: {f} (sweep {spec.spec.name!r}, {spec.spec.design.kind} design, "
             f"{sw.n_runs(spec)} runs; outcomes: {', '.join(spec.outcome_names)})"
         )
+    if kind == "study":
+        from sim.study import load_study
+
+        study = load_study(f)
+        asks = " and ".join(q for q in ("discover", "optimise") if getattr(study.spec, q))
+        return (
+            f"ok: {f} (study {study.spec.name!r}: {len(study.uncertainty_paths)} uncertainties, "
+            f"{len(study.lever_paths)} levers; {asks}; outcomes: "
+            + ", ".join(o.name for o in study.outcomes)
+            + ")"
+        )
     if kind == "outcomes":
         from sim.declared import load_declarations
 
@@ -716,6 +729,158 @@ def _validate_one(f: Path) -> str:
 
     sc = load_scenario(f)
     return f"ok: {f} (scenario {sc.name!r}, {sc.n_months} months, {len(sc.roster)} named firms)"
+
+
+SchedulerOpt = Annotated[
+    str | None, typer.Option("--scheduler", help="Dask scheduler address, tcp://HOST:PORT")
+]
+DaskLocalOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--dask-local",
+        parser=_whole_number(1, 512),
+        help="start a Dask LocalCluster with this many workers",
+    ),
+]
+StudyOutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        "-o",
+        help="study folder (default: results/study-NAME; rerunning the same command resumes it)",
+    ),
+]
+
+
+def _study_setup(file: Path, out: Path | None, scheduler: str | None, dask_local: int | None):
+    """Load a study and check its folder and executor options (before any work)."""
+    from sim.study import load_study
+
+    if scheduler is not None and dask_local:
+        _fail("give either --scheduler or --dask-local, not both")
+    if out is not None:
+        _check_out(out, resume=True)
+    if scheduler is not None:
+        _check_scheduler(scheduler)
+    study = load_study(file)
+    folder = out or Path("results") / f"study-{study.spec.name}"
+    _check_out(folder, resume=True)
+    return study, folder
+
+
+@app.command()
+@input_errors_exit_2
+def discover(
+    file: Annotated[Path, typer.Argument(help="study YAML file with a discover: block")],
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    dask_local: DaskLocalOpt = None,
+    out: StudyOutOpt = None,
+    experiments: Annotated[
+        int | None,
+        typer.Option(
+            "--experiments",
+            parser=_whole_number(8, 10**7),
+            help="override the study's number of Latin-hypercube points",
+        ),
+    ] = None,
+    max_runs: Annotated[
+        int | None,
+        typer.Option(
+            "--max-runs",
+            parser=_whole_number(1, 10**12),
+            help="most runs the experiment may schedule (default: 20000)",
+        ),
+    ] = None,
+    figures: FiguresOpt = True,
+    quiet: QuietOpt = False,
+) -> None:
+    """Scenario discovery: where in uncertainties x levers does a condition hold? (PRIM)"""
+    from sim import study as st
+    from sim import sweep as sw
+    from sim.executor import make_executor
+
+    study, folder = _study_setup(file, out, scheduler, dask_local)
+    if study.spec.discover is None:
+        raise InputError(str(file), "discover", "this study has no discover: block")
+    if experiments is not None:
+        study.spec.discover.experiments = experiments
+    total = study.spec.discover.experiments * study.spec.replications
+    limit = sw.DEFAULT_MAX_RUNS if max_runs is None else max_runs
+    if total > limit:
+        raise InputError(
+            str(file),
+            "discover.experiments",
+            f"{total:,} runs, more than the limit of {limit:,}; allow it with --max-runs {total}",
+        )
+    sweep, jobs = st.experiment(study)
+    done = len(sw.RunStore.stored(folder) & {j.key for j in jobs})
+    n_workers = dask_local or min(workers or default_workers(total), max(total, 1))
+    executor = make_executor(n_workers, scheduler=scheduler, dask_local=dask_local)
+    started = datetime.now(UTC)
+    try:
+        table = _with_progress(
+            f"{study.spec.name}: experiment",
+            total - done,
+            quiet,
+            lambda tick: sw.run_sweep(
+                sweep, folder, executor, on_done=lambda: tick(0), all_jobs=jobs
+            ),
+        )
+    finally:
+        executor.close()
+    finished = datetime.now(UTC)
+    extra = {"runs": total, "reused_runs": done, "workers": n_workers, "command": _command_line()}
+    text = st.write_discovery(study, folder, table, started, finished, extra, figures)
+    typer.echo(text)
+    typer.echo(f"Results: {folder / 'discovery'}")
+
+
+@app.command()
+@input_errors_exit_2
+def optimise(
+    file: Annotated[Path, typer.Argument(help="study YAML file with an optimise: block")],
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    dask_local: DaskLocalOpt = None,
+    out: StudyOutOpt = None,
+    figures: FiguresOpt = True,
+    quiet: QuietOpt = False,
+) -> None:
+    """Policy search: lever settings that trade the study's objectives off best (NSGA-II)."""
+    from sim import study as st
+    from sim.executor import make_executor
+
+    study, folder = _study_setup(file, out, scheduler, dask_local)
+    o = study.spec.optimise
+    if o is None:
+        raise InputError(str(file), "optimise", "this study has no optimise: block")
+    per_trial = o.scenarios * study.spec.replications
+    n_workers = dask_local or min(workers or default_workers(per_trial), max(per_trial, 1))
+    executor = make_executor(n_workers, scheduler=scheduler, dask_local=dask_local)
+    started = datetime.now(UTC)
+    done = len(st.read_log(folder / "optimise" / st.TRIALS_FILE))
+    try:
+        trials = _with_progress(
+            f"{study.spec.name}: trials",
+            max(o.trials - done, 0),
+            quiet,
+            lambda tick: st.search(
+                study, folder / "optimise", executor, on_trial=tick, store=folder
+            ),
+        )
+    finally:
+        executor.close()
+    finished = datetime.now(UTC)
+    extra = {
+        "trials": len(trials),
+        "reused_trials": done,
+        "workers": n_workers,
+        "command": _command_line(),
+    }
+    text = st.write_search(study, folder, trials, started, finished, extra, figures)
+    typer.echo(text)
+    typer.echo(f"Results: {folder / 'optimise'}")
 
 
 @app.command()

@@ -123,28 +123,27 @@ def check_parameter(
     path: str,
     probes: dict[str, list[float]],
     build: Callable[[dict[str, float]], Scenario],
+    key: str = "parameters",
 ) -> None:
     """Check that ``parameters[index].path`` names a number and that every probe value (e.g. both
     ends of a range) gives a valid scenario; messages name the file and the key."""
     try:
         numeric, type_name = schema_field(path)
     except KeyError as exc:
-        raise InputError(
-            _display(file), f"parameters[{index}].path", str(exc).strip("'\"")
-        ) from None
+        raise InputError(_display(file), f"{key}[{index}].path", str(exc).strip("'\"")) from None
     if not numeric:
         raise InputError(
             _display(file),
-            f"parameters[{index}].path",
+            f"{key}[{index}].path",
             f"{path} is a {type_name}, not a number; only numbers can vary",
         )
-    for key, values in probes.items():
+    for probe, values in probes.items():
         for value in values:
             try:
                 build({path: value})
             except InputError as exc:
                 raise InputError(
                     _display(file),
-                    f"parameters[{index}].{key}",
+                    f"{key}[{index}].{probe}",
                     f"{value!r} is not allowed for {path}: {exc.message}",
                 ) from None

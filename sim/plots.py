@@ -711,3 +711,110 @@ def posterior_pairs(parameters: list, particles: pd.DataFrame, path: Path) -> Pa
     fig.suptitle("Posterior (ABC-SMC): marginals against the flat prior (dashed) and pairs")
     fig.savefig(path, dpi=110)
     return path
+
+
+def peeling_tradeoff(
+    trajectory: pd.DataFrame,
+    chosen: int,
+    path: Path,
+    condition: str,
+    final: tuple[float, float] | None = None,
+) -> Path:
+    """PRIM's peeling trajectory: coverage against density, coloured by restricted dimensions;
+    the peeled box chosen and (``final``: coverage, density) the box after dropping restrictions
+    that do not beat chance."""
+    fig, ax = _axes()
+    points = ax.scatter(
+        trajectory["coverage"],
+        trajectory["density"],
+        c=trajectory["res_dim"],
+        cmap="viridis",
+        s=18,
+    )
+    ax.plot(trajectory["coverage"], trajectory["density"], color="0.7", lw=0.8, zorder=0)
+    row = trajectory.loc[chosen]
+    ax.scatter(
+        [row["coverage"]],
+        [row["density"]],
+        s=160,
+        facecolors="none",
+        edgecolors="red",
+        lw=2,
+        label=f"box {chosen}, as peeled",
+    )
+    if final is not None:
+        ax.scatter(
+            [final[0]],
+            [final[1]],
+            marker="*",
+            s=220,
+            color="red",
+            label="the box reported (weak restrictions dropped)",
+        )
+    fig.colorbar(points, ax=ax, label="restricted dimensions")
+    ax.set_xlabel("coverage (share of the runs where the condition holds that lie in the box)")
+    ax.set_ylabel("density (share of runs in the box where it holds)")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.legend(frameon=False, loc="lower left")
+    ax.grid(alpha=0.3)
+    ax.set_title(f"Peeling trajectory: {condition}", fontsize=10)
+    _caption(
+        fig,
+        "Each point is a box PRIM peeled, from the whole input space (coverage 1) "
+        "towards smaller, denser boxes.",
+    )
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def box_limits(box: pd.DataFrame, path: Path, text: str) -> Path:
+    """Each dimension's drawn range (grey) and the box's limits within it (blue: restricted)."""
+    fig = Figure(figsize=(9, 1.2 + 0.45 * len(box)), layout="constrained")
+    ax = fig.add_subplot()
+    for i, r in enumerate(box.itertuples(index=False)):
+        span = r.range_high - r.range_low
+        lo = (r.low - r.range_low) / span if span else 0.0
+        hi = (r.high - r.range_low) / span if span else 1.0
+        ax.barh(i, 1.0, left=0.0, color="0.9", height=0.6)
+        ax.barh(i, hi - lo, left=lo, color="#1f77b4" if r.restricted else "#9ecae1", height=0.6)
+        ax.text(
+            1.01,
+            i,
+            f"{r.low:.3g} to {r.high:.3g}  (of {r.range_low:.3g} to {r.range_high:.3g})",
+            va="center",
+            fontsize=7,
+        )
+    ax.set_yticks(
+        range(len(box)), [f"{r.dimension} [{r.kind}]" for r in box.itertuples()], fontsize=8
+    )
+    ax.set_xlim(0, 1.8)
+    ax.set_xticks([0, 0.5, 1], ["low end", "middle", "high end"])
+    ax.invert_yaxis()
+    ax.set_title("The box within each dimension's drawn range (dark: restricted)", fontsize=10)
+    _caption(fig, text)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def pareto_front(
+    trials: pd.DataFrame, objectives: list[tuple[str, str, int]], path: Path, caption: str
+) -> Path:
+    """Every pair of objectives: all candidates, the Pareto front highlighted."""
+    pairs = [(a, b) for i, a in enumerate(objectives) for b in objectives[i + 1 :]] or [
+        (objectives[0], objectives[0])
+    ]
+    fig = Figure(figsize=(5.5 * len(pairs), 4.8), layout="constrained")
+    axes = fig.subplots(1, len(pairs), squeeze=False)[0]
+    front = trials[trials["pareto"]]
+    for ax, (a, b) in zip(axes, pairs, strict=True):
+        ax.scatter(trials[a[0]], trials[b[0]], s=14, color="0.65", label="candidates")
+        ax.scatter(front[a[0]], front[b[0]], s=30, color="C3", label="Pareto front")
+        ax.set_xlabel(f"{a[1]} ({'max' if a[2] > 0 else 'min'})", fontsize=8)
+        ax.set_ylabel(f"{b[1]} ({'max' if b[2] > 0 else 'min'})", fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0].legend(frameon=False, fontsize=8)
+    fig.suptitle("Policy search: objectives of every candidate")
+    _caption(fig, caption)
+    fig.savefig(path, dpi=120)
+    return path

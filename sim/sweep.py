@@ -311,11 +311,17 @@ def run_key(scenario_json: str, seed: int) -> str:
 
 def jobs(sweep: Sweep) -> list[Job]:
     """All runs of the sweep, in (point, replication) order."""
+    return jobs_for_points(sweep, design_points(sweep))
+
+
+def jobs_for_points(sweep: Sweep, points: pd.DataFrame) -> list[Job]:
+    """Runs of the given ``points`` (one row per point, indexed by point id, one column per key
+    path), each with the sweep's replications and seeds, in (point, replication) order."""
     from sim.rng import replication_seeds
 
     seeds = replication_seeds(sweep.spec.seed, sweep.spec.replications)
     out = []
-    for point, row in design_points(sweep).iterrows():
+    for point, row in points.iterrows():
         values = {k: float(v) for k, v in row.items()}
         sc = _point_scenario(sweep, values).model_copy(update={"name": sweep.spec.name})
         text = canonical_json(sc)
