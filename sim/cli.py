@@ -907,11 +907,20 @@ def validate(
 def bench(
     quick: Annotated[bool, typer.Option(help="small scales and fewer repeats")] = False,
     write: Annotated[bool, typer.Option(help="write docs/performance.md")] = False,
+    study: Annotated[
+        bool, typer.Option(help="also the 10,000-run study discovery (about ten minutes)")
+    ] = False,
 ) -> None:
     """Benchmark the model: one JSON line per case (numbers only, never a pass or fail)."""
     from sim.bench import main as bench_main
 
-    bench_main([*(["--quick"] if quick else []), *(["--write"] if write else [])])
+    bench_main(
+        [
+            *(["--quick"] if quick else []),
+            *(["--write"] if write else []),
+            *(["--study"] if study else []),
+        ]
+    )
 
 
 @app.command()

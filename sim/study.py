@@ -54,8 +54,9 @@ class StudyParameter(Strict):
     """One dimension: a key path into the scenario and its range."""
 
     path: str = F(desc="dotted key path into the scenario, e.g. policy.subsidy_scale")
-    range: list[float] | Literal["posterior"] = F(
-        desc="[low, high], or posterior: the 5-95 % range of the study's posterior sample"
+    range: list[float] | Literal["posterior", "schema"] = F(
+        desc="[low, high]; posterior: the 5-95 % range of the study's posterior sample; schema: "
+        "the field's own bounds (both must be finite)"
     )
     integer: bool = F(False, desc="round drawn values to whole numbers (e.g. months)")
 
@@ -256,6 +257,31 @@ def _posterior_range(file: Path, spec: StudySpec, path: str, where: str) -> tupl
     return lo, hi
 
 
+def _schema_range(file: Path, path: str, where: str) -> tuple[float, float]:
+    """The schema's bounds of the field at ``path`` (``ge``/``gt`` and ``le``/``lt``)."""
+    from sim.params import field_at
+
+    try:
+        info = field_at(path)
+    except KeyError as exc:
+        raise InputError(_display(file), where.replace(".range", ".path"), str(exc)) from None
+    lo = hi = None
+    for m in info.metadata if info is not None else []:
+        if hasattr(m, "ge"):
+            lo = m.ge
+        elif hasattr(m, "gt"):  # exclusive: the next number up
+            lo = float(np.nextafter(m.gt, np.inf))
+        if hasattr(m, "le"):
+            hi = m.le
+        elif hasattr(m, "lt"):
+            hi = float(np.nextafter(m.lt, -np.inf))
+    if lo is None or hi is None or not np.isfinite([lo, hi]).all():
+        raise InputError(
+            _display(file), where, f"the schema gives {path} no finite range; write [low, high]"
+        )
+    return float(lo), float(hi)
+
+
 def parse_condition(
     text: str, n_months: int, file: str, declared: dict[str, Declaration]
 ) -> list[tuple[Outcome, str, float]]:
@@ -293,11 +319,12 @@ def load_study(path: str | Path) -> Study:
     for group in ("uncertainties", "levers"):
         for i, p in enumerate(getattr(spec, group)):
             where = f"{group}[{i}].range"
-            lo_hi = (
-                _posterior_range(path, spec, p.path, where)
-                if p.range == "posterior"
-                else (float(p.range[0]), float(p.range[1]))
-            )
+            if p.range == "posterior":
+                lo_hi = _posterior_range(path, spec, p.path, where)
+            elif p.range == "schema":
+                lo_hi = _schema_range(path, p.path, where)
+            else:
+                lo_hi = (float(p.range[0]), float(p.range[1]))
             ranges[p.path] = lo_hi
     integer = {p.path for p in [*spec.uncertainties, *spec.levers] if p.integer}
     study = Study(spec, path, base_raw, declared, ranges, integer)

@@ -240,3 +240,27 @@ def test_a_study_needs_a_question_and_validate_names_it(tmp_path: Path) -> None:
     ok = runner.invoke(app, ["validate", str(write_study(tmp_path, TINY, "ok.yaml"))])
     assert ok.exit_code == 0
     assert "study 'tiny': 1 uncertainties, 3 levers; discover and optimise" in ok.output
+
+
+def test_ranges_from_the_posterior_and_from_the_schema(tmp_path: Path) -> None:
+    posterior = Path(__file__).resolve().parent.parent / "calibration" / "posterior.parquet"
+    body = (
+        TINY.replace("seed: 2", f"seed: 2\nposterior: {posterior}")
+        .replace(
+            "talent.frontier_pool_2021_people, range: [2000, 8000]",
+            "demand.demand_scale, range: posterior",
+        )
+        .replace("policy.subsidy_scale, range: [0, 3]", "policy.subsidy_scale, range: schema")
+    )
+    study = st.load_study(write_study(tmp_path, body))
+    assert study.ranges["policy.subsidy_scale"] == (0.0, 10.0)  # the schema's ge=0, le=10
+    post = pd.read_parquet(posterior).sort_values("demand.demand_scale")
+    cum = post["weight"].cumsum() / post["weight"].sum()
+    values = post["demand.demand_scale"].to_numpy()
+    expected = (values[np.searchsorted(cum, 0.05)], values[np.searchsorted(cum, 0.95)])
+    assert study.ranges["demand.demand_scale"] == pytest.approx(expected)
+    bad = body.replace(
+        "demand.demand_scale, range: posterior", "demand.spend_scal, range: posterior"
+    )
+    res = runner.invoke(app, ["validate", str(write_study(tmp_path, bad, "bad.yaml"))])
+    assert res.exit_code == 2 and "uncertainties[0].range" in res.output
