@@ -23,7 +23,7 @@ from .conftest import ROOT
 runner = CliRunner()
 SHIPPED = ROOT / "scenarios"
 FUZZ = settings(
-    max_examples=40,
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "40")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -158,6 +158,22 @@ def test_mutated_sweep_files_dry_run_or_exit_2(data: st.DataObject, name: str) -
         before = files_of(folder)
         check(*run_in(folder, ["sweep", f"scenarios/{name}", "--dry-run", "--out", "out"]))
         assert files_of(folder) == before  # a dry run writes nothing at all
+    finally:
+        shutil.rmtree(folder)
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_study_files_validate_or_exit_2(data: st.DataObject) -> None:
+    """A study file with random damage (also in its declare: and condition) validates or exits 2
+    with one message; validating writes nothing."""
+    folder = fresh_copy()
+    try:
+        target = folder / "scenarios" / "studies" / "independents.yaml"
+        target.write_text(mutate(target.read_text(encoding="utf-8"), data), encoding="utf-8")
+        before = files_of(folder)
+        check(*run_in(folder, ["validate", "scenarios/studies/independents.yaml"]))
+        assert files_of(folder) == before
     finally:
         shutil.rmtree(folder)
 
