@@ -323,36 +323,13 @@ def compare(
     declare: DeclareOpt = None,
 ) -> None:
     """Run several scenarios with common random numbers; compare headline outcomes."""
-    import pandas as pd
-
     from sim import compare as cmp
-    from sim import runner, summary
-    from sim.declared import load_declarations
+    from sim import runner
     from sim.executor import make_executor
-    from sim.outcomes import parse_outcomes, standard_outcomes
-    from sim.scenario import load_scenario
 
-    if len(scenarios) < 2:
-        _fail("compare needs at least two scenario files")
-    if end is not None and not end.strip():
-        _fail("--end: empty; give the last month as YYYY-MM")
-    if reference is not None and not reference.strip():
-        _fail("--reference: empty; give a scenario name")
     if out is not None:
         _check_out(out)
-    overrides = {"end": end} if end is not None else None
-    scs = [load_scenario(p, overrides, "--end") for p in scenarios]
-    files = [str(p) for p in scenarios]
-    cmp.check_distinct(scs, files)
-    ref = scs[0].name if reference is None else reference
-    if ref not in {sc.name for sc in scs}:
-        _fail(
-            f"--reference {ref[:60]!r} is not among the scenarios: "
-            + ", ".join(s.name for s in scs)
-        )
-    series = load_declarations(declare) if declare is not None else {}
-    horizon = min(sc.n_months for sc in scs)
-    extra = parse_outcomes(outcome or [], horizon, None, "--outcome", series)
+    scs, files, ref, extra = cmp.load_comparison(scenarios, end, reference, declare, outcome or [])
     n = replications or scs[0].replications
     root = scs[0].seed if seed is None else seed
     draws, spread = _posterior_draws(posterior, n, root, scs)
@@ -372,33 +349,10 @@ def compare(
             ),
         )
     finished = datetime.now(UTC)
-    standard = standard_outcomes(int(result.metrics["month"].max()) + 1)
-    declared = standard + [o for o in extra if o.name not in {s.name for s in standard}]
-    outcomes = summary.replication_outcomes(result.metrics, result.events, declared)
-    table = cmp.headline_table(outcomes, ref, declared)
-    definitions = pd.DataFrame(
-        [{"outcome": o.name, "unit": o.unit, "definition": o.definition} for o in declared]
-    )
-    text = cmp.format_comparison(table, ref, n, spread, extra=extra)
     prov = runner.manifest(scs, files, root, seeds, n_workers, started, finished, _command_line())
     prov["posterior"] = None if posterior is None else {"file": str(posterior), "draws": draws}
     prov["reference"] = ref
-    runner.write_results(
-        out_dir,
-        lambda folder: runner.save_run(
-            folder,
-            result,
-            scs,
-            prov,
-            text,
-            figures=(lambda d: cmp.comparison_figures(result.metrics, d, ref)) if figures else None,
-            extra_tables={
-                "outcomes": outcomes,
-                "headline": table,
-                "outcomes_defined": definitions,
-            },
-        ),
-    )
+    text = cmp.write_comparison(result, scs, prov, extra, spread, out_dir, figures)
     typer.echo(text)
     typer.echo(
         f"Results: {out_dir} ({total} runs in {prov['duration_s']:.1f} s, "
@@ -644,7 +598,9 @@ def plot(
     if list_figures or not figure:
         kind = folder_kind(folder)
         if kind != "run":  # say what the folder holds rather than list figures it cannot redraw
-            drawn = sorted(p.name for p in folder.rglob("figures/*.png"))
+            drawn = sorted(
+                str(p.relative_to(folder)) for p in folder.rglob("*.png") if "runs" not in p.parts
+            )
             typer.echo(
                 f"{folder} is a {kind} folder: plot redraws run figures only. Its figures, drawn "
                 f"when it was made ({len(drawn)}): {', '.join(drawn) or 'none'}; "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -228,3 +229,82 @@ def comparison_figures(
         )
         for column, stem, title, ylabel, log, unit in figures
     ]
+
+
+def load_comparison(
+    paths: Sequence[Path],
+    end: str | None,
+    reference: str | None,
+    declare: Path | None,
+    outcome_names: Sequence[str],
+) -> tuple[list[Scenario], list[str], str, list[Outcome]]:
+    """Check a comparison's inputs before any run: the scenarios (distinct names, ``end``
+    applied), the reference among them, and the extra outcomes (``--outcome``, with series from
+    ``--declare``). Every problem is an ``InputError`` (exit 2)."""
+    from sim.declared import load_declarations
+    from sim.outcomes import parse_outcomes
+    from sim.scenario import load_scenario
+
+    if len(paths) < 2:
+        raise InputError(None, None, "compare needs at least two scenario files")
+    if end is not None and not end.strip():
+        raise InputError(None, "--end", "empty; give the last month as YYYY-MM")
+    if reference is not None and not reference.strip():
+        raise InputError(None, "--reference", "empty; give a scenario name")
+    overrides = {"end": end} if end is not None else None
+    scenarios = [load_scenario(p, overrides, "--end") for p in paths]
+    files = [str(p) for p in paths]
+    check_distinct(scenarios, files)
+    ref = scenarios[0].name if reference is None else reference
+    if ref not in {sc.name for sc in scenarios}:
+        raise InputError(
+            None,
+            "--reference",
+            f"{ref[:60]!r} is not among the scenarios: " + ", ".join(s.name for s in scenarios),
+        )
+    series = load_declarations(declare) if declare is not None else {}
+    horizon = min(sc.n_months for sc in scenarios)
+    extra = parse_outcomes(outcome_names, horizon, None, "--outcome", series)
+    return scenarios, files, ref, extra
+
+
+def write_comparison(
+    result: Any,
+    scenarios: list[Scenario],
+    prov: dict[str, Any],
+    extra: Sequence[Outcome],
+    spread: str,
+    out_dir: Path,
+    figures: bool,
+) -> str:
+    """The comparison's outcome tables, text, figures and files (one atomic results folder);
+    returns the text. ``prov`` is the manifest and names the reference."""
+    from sim import runner, summary
+    from sim.outcomes import standard_outcomes
+
+    ref = prov["reference"]
+    standard = standard_outcomes(int(result.metrics["month"].max()) + 1)
+    declared = standard + [o for o in extra if o.name not in {s.name for s in standard}]
+    outcomes = summary.replication_outcomes(result.metrics, result.events, declared)
+    table = headline_table(outcomes, ref, declared)
+    definitions = pd.DataFrame(
+        [{"outcome": o.name, "unit": o.unit, "definition": o.definition} for o in declared]
+    )
+    text = format_comparison(table, ref, prov["replications"], spread, extra=extra)
+    runner.write_results(
+        out_dir,
+        lambda folder: runner.save_run(
+            folder,
+            result,
+            scenarios,
+            prov,
+            text,
+            figures=(lambda d: comparison_figures(result.metrics, d, ref)) if figures else None,
+            extra_tables={
+                "outcomes": outcomes,
+                "headline": table,
+                "outcomes_defined": definitions,
+            },
+        ),
+    )
+    return text

@@ -253,20 +253,22 @@ RUN_FIGURES: dict[str, FigureSpec] = {
 
 
 def folder_kind(folder: Path) -> str:
-    """'run', 'comparison', 'sweep' or 'calibration', from what the folder holds.
+    """'run', 'comparison', 'sweep', 'calibration' or 'study', from what the folder holds.
 
     A sweep folder whose runs have not all finished (``runs/`` but no ``outcomes.parquet``) and a
     calibration folder are named as such, with what to do, rather than as "not a results folder".
     """
     folder = Path(folder)
+    if any((folder / q / "summary.txt").is_file() for q in ("discovery", "optimise")):
+        return "study"
     if (folder / "sweep.resolved.yaml").is_file() and (folder / "outcomes.parquet").is_file():
         return "sweep"
     if (folder / "runs").is_dir() and not (folder / "metrics.parquet").is_file():
         raise InputError(
             str(folder),
             None,
-            "a sweep folder whose sweep has not finished (runs/ but no outcomes.parquet); "
-            "rerun the same genai-sim sweep command to complete it",
+            "a sweep or study folder whose runs have not finished (runs/ but no outcomes.parquet "
+            "or discovery/optimise summary); rerun the same genai-sim command to complete it",
         )
     if (folder / "report" / "report.md").is_file() or (folder / "study.db").is_file():
         return "calibration"
@@ -291,6 +293,7 @@ def plot_figure(folder: Path, name: str, out: Path) -> Path:
             "sweep": "its figures are in figures/ (heatmaps, sensitivity, selected curves)",
             "comparison": "its figures are in figures/",
             "calibration": "its figures are in report/figures/ (fit, profiles, posterior)",
+            "study": "its figures are in discovery/ and optimise/",
         }[kind]
         raise InputError(
             str(folder),
@@ -452,6 +455,75 @@ def _calibration_section(folder: Path) -> dict[str, Any]:
     }
 
 
+def _study_section(folder: Path) -> dict[str, Any]:
+    """A study folder: discovery (summary, box, trajectory and box figures) and policy search
+    (summary, Pareto front, robustness, figure), whichever were run."""
+    parts: list[str] = []
+    figures: list[dict[str, str]] = []
+    tables: list[dict[str, Any]] = []
+    disc, opt = folder / "discovery", folder / "optimise"
+    if (disc / "summary.txt").is_file():
+        parts.append((disc / "summary.txt").read_text())
+        for name, caption in (
+            ("tradeoff", "PRIM's peeling trajectory: coverage against density; the box reported"),
+            ("box", "The box within each dimension's drawn range"),
+        ):
+            if (disc / f"{name}.png").is_file():
+                figures.append(_figure(disc / f"{name}.png", caption, f"fig-study-{name}"))
+        box = pd.read_csv(disc / "box.csv")
+        tables.append(
+            _table(
+                box,
+                "Scenario discovery: the box",
+                "From discovery/box.csv: each dimension's limits in the box, the range it was "
+                "drawn over, PRIM's quasi-p-value, and whether a restriction was dropped.",
+                {
+                    "dimension": "dimension",
+                    "kind": "kind",
+                    "restricted": "restricted",
+                    "low": "box low",
+                    "high": "box high",
+                    "range_low": "drawn from",
+                    "range_high": "drawn to",
+                    "qp_value": "quasi-p",
+                    "dropped": "dropped",
+                },
+                "box",
+            )
+        )
+    if (opt / "summary.txt").is_file():
+        parts.append((opt / "summary.txt").read_text())
+        if (opt / "pareto.png").is_file():
+            figures.append(
+                _figure(
+                    opt / "pareto.png",
+                    "Policy search: objectives of every candidate, Pareto front highlighted",
+                    "fig-study-pareto",
+                )
+            )
+        robust = pd.read_csv(opt / "robustness.csv")
+        if len(robust):
+            tables.append(
+                _table(
+                    robust,
+                    "Policy search: robustness of the Pareto front",
+                    "From optimise/robustness.csv: each front candidate's outcome across the "
+                    "uncertainty draws (worst and 10th percentile in the objective's direction).",
+                    {c: c.replace("_", " ") for c in robust.columns},
+                    "robustness",
+                )
+            )
+    return {
+        "kind": "study",
+        "heading": f"Study: {folder.name}",
+        "summary": "\n".join(parts),
+        "summary_id": None,
+        "figures": figures,
+        "tables": tables,
+        "details": [],
+    }
+
+
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;
 margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
@@ -495,6 +567,8 @@ def build_report(folders: list[Path], out: Path) -> Path:
                 sections.append(_comparison_section(folder, tmp))
             elif kind == "calibration":
                 sections.append(_calibration_section(folder))
+            elif kind == "study":
+                sections.append(_study_section(folder))
             else:
                 sections.append(_sweep_section(folder))
         doc = render("genai-market-sim report: " + ", ".join(f.name for f in folders), sections)

@@ -150,7 +150,7 @@ def test_plot_and_report_name_sweep_and_calibration_folders(tmp_path: Path) -> N
     sweep = tmp_path / "sweep-x"
     (sweep / "runs").mkdir(parents=True)
     res = runner.invoke(app, ["plot", str(sweep), "--figure", "survival"])
-    assert res.exit_code == 2 and "sweep has not finished" in res.output
+    assert res.exit_code == 2 and "runs have not finished" in res.output
     assert "Traceback" not in res.output
     (sweep / "sweep.resolved.yaml").write_text("name: x\n")
     (sweep / "outcomes.parquet").write_bytes(b"")

@@ -4,6 +4,7 @@ the model's discovery finds its own mechanism, and bad study files exit 2 naming
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -168,6 +169,22 @@ def test_the_model_s_discovery_finds_the_hype_mechanism_and_resumes(tmp_path: Pa
     assert (dask / "discovery" / "box.csv").read_text() == (
         out / "discovery" / "box.csv"
     ).read_text()
+    # The search shares the study's run store; the report shows both, tables as on disk.
+    res = runner.invoke(app, ["optimise", str(study), "--out", str(out), "-q"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["report", str(out), "--out", str(tmp_path / "r.html")])
+    assert res.exit_code == 0, res.output
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "<h2>Study: out</h2>" in page and 'id="fig-study-box"' in page
+    assert 'id="fig-study-pareto"' in page and "robustness" in page
+    body = re.search(r'<table class="box">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
+    rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    disk = pd.read_csv(out / "discovery" / "box.csv")
+    assert len(rows) == len(disk)
+    for html_row, rec in zip(rows, disk.to_dict("records"), strict=True):
+        assert re.findall(r"<td[^>]*>(.*?)</td>", html_row)[0] == rec["dimension"]
+        values = [float(v) for v in re.findall(r'data-value="([^"]+)"', html_row)]
+        assert values[:2] == pytest.approx([rec["low"], rec["high"]])
 
 
 def test_a_killed_optimise_resumes_to_the_same_trials(tmp_path: Path) -> None:
