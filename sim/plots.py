@@ -155,7 +155,6 @@ def market_size(metrics: pd.DataFrame, path: Path) -> Path:
     # The first months' few-firm revenues would stretch the log axis over decades of nothing.
     top = float(band(pos, "market_size_bn_rmb_annualised")["p90"].max()) if len(pos) else 1.0
     ax.set_ylim(bottom=max(top * 1e-4, ax.get_ylim()[0]))
-    _mark_thin(ax, thin_until(metrics), int(metrics["month"].min()))
     return _finish(
         fig,
         ax,
@@ -247,9 +246,9 @@ def scenarios_figure(
         ax.set_ylim(bottom=max(top * 1e-4, ax.get_ylim()[0]))  # not decades of a few firms
     else:
         ax.set_ylim(bottom=0)
-    _mark_thin(
-        ax, thin_until(metrics[metrics["scenario"] == names[0]]), int(metrics["month"].min())
-    )
+    if column.startswith(("cr3", "hhi")):  # shares of one or two firms say nothing
+        first = metrics[metrics["scenario"] == names[0]]
+        _mark_thin(ax, thin_until(first), int(metrics["month"].min()))
     if paired:
         diffs = paired_differences(metrics, column, str(reference))
         for name, group in diffs.groupby("scenario", sort=False):
