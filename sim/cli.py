@@ -842,10 +842,11 @@ def optimise(
 @app.command()
 def validate(
     files: Annotated[
-        list[Path], typer.Argument(help="scenario, sweep or calibration YAML files to check")
+        list[Path],
+        typer.Argument(help="scenario, sweep, calibration, outcomes or study YAML files to check"),
     ],
 ) -> None:
-    """Check scenario, sweep and calibration files without running them (each by its schema)."""
+    """Check scenario, sweep, calibration, outcomes and study files without running them."""
     failed = 0
     for f in files:
         try:
