@@ -721,6 +721,17 @@ def _study_setup(file: Path, out: Path | None, scheduler: str | None, dask_local
     study = load_study(file)
     folder = out or Path("results") / f"study-{study.spec.name}"
     _check_out(folder, resume=True)
+    # Resume only a study folder: refuse a non-empty folder holding anything else.
+    mine = {"runs", "discovery", "optimise"}
+    if folder.is_dir():
+        foreign = [p.name for p in folder.iterdir() if p.name not in mine and p.name[0] != "."]
+        if foreign:
+            raise InputError(
+                f"--out {folder}",
+                None,
+                f"holds {', '.join(sorted(foreign)[:5])}, not a study's runs/, discovery/ or "
+                "optimise/; choose a new or empty folder",
+            )
     return study, folder
 
 
@@ -800,22 +811,47 @@ def optimise(
     scheduler: SchedulerOpt = None,
     dask_local: DaskLocalOpt = None,
     out: StudyOutOpt = None,
+    max_runs: Annotated[
+        int | None,
+        typer.Option(
+            "--max-runs",
+            parser=_whole_number(1, 10**12),
+            help="most runs the search may schedule (default: 20000)",
+        ),
+    ] = None,
     figures: FiguresOpt = True,
     quiet: QuietOpt = False,
 ) -> None:
     """Policy search: lever settings that trade the study's objectives off best (NSGA-II)."""
     from sim import study as st
+    from sim import sweep as sw
     from sim.executor import make_executor
 
     study, folder = _study_setup(file, out, scheduler, dask_local)
     o = study.spec.optimise
     if o is None:
         raise InputError(str(file), "optimise", "this study has no optimise: block")
-    per_trial = o.scenarios * study.spec.replications
+    per_trial = (o.scenarios if study.uncertainty_paths else 1) * study.spec.replications
+    limit = sw.DEFAULT_MAX_RUNS if max_runs is None else max_runs
+    if per_trial * o.trials > limit:
+        raise InputError(
+            str(file),
+            "optimise.trials",
+            f"{o.trials:,} trials x {per_trial:,} runs = {o.trials * per_trial:,} runs, more than "
+            f"the limit of {limit:,}; allow it with --max-runs {o.trials * per_trial}",
+        )
     n_workers = dask_local or min(workers or default_workers(per_trial), max(per_trial, 1))
     executor = make_executor(n_workers, scheduler=scheduler, dask_local=dask_local)
     started = datetime.now(UTC)
-    done = len(st.read_log(folder / "optimise" / st.TRIALS_FILE))
+    levers = {p: st.Dimension(*study.ranges[p], p in study.integer) for p in study.lever_paths}
+    done = len(  # checks the log against this study before any work
+        st.read_log(
+            folder / "optimise" / st.TRIALS_FILE,
+            levers,
+            len(study.objectives),
+            st.search_fingerprint(study),
+        )
+    )
     try:
         trials = _with_progress(
             f"{study.spec.name}: trials",

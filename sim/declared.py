@@ -47,6 +47,8 @@ MAX_EXPRESSION = 400
 """Longest expression accepted, in characters."""
 MAX_DECLARED = 64
 """Most outcomes one block may declare."""
+MAX_DEPTH = 150
+"""Deepest expression tree accepted (``a + b + c`` nests one level per term)."""
 NAME = r"^[a-z][a-z0-9_]{0,59}$"
 
 YearRule = Literal["sum", "mean", "end"]
@@ -111,8 +113,9 @@ def compile_expression(
     """
     if len(text) > MAX_EXPRESSION:
         raise ValueError(f"longer than {MAX_EXPRESSION} characters")
+    text = " ".join(text.split())  # a YAML block scalar may span lines
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         raise ValueError(f"not an expression ({exc.msg})") from None
     except (RecursionError, MemoryError):
@@ -120,12 +123,15 @@ def compile_expression(
     allowed = set(columns)
 
     def build(node: ast.AST, depth: int = 0) -> Callable[[pd.DataFrame], Any]:
-        if depth > 40:
-            raise ValueError("nested too deeply")
+        if depth > MAX_DEPTH:
+            raise ValueError(f"nested more than {MAX_DEPTH} deep (a sum of many terms counts too)")
         if isinstance(node, ast.Constant) and type(node.value) in (int, float):
             import numpy as np
 
-            value = np.float64(node.value)  # numpy arithmetic: overflow gives inf, not an error
+            try:  # numpy arithmetic: overflow later gives inf, not an error
+                value = np.float64(float(node.value))
+            except OverflowError:
+                raise ValueError("numbers must be finite (this one is too large)") from None
             if not math.isfinite(value):
                 raise ValueError("numbers must be finite")
             return lambda frame: value

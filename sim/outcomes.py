@@ -248,7 +248,9 @@ def _declared_extractor(
         if agg is None:  # end: the December value
             dec = frame[frame["month"] == first + 11]
             agg = dec.set_index(list(KEYS))["value"]
-        return agg.where(g.size() == 12)
+        # A year needs twelve months with a value: a NaN month (0/0) makes the year NaN, never a
+        # silently short sum or a mean of fewer months.
+        return agg.where((g.size() == 12) & (g["value"].count() == 12))
 
     return extract
 

@@ -28,6 +28,7 @@ Every problem in a study file is an ``InputError`` (exit 2) naming the file and 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Callable
@@ -65,6 +66,17 @@ class StudyParameter(Strict):
     def _path_form(cls, v: str) -> str:
         if not PATH_RE.match(v):
             raise ValueError(f"{v!r} is not a dotted key path like policy.subsidy_scale")
+        return v
+
+    @field_validator("range", mode="before")
+    @classmethod
+    def _one_form(cls, v: Any) -> Any:
+        ok = v in ("posterior", "schema") or (
+            isinstance(v, list)
+            and all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)
+        )
+        if not ok:
+            raise ValueError("write [low, high] (two numbers), posterior or schema")
         return v
 
     @field_validator("range")
@@ -257,6 +269,17 @@ def _posterior_range(file: Path, spec: StudySpec, path: str, where: str) -> tupl
     return lo, hi
 
 
+def _integer_field(path: str) -> bool:
+    """Whether the schema field at ``path`` takes whole numbers (it is then drawn as one)."""
+    from sim.params import field_at
+
+    try:
+        info = field_at(path)
+    except KeyError:
+        return False  # reported with its key path by the parameter check
+    return info is not None and info.annotation is int
+
+
 def _schema_range(file: Path, path: str, where: str) -> tuple[float, float]:
     """The schema's bounds of the field at ``path`` (``ge``/``gt`` and ``le``/``lt``)."""
     from sim.params import field_at
@@ -297,7 +320,10 @@ def parse_condition(
                 ">=, >, <=, <; parts are joined by 'and'",
             )
         outcome = parse_outcome(m.group(1), n_months, file, "discover.condition", declared)
-        out.append((outcome, m.group(2), float(m.group(3))))
+        threshold = float(m.group(3))
+        if not np.isfinite(threshold):
+            raise InputError(file, "discover.condition", f"part {i + 1}: the number must be finite")
+        out.append((outcome, m.group(2), threshold))
     return out
 
 
@@ -326,17 +352,36 @@ def load_study(path: str | Path) -> Study:
             else:
                 lo_hi = (float(p.range[0]), float(p.range[1]))
             ranges[p.path] = lo_hi
-    integer = {p.path for p in [*spec.uncertainties, *spec.levers] if p.integer}
+    integer = set()
+    for group in ("uncertainties", "levers"):
+        for i, p in enumerate(getattr(spec, group)):
+            if p.integer or _integer_field(p.path):
+                integer.add(p.path)
+                lo, hi = math.ceil(ranges[p.path][0]), math.floor(ranges[p.path][1])
+                if lo >= hi:
+                    raise InputError(
+                        shown,
+                        f"{group}[{i}].range",
+                        f"{p.path} takes whole numbers and {list(ranges[p.path])} holds fewer "
+                        "than two",
+                    )
+                ranges[p.path] = (float(lo), float(hi))
     study = Study(spec, path, base_raw, declared, ranges, integer)
     condition = (
         parse_condition(spec.discover.condition, n_months, shown, declared) if spec.discover else []
     )
-    objectives = []
+    objectives: list[tuple[Outcome, int]] = []
     if spec.optimise:
         for i, obj in enumerate(spec.optimise.objectives):
             o = parse_outcome(
                 obj.outcome, n_months, shown, f"optimise.objectives[{i}].outcome", declared
             )
+            if any(o.name == prev.name for prev, _ in objectives):
+                raise InputError(
+                    shown,
+                    f"optimise.objectives[{i}].outcome",
+                    f"{o.name} is already an objective; each outcome may be one objective",
+                )
             objectives.append((o, 1 if obj.direction == "maximise" else -1))
     named = parse_outcomes(spec.outcomes, n_months, shown, "outcomes", declared)
     seen: dict[str, Outcome] = {}
@@ -514,7 +559,13 @@ def describe(study: Study, found: Discovery) -> str:
             words = f"{r.dimension} is below {r.high:.3g}"
         parts.append(f"{words} ({r.kind}; drawn over {r.range_low:.3g}-{r.range_high:.3g})")
     s = found.stats
-    when = "; and ".join(parts) if parts else "anywhere in the ranges"
+    if not parts:
+        return (
+            f"Condition: {d.condition}. It holds in {s['base_rate']:.0%} of the {s['runs']:.0f} "
+            "runs of the experiment, and no restriction of the inputs tells where it holds "
+            "beyond chance."
+        )
+    when = "; and ".join(parts)
     return (
         f"Condition: {d.condition}. It holds in {s['base_rate']:.0%} of the {s['runs']:.0f} runs "
         f"of the experiment. When {when}, it holds in {s['density']:.0%} of runs (density), and "
@@ -567,17 +618,68 @@ Evaluate = Callable[[int, dict[str, float]], tuple[list[float], dict[str, float]
 """(trial number, lever values) -> (objective values, per-draw values by column name)"""
 
 
-def read_log(path: Path) -> list[dict[str, Any]]:
-    """Trials logged so far; a last line cut short by a kill is ignored (that trial reruns)."""
+def read_log(
+    path: Path,
+    levers: dict[str, Dimension] | None = None,
+    n_objectives: int | None = None,
+    fingerprint: str | None = None,
+) -> list[dict[str, Any]]:
+    """Trials logged so far. A last line cut short by a kill is dropped (that trial reruns);
+    any other damage, or a log written for another study definition (``fingerprint``), is an
+    ``InputError`` naming the file and line: a search never continues from a history that is
+    not its own. With ``levers`` and ``n_objectives`` each record's shape is checked too."""
     if not path.is_file():
         return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    out: list[dict[str, Any]] = []
+    for k, line in enumerate(lines):
+        where = f"line {k + 1}"
         try:
-            out.append(json.loads(line))
+            rec = json.loads(line)
         except json.JSONDecodeError:
-            break
+            if k == len(lines) - 1:
+                break  # cut short by a kill
+            raise InputError(str(path), where, "not a trial record (the log is damaged)") from None
+        problem = _record_problem(rec, len(out), levers, n_objectives)
+        if problem:
+            raise InputError(str(path), where, f"{problem} (the log is damaged)")
+        if fingerprint is not None and rec.get("study", "") != fingerprint:
+            raise InputError(
+                str(path.parent),
+                None,
+                "holds a search of a different study definition (its levers, ranges, "
+                "uncertainties, objectives, declared series, base scenario, seeds or search "
+                "settings changed); choose another --out, or remove this folder to start again",
+            )
+        out.append(rec)
     return out
+
+
+def _record_problem(
+    rec: Any, number: int, levers: dict[str, Dimension] | None, n_objectives: int | None
+) -> str:
+    """What is wrong with one logged trial, or ''."""
+    if not isinstance(rec, dict):
+        return "a record is a mapping"
+    if rec.get("number") != number:
+        return f"expected trial {number}"
+    params, values = rec.get("params"), rec.get("values")
+    if not isinstance(params, dict) or not isinstance(values, list):
+        return "a record holds params and values"
+    if not isinstance(rec.get("system_attrs"), dict):
+        return "a record holds the sampler's system_attrs"
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return "values are numbers"
+    if n_objectives is not None and len(values) != n_objectives:
+        return f"{len(values)} values for {n_objectives} objectives"
+    if levers is not None:
+        if set(params) != set(levers):
+            return "params are not the study's levers"
+        for name, d in levers.items():
+            v = params[name]
+            if not isinstance(v, int | float) or isinstance(v, bool) or not d.low <= v <= d.high:
+                return f"{name}={v!r} is outside {d.low}-{d.high}"
+    return ""
 
 
 def search_loop(
@@ -588,6 +690,7 @@ def search_loop(
     evaluate: Evaluate,
     on_trial: Callable[[int], None] | None = None,
     stop_after: int | None = None,
+    fingerprint: str = "",
 ) -> list[dict[str, Any]]:
     """NSGA-II over ``levers`` (``directions``: +1 maximise, -1 minimise per objective), each
     proposal scored by ``evaluate``; trials logged to ``log_path`` as they finish and resumed from
@@ -607,7 +710,7 @@ def search_loop(
         )
         for p, d in levers.items()
     }
-    logged = read_log(log_path)
+    logged = read_log(log_path, levers, len(directions), fingerprint)[: optimise.trials]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in logged))
     with warnings.catch_warnings():
@@ -649,6 +752,7 @@ def search_loop(
             "system_attrs": opt.trials[-1].system_attrs,
             "study_attrs": opt._storage.get_study_system_attrs(opt._study_id),
             "per_draw": per_draw,
+            "study": fingerprint,
         }
         _append_json_line(log_path, record)
         logged.append(record)
@@ -719,8 +823,36 @@ def search(
         model_evaluator(study, executor, store or folder),
         on_trial,
         stop_after,
+        search_fingerprint(study),
     )
     return trials_table(study, logged)
+
+
+def search_fingerprint(study: Study) -> str:
+    """A hash of everything a search's trials depend on: the base scenario as resolved, seeds and
+    replications, every dimension and its range, the objectives, the declared series and the
+    search settings (not the number of trials, which a rerun may raise)."""
+    import hashlib
+
+    from sim.declared import fingerprint
+
+    o = study.spec.optimise
+    assert o is not None
+    data = {
+        "base": study.base_raw,
+        "replications": study.spec.replications,
+        "seed": study.spec.seed,
+        "dimensions": {
+            p: [*study.ranges[p], p in study.integer]
+            for p in [*study.uncertainty_paths, *study.lever_paths]
+        },
+        "uncertainties": study.uncertainty_paths,
+        "objectives": [[oc.name, sign] for oc, sign in study.objectives],
+        "declared": fingerprint(study.declared) if study.declared else "",
+        "search": o.model_dump(mode="json", exclude={"trials"}),
+    }
+    text = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def trials_table(study: Study, logged: list[dict[str, Any]]) -> pd.DataFrame:
@@ -812,11 +944,15 @@ def write_discovery(
 ) -> str:
     """Tables, figures, manifest and summary of a discovery in ``folder/discovery``; returns the
     summary. Runs PRIM on ``table`` (the experiment's outcome table)."""
+    import shutil
+
     from sim.sweep import _atomic
 
     found = discover_box(study, table)
-    out = folder / "discovery"
-    out.mkdir(parents=True, exist_ok=True)
+    final = folder / "discovery"
+    out = folder / f".discovery.tmp-{os.getpid()}"  # the whole folder replaces the old one
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
     runs = table.assign(condition_holds=False)
     ok = runs["error"] == ""
     runs.loc[ok, "condition_holds"] = holds(study, runs.loc[ok])
@@ -870,6 +1006,11 @@ def write_discovery(
             (found.stats["coverage"], found.stats["density"]),
         )
         plots.box_limits(box, out / "box.png", text)
+    old = folder / f".discovery.old-{os.getpid()}"
+    if final.exists():
+        final.rename(old)
+    out.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
     return summary
 
 
@@ -894,15 +1035,23 @@ def write_search(
     _atomic(out / "robustness.csv", lambda t: robust.to_csv(t, index=False))
     o = study.spec.optimise
     assert o is not None
+    n_draws = o.scenarios if study.uncertainty_paths else 1
+    if not figures:
+        (out / "pareto.png").unlink(missing_ok=True)  # no figure from an earlier search
     objectives = ", ".join(
         f"{'maximise' if s > 0 else 'minimise'} {oc.label} [{oc.unit}]"
         for oc, s in study.objectives
     )
     lines = [
         f"Study {study.spec.name}: policy search (NSGA-II) over {len(study.lever_paths)} levers; "
-        f"{len(trials)} of {o.trials} trials; each candidate evaluated over {o.scenarios} "
-        f"draw(s) of the uncertainties x {study.spec.replications} replications (common random "
-        "numbers and common draws); objective = mean over those runs.",
+        f"{len(trials)} of {o.trials} trials; each candidate evaluated over "
+        + (
+            f"{n_draws} draw(s) of the uncertainties"
+            if study.uncertainty_paths
+            else "the base scenario (no uncertainties declared)"
+        )
+        + f" x {study.spec.replications} replications (common random numbers and common draws); "
+        "objective = mean over those runs.",
         f"Objectives: {objectives}.",
         f"Pareto front: {len(pareto)} candidates (pareto.csv; robustness across the draws in "
         "robustness.csv).",
@@ -926,7 +1075,7 @@ def write_search(
             [(oc.name, f"{oc.label} [{oc.unit}]", s) for oc, s in study.objectives],
             out / "pareto.png",
             f"Study {study.spec.name}: {len(trials)} candidates, Pareto front highlighted; each "
-            f"point a mean over {o.scenarios} uncertainty draws x {study.spec.replications} "
+            f"point a mean over {n_draws} uncertainty draw(s) x {study.spec.replications} "
             "replications.",
         )
     return summary

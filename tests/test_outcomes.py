@@ -205,6 +205,15 @@ def test_a_declared_series_at_any_month_and_over_a_year_matches_the_tables(
     assert got.isna().all()
     with pytest.raises(InputError, match="without a year rule"):
         parse_outcome("wage_k@2025", declared=declared)
+    # A month without a value (0/0) makes its year NaN, never a short sum.
+    holes = parse_block(
+        {"holes": {"expression": "where(active_developers > 1000, 0 / 0, 1)",
+                   "unit": "u", "definition": "d", "year": "sum"},
+         "gap": {"expression": "where(hype_index > 0, 0 / 0, 1)", "unit": "u",
+                 "definition": "d", "year": "sum"}}, "o.yaml")  # fmt: skip
+    m = runs.metrics
+    assert parse_outcome("holes@2025", declared=holes).values(m, runs.events).eq(12).all()
+    assert parse_outcome("gap@2025", declared=holes).values(m, runs.events).isna().all()
 
 
 def parse_month_index(label: str) -> int:
@@ -224,6 +233,7 @@ def parse_month_index(label: str) -> int:
         ({"expression": "active_developers["}, "expression", "not an expression"),
         ({"expression": "-" * 2000}, "expression", "at most 400 characters"),
         ({"expression": "max(active_developers)"}, "expression", "takes 2 argument"),
+        ({"expression": "1" + "0" * 320}, "expression", "too large"),
         ({"year": "median"}, "year", "'sum', 'mean' or 'end'"),
         ({"colour": "red"}, "colour", "unknown key"),
         ({"unit": 3}, "unit", "valid string"),

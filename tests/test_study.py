@@ -281,3 +281,71 @@ def test_ranges_from_the_posterior_and_from_the_schema(tmp_path: Path) -> None:
     )
     res = runner.invoke(app, ["validate", str(write_study(tmp_path, bad, "bad.yaml"))])
     assert res.exit_code == 2 and "uncertainties[0].range" in res.output
+
+
+def test_a_search_refuses_a_log_that_is_not_its_own(tmp_path: Path) -> None:
+    """Rerunning optimise into a folder after changing the study, or with a damaged log, exits 2
+    rather than continuing from someone else's history; raising the trial count continues."""
+    study = write_study(tmp_path, TINY.replace("trials: 8", "trials: 3"))
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["optimise", str(study), "--out", str(out), "-q"]).exit_code == 0
+    log = out / "optimise" / st.TRIALS_FILE
+    changes = [
+        ("direction: minimise", "direction: maximise"),
+        ("range: [2000, 8000]", "range: [2000, 7000]"),
+        ("active_startup + active_institute", "active_startup * 2 + active_institute"),
+        ("scenarios: 2", "scenarios: 3"),
+    ]
+    for old, new in changes:
+        changed = write_study(tmp_path, TINY.replace("trials: 8", "trials: 3").replace(old, new))
+        res = runner.invoke(app, ["optimise", str(changed), "--out", str(out), "-q"])
+        assert res.exit_code == 2, (old, res.output)
+        assert "different study definition" in res.output and "Traceback" not in res.output
+    more = write_study(tmp_path, TINY.replace("trials: 8", "trials: 5"))
+    assert runner.invoke(app, ["optimise", str(more), "--out", str(out), "-q"]).exit_code == 0
+    assert len(st.read_log(log)) == 5
+    lines = log.read_text().splitlines()
+    log.write_text("\n".join([*lines[:2], "garbage", *lines[2:]]) + "\n")
+    res = runner.invoke(app, ["optimise", str(more), "--out", str(out), "-q"])
+    assert res.exit_code == 2 and "line 3" in res.output and "damaged" in res.output
+
+
+def test_more_bad_studies_found_by_review(tmp_path: Path) -> None:
+    cases = [
+        (TINY.replace("subsidies_paid_m_rmb@2023-06", "active_developers@2023-06"),
+         "optimise.objectives[1].outcome", "already an objective"),
+        (TINY.replace(">= 60", ">= 1e999"), "discover.condition", "finite"),
+        (TINY.replace("range: [-6, 6], integer: true", "range: [0.6, 1.4], integer: true"),
+         "levers[2].range", "whole numbers"),
+        (TINY.replace("range: [0, 3]}", "range: '0-3'}"), "levers[0].range", "[low, high]"),
+    ]  # fmt: skip
+    for body, key_path, message in cases:
+        res = runner.invoke(app, ["validate", str(write_study(tmp_path, body))])
+        assert res.exit_code == 2, res.output
+        assert key_path in res.output and message in res.output, res.output
+        assert "2 problems" not in res.output
+    # A folder holding other things is not a study folder to resume into.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    res = runner.invoke(app, ["discover", str(write_study(tmp_path)), "--out", str(other)])
+    assert res.exit_code == 2 and "notes.txt" in res.output
+    assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
+    big = TINY.replace("trials: 8", "trials: 20000")
+    res = runner.invoke(
+        app, ["optimise", str(write_study(tmp_path, big)), "--out", str(tmp_path / "b")]
+    )
+    assert res.exit_code == 2 and "--max-runs" in res.output
+    assert not (tmp_path / "b").exists()
+
+
+def test_whole_number_fields_are_drawn_as_whole_numbers(tmp_path: Path) -> None:
+    """export_control_shift_months is an integer field: drawn as one even without integer: true,
+    and recorded as the value the model ran with."""
+    body = TINY.replace("range: [-6, 6], integer: true", "range: [-6.5, 6.5]")
+    study = st.load_study(write_study(tmp_path, body))
+    assert study.ranges["policy.export_control_shift_months"] == (-6.0, 6.0)
+    _, jobs = st.experiment(study)
+    shifts = [dict(j.values)["policy.export_control_shift_months"] for j in jobs]
+    assert all(float(v).is_integer() and -6 <= v <= 6 for v in shifts)
+    assert len(set(shifts)) > 5
