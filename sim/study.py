@@ -580,8 +580,10 @@ def describe(study: Study, found: Discovery) -> str:
 
 
 def uncertainty_draws(study: Study) -> pd.DataFrame:
-    """The uncertainty draws every candidate faces (Latin hypercube, from the search seed); the
-    base scenario's own values when the study declares no uncertainties."""
+    """The uncertainty draws every candidate faces, from the search seed: uncertainties ranged
+    ``posterior`` are drawn *jointly* from the posterior sample (particles in proportion to their
+    weights, so the fitted trade-offs between parameters are kept), the others by Latin
+    hypercube over their ranges; the base scenario's own values when the study declares none."""
     from SALib.sample import latin
 
     o = study.spec.optimise
@@ -589,9 +591,22 @@ def uncertainty_draws(study: Study) -> pd.DataFrame:
     paths = study.uncertainty_paths
     if not paths:
         return pd.DataFrame(index=range(1))
-    sweep = study.sweep(paths, o.scenarios, o.seed)
-    unit = latin.sample(sweep.problem, o.scenarios, seed=o.seed)
-    return study.points(paths, unit)
+    joint = [p.path for p in study.spec.uncertainties if p.range == "posterior"]
+    free = [p for p in paths if p not in joint]
+    frame = pd.DataFrame(index=range(o.scenarios))
+    if free:
+        sweep = study.sweep(free, o.scenarios, o.seed)
+        unit = latin.sample(sweep.problem, o.scenarios, seed=o.seed)
+        frame = study.points(free, unit)
+    if joint:
+        from sim.posterior import draw, load_posterior
+
+        assert study.spec.posterior is not None
+        post = load_posterior(study.file.parent / study.spec.posterior)
+        sets = draw(post, o.scenarios, o.seed)
+        for p in joint:
+            frame[p] = [s[p] for s in sets]
+    return frame[paths]
 
 
 TRIALS_FILE = "trials.jsonl"

@@ -349,3 +349,31 @@ def test_whole_number_fields_are_drawn_as_whole_numbers(tmp_path: Path) -> None:
     shifts = [dict(j.values)["policy.export_control_shift_months"] for j in jobs]
     assert all(float(v).is_integer() and -6 <= v <= 6 for v in shifts)
     assert len(set(shifts)) > 5
+
+
+def test_posterior_uncertainties_are_drawn_jointly_in_the_search(tmp_path: Path) -> None:
+    """Candidates face posterior particles as fitted (pairs of values that occur together in the
+    sample), not independent draws from each marginal range."""
+    posterior = Path(__file__).resolve().parent.parent / "calibration" / "posterior.parquet"
+    body = (
+        TINY.replace("seed: 2", f"seed: 2\nposterior: {posterior}")
+        .replace(
+            "  - {path: talent.frontier_pool_2021_people, range: [2000, 8000]}",
+            "  - {path: demand.demand_scale, range: posterior}\n"
+            "  - {path: demand.spend_scale, range: posterior}\n"
+            "  - {path: talent.frontier_pool_2021_people, range: [2000, 8000]}",
+        )
+        .replace("scenarios: 2", "scenarios: 12")
+    )
+    study = st.load_study(write_study(tmp_path, body))
+    draws = st.uncertainty_draws(study)
+    assert list(draws.columns) == study.uncertainty_paths and len(draws) == 12
+    post = pd.read_parquet(posterior)
+    pairs = set(zip(post["demand.demand_scale"], post["demand.spend_scale"], strict=True))
+    assert all(
+        (a, b) in pairs
+        for a, b in zip(draws["demand.demand_scale"], draws["demand.spend_scale"], strict=True)
+    )
+    pool = draws["talent.frontier_pool_2021_people"]
+    assert pool.between(2000, 8000).all() and pool.nunique() == 12  # the Latin hypercube
+    assert st.uncertainty_draws(study).equals(draws)  # the same seed, the same draws
