@@ -216,6 +216,7 @@ class Government(mesa.Agent):
         # Paid this year by (programme, firm id): one row per programme of the scenario.
         self._programme_row = {id(p): k for k, p in enumerate(policy.subsidies)}
         self._ledger = np.zeros((len(policy.subsidies), 64))
+        self._rows_cache: dict[tuple[int, ...], np.ndarray] = {}
         self._due: dict[int, list[tuple[str, object]]] = defaultdict(list)
         self._register(policy)
 
@@ -324,7 +325,13 @@ class Government(mesa.Agent):
             grown = np.zeros((self._ledger.shape[0], max(need, 2 * self._ledger.shape[1])))
             grown[:, : self._ledger.shape[1]] = self._ledger
             self._ledger = grown
-        return np.array([self._programme_row[id(p)] for p in progs], dtype=np.intp)
+        key = tuple(id(p) for p in progs)
+        rows = self._rows_cache.get(key)
+        if rows is None:
+            rows = self._rows_cache[key] = np.array(
+                [self._programme_row[k] for k in key], dtype=np.intp
+            )
+        return rows
 
     def caps_left(self, progs: list[SubsidyProgramme], firm_ids: np.ndarray) -> np.ndarray:
         """(programmes, firms): money each firm (by id) may still receive from each programme
@@ -332,7 +339,7 @@ class Government(mesa.Agent):
         ids = np.asarray(firm_ids, dtype=np.int64)
         rows = self._ledger_rows(progs, ids)
         caps = np.array([p.cap_per_firm_m_rmb_per_year for p in progs]) * self.subsidy_scale
-        return np.maximum(caps[:, None] - self._ledger[rows][:, ids], 0.0)
+        return np.maximum(caps[:, None] - self._ledger[rows[:, None], ids[None, :]], 0.0)
 
     def rate(self, prog: SubsidyProgramme) -> float:
         """The programme's rate, scaled by the subsidy lever and kept below the policy maximum."""
@@ -344,9 +351,13 @@ class Government(mesa.Agent):
         ids = np.asarray(firm_ids, dtype=np.int64)
         rows = self._ledger_rows(progs, ids)
         amounts = np.maximum(np.asarray(amounts, dtype=float).reshape(rows.size, ids.size), 0.0)
-        self._ledger[np.ix_(rows, ids)] += amounts
+        self._ledger[rows[:, None], ids[None, :]] += amounts  # (programme, firm) pairs
         for prog, paid in zip(progs, amounts, strict=True):
             self.spent_this_year[prog.name] += float(paid.sum())
+
+    def eligibility(self, progs: list[SubsidyProgramme]) -> np.ndarray:
+        """(programmes, kinds): whether each programme funds each kind (``sim.vocab.KINDS``)."""
+        return np.stack([_kind_mask(frozenset(p.eligible)) for p in progs])
 
     def eligible(self, kinds: list[str] | set[str], kind_codes: np.ndarray) -> np.ndarray:
         """Whether each firm (by kind index, ``sim.vocab.KINDS``) is among ``kinds``."""

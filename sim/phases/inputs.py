@@ -181,7 +181,7 @@ class InputMarkets:
         """(programmes, firms): what each firm may still receive from each programme this year,
         zero where the programme does not fund the firm's kind."""
         gov, t = self.government, self.table
-        eligible = np.stack([gov.eligible(p.eligible, t.kind) for p in progs])
+        eligible = gov.eligibility(progs)[:, t.kind]  # (programmes, kinds) -> (programmes, firms)
         return np.where(eligible, gov.caps_left(progs, t.firm_id), 0.0)
 
     def _pay_programmes(self, progs: list, claims: np.ndarray) -> np.ndarray:
