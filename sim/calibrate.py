@@ -1427,3 +1427,41 @@ def accept(cal: Calibration, folder: Path, executor: Executor | None = None) -> 
         f"{_display(dest)}/ and {_display(cal.path(cal.spec.posterior_output))}.\n"
         + "\n".join(lines)
     )
+
+
+def dry_run_text(cal: Calibration, out_dir: Path, n_workers: int) -> str:
+    """What ``calibrate --dry-run`` prints: targets, parameters, planned runs, estimated time."""
+    plan = planned_runs(cal)
+    lines = [f"  {k}: {runs} runs of {months} months" for k, (runs, months) in plan.items()]
+    return (
+        f"{cal.spec.name}: {len(cal.targets)} targets, {len(cal.spec.parameters)} free "
+        f"parameters, results in {out_dir}.\n"
+        + "\n".join(lines)
+        + f"\nEstimated {estimate_seconds(cal, n_workers):.0f} s with {n_workers} "
+        "worker(s) (typical cost per model-month), plus about a second to start the workers."
+    )
+
+
+def runs_to_go(cal: Calibration, trials_left: int) -> int:
+    """Steps a fit still has to report: the optimiser's trials left, the profile points, the
+    ABC proposals (twice with an out-of-sample fit) and the out-of-sample predictions."""
+    n_prof = len(cal.spec.parameters) * (cal.spec.profile_points + 1)
+    post = cal.spec.posterior
+    n_abc = post.particles * post.generations * (2 if cal.spec.out_of_sample_until else 1)
+    n_pred = planned_runs(cal).get("out-of-sample predictions", (0, 0))[0]
+    return trials_left + n_prof + n_abc + n_pred
+
+
+def fit(
+    cal: Calibration, executor: Executor, on_done: Callable[[], None] | None = None
+) -> FitResult:
+    """The whole fit on one executor: optimiser trials (continued where stored), loss profiles
+    around the best point, final replications there, the ABC posterior and the out-of-sample
+    check."""
+    st = optimise(cal, executor, on_done=on_done)
+    best = best_values(st)
+    prof = profiles(cal, best, executor, on_done=on_done)
+    final = simulate(cal, best, cal.spec.final_replications, executor)
+    posterior = fit_posterior(cal, executor, on_done=on_done)
+    oos = out_of_sample(cal, executor, on_done=on_done)
+    return FitResult(st, prof, final, posterior, oos)

@@ -509,48 +509,24 @@ def calibrate(
     opt = cal.spec.optimizer
     n_workers = workers or os.cpu_count() or 1
     if dry_run:
-        plan = cb.planned_runs(cal)
-        lines = [f"  {k}: {runs} runs of {months} months" for k, (runs, months) in plan.items()]
-        typer.echo(
-            f"{cal.spec.name}: {len(cal.targets)} targets, {len(cal.spec.parameters)} free "
-            f"parameters, results in {out_dir}.\n"
-            + "\n".join(lines)
-            + f"\nEstimated {cb.estimate_seconds(cal, n_workers):.0f} s with {n_workers} "
-            "worker(s) (typical cost per model-month), plus about a second to start the workers."
-        )
+        typer.echo(cb.dry_run_text(cal, out_dir, n_workers))
         return
     cal.out = out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
     executor = make_executor(n_workers)  # one pool for every phase
     try:
-        study = cb.open_study(cal)
-        left = max(opt.trials - cb.finished_trials(study), 0)
-        plan = cb.planned_runs(cal)
-        n_prof = len(cal.spec.parameters) * (cal.spec.profile_points + 1)
-        post = cal.spec.posterior
-        n_abc = post.particles * post.generations * (2 if cal.spec.out_of_sample_until else 1)
-        n_pred = plan.get("out-of-sample predictions", (0, 0))[0]
+        left = max(opt.trials - cb.finished_trials(cb.open_study(cal)), 0)
         if left < opt.trials:
             typer.echo(
                 f"Continuing study {cal.spec.name!r} in {out_dir}: {opt.trials - left} trials "
                 f"stored, {left} to run."
             )
-
-        def work(tick: Callable[[int], None]) -> cb.FitResult:
-            st = cb.optimise(cal, executor, on_done=lambda: tick(0))
-            best = cb.best_values(st)
-            prof = cb.profiles(cal, best, executor, on_done=lambda: tick(0))
-            final = cb.simulate(cal, best, cal.spec.final_replications, executor)
-            posterior = cb.fit_posterior(cal, executor, on_done=lambda: tick(0))
-            oos = cb.out_of_sample(cal, executor, on_done=lambda: tick(0))
-            return cb.FitResult(st, prof, final, posterior, oos)
-
         fit = _with_progress(
             f"{cal.spec.name}: trials, profiles, posterior",
-            left + n_prof + n_abc + n_pred,
+            cb.runs_to_go(cal, left),
             quiet,
-            work,
+            lambda tick: cb.fit(cal, executor, on_done=lambda: tick(0)),
         )
     finally:
         executor.close()
