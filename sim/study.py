@@ -441,8 +441,9 @@ class Discovery:
     """PRIM's answer: the chosen box, its statistics and the peeling trajectory."""
 
     box: pd.DataFrame
-    """per restricted dimension: kind (lever/uncertainty), low, high, the range it was drawn
-    over, and PRIM's quasi-p-value of the restriction"""
+    """per dimension: kind (lever/uncertainty), whether restricted (and which end), the box's
+    limits, the range it was drawn over, PRIM's quasi-p-value, the limits as peeled and whether
+    the restriction was dropped as not beyond chance"""
     stats: dict[str, float]
     """coverage, density, mass, res_dim, box id on the trajectory, and the base rate"""
     trajectory: pd.DataFrame
@@ -463,6 +464,9 @@ def discover_box(study: Study, table: pd.DataFrame) -> Discovery:
     ok = table["error"] == ""
     x = table.loc[ok, paths].reset_index(drop=True).astype(float)
     y = holds(study, table.loc[ok])
+    if not len(y):
+        first = table["error"].iloc[0] if len(table) else ""
+        raise RuntimeError(f"no run of the experiment finished; the first error:\n{first}")
     if y.all() or not y.any():
         raise InputError(
             _display(study.file),
