@@ -618,8 +618,10 @@ def check_size(sweep: Sweep, max_runs: int) -> int:
     return total
 
 
-SECONDS_PER_MONTH = 0.0025
-"""Typical cost of one simulated month of the baseline on one core (bench/bench_sweep.py)."""
+SECONDS_PER_MONTH = 0.0015
+"""Typical cost of one simulated month of the baseline on one core, storing included: a baseline
+replication takes 0.136 s for 120 months (docs/performance.md), the 10,000-run study 0.138 s of a
+core per run of 96 months with its run store, rounded up for slower machines."""
 
 
 def rough_seconds(sweep: Sweep) -> float:
