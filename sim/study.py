@@ -749,8 +749,13 @@ def search_loop(
             )
         # The sampler caches each generation's parents in the study (chosen with the RNG of the
         # trial that first needed them): restore the cache rather than choose them again.
-        for key, value in (logged[-1].get("study_attrs", {}) if logged else {}).items():
+        # Each record holds only the cache entries that were new after its trial.
+        restored: dict[str, Any] = {}
+        for rec in logged:
+            restored.update(rec.get("study_attrs", {}))
+        for key, value in restored.items():
             opt._storage.set_study_system_attr(opt._study_id, key, value)
+    cached = dict(restored)  # the sampler's cache as logged so far
     new = 0
     for number in range(len(logged), optimise.trials):
         if stop_after is not None and new >= stop_after:
@@ -769,11 +774,16 @@ def search_loop(
             "params": trial.params,
             "values": values,
             "system_attrs": opt.trials[-1].system_attrs,
-            "study_attrs": opt._storage.get_study_system_attrs(opt._study_id),
+            "study_attrs": {
+                k: v
+                for k, v in opt._storage.get_study_system_attrs(opt._study_id).items()
+                if k not in cached or cached[k] != v
+            },
             "per_draw": per_draw,
             "study": fingerprint,
         }
         _append_json_line(log_path, record)
+        cached.update(record["study_attrs"])
         logged.append(record)
         new += 1
         if on_trial:
