@@ -164,6 +164,25 @@ PosteriorOpt = Annotated[
     ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")]
+SchedulerOpt = Annotated[
+    str | None, typer.Option("--scheduler", help="Dask scheduler address, tcp://HOST:PORT")
+]
+DaskLocalOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--dask-local",
+        parser=_whole_number(1, 512),
+        help="start a Dask LocalCluster with this many workers",
+    ),
+]
+MaxRunsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-runs",
+        parser=_whole_number(1, 10**12),
+        help="most runs the command may schedule (default: 20000); raise it for larger designs",
+    ),
+]
 OutcomeOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -365,17 +384,8 @@ def compare(
 def sweep(
     file: Annotated[Path, typer.Argument(help="sweep YAML file")],
     workers: WorkersOpt = None,
-    scheduler: Annotated[
-        str | None, typer.Option("--scheduler", help="Dask scheduler address, tcp://HOST:PORT")
-    ] = None,
-    dask_local: Annotated[
-        int | None,
-        typer.Option(
-            "--dask-local",
-            parser=_whole_number(1, 512),
-            help="start a Dask LocalCluster with this many workers",
-        ),
-    ] = None,
+    scheduler: SchedulerOpt = None,
+    dask_local: DaskLocalOpt = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -385,14 +395,7 @@ def sweep(
             " rerunning the same command resumes it)",
         ),
     ] = None,
-    max_runs: Annotated[
-        int | None,
-        typer.Option(
-            "--max-runs",
-            parser=_whole_number(1, 10**12),
-            help="most runs the sweep may schedule (default: 20000); raise it for larger designs",
-        ),
-    ] = None,
+    max_runs: MaxRunsOpt = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="check the file, count runs, estimate, stop")
     ] = False,
@@ -413,7 +416,7 @@ def sweep(
     if scheduler is not None:
         _check_scheduler(scheduler)
     spec = sw.load_sweep(file)
-    total = sw.check_size(spec, sw.DEFAULT_MAX_RUNS if max_runs is None else max_runs)
+    total = sw.check_size(spec, max_runs)
     folder = out or Path("results") / f"sweep-{spec.spec.name}"
     _check_out(folder, resume=True)
     n_workers = dask_local or min(workers or default_workers(total), max(total, 1))
@@ -663,17 +666,6 @@ def _validate_one(f: Path) -> str:
     return f"ok: {f} (scenario {sc.name!r}, {sc.n_months} months, {len(sc.roster)} named firms)"
 
 
-SchedulerOpt = Annotated[
-    str | None, typer.Option("--scheduler", help="Dask scheduler address, tcp://HOST:PORT")
-]
-DaskLocalOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--dask-local",
-        parser=_whole_number(1, 512),
-        help="start a Dask LocalCluster with this many workers",
-    ),
-]
 StudyOutOpt = Annotated[
     Path | None,
     typer.Option(
@@ -727,14 +719,7 @@ def discover(
             help="override the study's number of Latin-hypercube points",
         ),
     ] = None,
-    max_runs: Annotated[
-        int | None,
-        typer.Option(
-            "--max-runs",
-            parser=_whole_number(1, 10**12),
-            help="most runs the experiment may schedule (default: 20000)",
-        ),
-    ] = None,
+    max_runs: MaxRunsOpt = None,
     figures: FiguresOpt = True,
     quiet: QuietOpt = False,
 ) -> None:
@@ -749,13 +734,13 @@ def discover(
     if experiments is not None:
         study.spec.discover.experiments = experiments
     total = study.spec.discover.experiments * study.spec.replications
-    limit = sw.DEFAULT_MAX_RUNS if max_runs is None else max_runs
-    if total > limit:
-        raise InputError(
-            str(file),
-            "discover.experiments",
-            f"{total:,} runs, more than the limit of {limit:,}; allow it with --max-runs {total}",
-        )
+    sw.check_run_limit(
+        total,
+        max_runs,
+        str(file),
+        "discover.experiments",
+        f"{study.spec.discover.experiments:,} points x {study.spec.replications:,} replications",
+    )
     sweep, jobs = st.experiment(study)
     done = len(sw.RunStore.stored(folder) & {j.key for j in jobs})
     n_workers = dask_local or min(workers or default_workers(total), max(total, 1))
@@ -787,14 +772,7 @@ def optimise(
     scheduler: SchedulerOpt = None,
     dask_local: DaskLocalOpt = None,
     out: StudyOutOpt = None,
-    max_runs: Annotated[
-        int | None,
-        typer.Option(
-            "--max-runs",
-            parser=_whole_number(1, 10**12),
-            help="most runs the search may schedule (default: 20000)",
-        ),
-    ] = None,
+    max_runs: MaxRunsOpt = None,
     figures: FiguresOpt = True,
     quiet: QuietOpt = False,
 ) -> None:
@@ -808,14 +786,13 @@ def optimise(
     if o is None:
         raise InputError(str(file), "optimise", "this study has no optimise: block")
     per_trial = (o.scenarios if study.uncertainty_paths else 1) * study.spec.replications
-    limit = sw.DEFAULT_MAX_RUNS if max_runs is None else max_runs
-    if per_trial * o.trials > limit:
-        raise InputError(
-            str(file),
-            "optimise.trials",
-            f"{o.trials:,} trials x {per_trial:,} runs = {o.trials * per_trial:,} runs, more than "
-            f"the limit of {limit:,}; allow it with --max-runs {o.trials * per_trial}",
-        )
+    sw.check_run_limit(
+        per_trial * o.trials,
+        max_runs,
+        str(file),
+        "optimise.trials",
+        f"{o.trials:,} trials x {per_trial:,} runs",
+    )
     n_workers = dask_local or min(workers or default_workers(per_trial), max(per_trial, 1))
     executor = make_executor(n_workers, scheduler=scheduler, dask_local=dask_local)
     started = datetime.now(UTC)

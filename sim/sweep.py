@@ -603,19 +603,31 @@ def n_runs(sweep: Sweep) -> int:
     return n_points(sweep.spec) * sweep.spec.replications
 
 
-def check_size(sweep: Sweep, max_runs: int) -> int:
+def check_size(sweep: Sweep, max_runs: int | None) -> int:
     """The number of runs, or an ``InputError`` if it exceeds ``max_runs`` (checked before any
     point is built, so an oversized design costs nothing)."""
     total = n_runs(sweep)
-    if total > max_runs:
-        raise InputError(
-            _display(sweep.file),
-            "design",
-            f"{n_points(sweep.spec):,} points x {sweep.spec.replications:,} replications = "
-            f"{total:,} runs, more than the limit of {max_runs:,}; make the design smaller "
-            f"or allow it with --max-runs {total}",
-        )
+    check_run_limit(
+        total,
+        max_runs,
+        _display(sweep.file),
+        "design",
+        f"{n_points(sweep.spec):,} points x {sweep.spec.replications:,} replications",
+    )
     return total
+
+
+def check_run_limit(total: int, max_runs: int | None, file: str, key: str, counted: str) -> None:
+    """Refuse ``total`` runs (``counted``: how they were counted) above ``max_runs`` (default
+    ``DEFAULT_MAX_RUNS``), naming the file, the key and the ``--max-runs`` that allows them."""
+    limit = DEFAULT_MAX_RUNS if max_runs is None else max_runs
+    if total > limit:
+        raise InputError(
+            file,
+            key,
+            f"{counted} = {total:,} runs, more than the limit of {limit:,}; make it smaller or "
+            f"allow it with --max-runs {total}",
+        )
 
 
 SECONDS_PER_MONTH = 0.0015
