@@ -45,7 +45,8 @@ from sim.errors import InputError
 from sim.executor import Executor
 from sim.outcomes import Outcome, parse_outcome, parse_outcomes
 from sim.params import PATH_RE, check_parameter, load_spec
-from sim.scenario import F, Source, Strict, _display, load_raw_traced, validate_scenario
+from sim.scenario import F, Strict, _display
+from sim.sweep import ExperimentSpec, load_base
 
 MAX_DIMENSIONS = 32
 """Most uncertainties plus levers one study may declare."""
@@ -137,16 +138,12 @@ class Optimise(Strict):
     seed: int = F(0, desc="seed of the search and of the uncertainty draws", ge=0, le=2**32 - 1)
 
 
-class StudySpec(Strict):
+class StudySpec(ExperimentSpec):
     """A study file."""
 
-    name: str = F(desc="study name (labels the output)", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    base: str = F(desc="base scenario file, relative to the study file")
-    end: str | None = F(None, desc="override the base scenario's last month, YYYY-MM")
     replications: int = F(
         2, desc="replications per point (common random numbers across points)", ge=1, le=1000
     )
-    seed: int = F(1, desc="root seed of the replications", ge=0, le=2**32 - 1)
     posterior: str | None = F(
         None, desc="posterior.parquet (relative to the study file) for 'range: posterior'"
     )
@@ -334,12 +331,7 @@ def load_study(path: str | Path) -> Study:
     path = Path(path)
     spec = load_spec(path, StudySpec, "study")
     shown = _display(path)
-    base_path = path.parent / spec.base
-    base_raw, source = load_raw_traced(base_path)
-    if spec.end is not None:
-        base_raw["end"] = spec.end
-        source.keys["end"] = Source(shown, ("end",))
-    n_months = validate_scenario(base_raw, _display(base_path), source).n_months
+    base_raw, n_months = load_base(path, spec)
     declared = parse_block(spec.declare, shown)
     ranges: dict[str, tuple[float, float]] = {}
     for group in ("uncertainties", "levers"):

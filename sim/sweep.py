@@ -117,16 +117,32 @@ class Design(Strict):
     seed: int = F(0, desc="seed of the sampler", ge=0, le=2**32 - 1)
 
 
-class SweepSpec(Strict):
-    """A sweep file."""
+class ExperimentSpec(Strict):
+    """What every experiment file (sweep, study) names first: itself, its base and its seeds."""
 
-    name: str = F(desc="sweep name (labels the output)", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    base: str = F(desc="base scenario file, relative to the sweep file")
+    name: str = F(desc="name (labels the output)", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    base: str = F(desc="base scenario file, relative to this file")
     end: str | None = F(None, desc="override the base scenario's last month, YYYY-MM")
     replications: int = F(
         2, desc="replications per point (common random numbers across points)", ge=1, le=10_000
     )
     seed: int = F(1, desc="root seed of the replications", ge=0, le=2**32 - 1)
+
+
+def load_base(path: Path, spec: ExperimentSpec) -> tuple[dict[str, Any], int]:
+    """The base scenario of an experiment file at ``path`` as a raw mapping, with the file's
+    ``end`` applied, validated (problems name the file that wrote them); and its months."""
+    base_path = path.parent / spec.base
+    base_raw, source = load_raw_traced(base_path)
+    if spec.end is not None:
+        base_raw["end"] = spec.end
+        source.keys["end"] = Source(_display(path), ("end",))
+    return base_raw, validate_scenario(base_raw, _display(base_path), source).n_months
+
+
+class SweepSpec(ExperimentSpec):
+    """A sweep file."""
+
     parameters: list[SweepParameter] = F(
         desc="parameters to vary", min_length=1, max_length=MAX_PARAMETERS
     )
@@ -214,12 +230,7 @@ def load_sweep(path: str | Path) -> Sweep:
     """
     path = Path(path)
     spec = load_spec(path, SweepSpec, "sweep")
-    base_path = path.parent / spec.base
-    base_raw, source = load_raw_traced(base_path)
-    if spec.end is not None:
-        base_raw["end"] = spec.end
-        source.keys["end"] = Source(_display(path), ("end",))
-    n_months = validate_scenario(base_raw, _display(base_path), source).n_months
+    base_raw, n_months = load_base(path, spec)
     declared = parse_block(spec.declare, _display(path))
     outcomes = parse_outcomes(spec.outcomes, n_months, _display(path), "outcomes", declared)
     sweep = Sweep(spec, path, base_raw, outcomes, declared)
