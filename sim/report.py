@@ -320,6 +320,16 @@ def _pre(title: str, text: str) -> dict[str, str]:
     return {"title": title, "text": text}
 
 
+def _file_figures(paths: list[Path]) -> list[dict[str, str]]:
+    """Figures saved by a command, captioned by their file names."""
+    return [_figure(p, p.stem.replace("_", " "), f"fig-{p.stem}") for p in paths]
+
+
+def _plain_headers(frame: pd.DataFrame) -> dict[str, str]:
+    """Every column of ``frame``, headed by its name in words."""
+    return {c: c.replace("_", " ") for c in frame.columns}
+
+
 def _table(
     frame: pd.DataFrame, title: str, caption: str, labels: dict[str, str], css: str
 ) -> dict[str, Any]:
@@ -397,7 +407,7 @@ def _comparison_section(folder: Path, tmp: Path) -> dict[str, Any]:
         "heading": "Comparison",
         "summary": (folder / "summary.txt").read_text(),
         "summary_id": None,
-        "figures": [_figure(p, p.stem.replace("_", " "), f"fig-{p.stem}") for p in figs],
+        "figures": _file_figures(figs),
         "tables": [
             _table(
                 table,
@@ -424,7 +434,7 @@ def _sweep_section(folder: Path) -> dict[str, Any]:
                 sens,
                 "Sensitivity indices",
                 "From sensitivity.csv: indices of each outcome's mean over replications.",
-                {c: c.replace("_", " ") for c in sens.columns},
+                _plain_headers(sens),
                 "sensitivity",
             )
         )
@@ -433,7 +443,7 @@ def _sweep_section(folder: Path) -> dict[str, Any]:
         "heading": f"Sweep: {folder.name}",
         "summary": text,
         "summary_id": None,
-        "figures": [_figure(p, p.stem.replace("_", " "), f"fig-{p.stem}") for p in figs],
+        "figures": _file_figures(figs),
         "tables": tables,
         "details": [_pre("Sweep file (resolved)", (folder / "sweep.resolved.yaml").read_text())],
     }
@@ -449,7 +459,7 @@ def _calibration_section(folder: Path) -> dict[str, Any]:
         "heading": f"Calibration: {folder.name}",
         "summary": text,
         "summary_id": None,
-        "figures": [_figure(p, p.stem.replace("_", " "), f"fig-{p.stem}") for p in figs],
+        "figures": _file_figures(figs),
         "tables": [],
         "details": [],
     }
@@ -509,7 +519,7 @@ def _study_section(folder: Path) -> dict[str, Any]:
                     "Policy search: robustness of the Pareto front",
                     "From optimise/robustness.csv: each front candidate's outcome across the "
                     "uncertainty draws (worst and 10th percentile in the objective's direction).",
-                    {c: c.replace("_", " ") for c in robust.columns},
+                    _plain_headers(robust),
                     "robustness",
                 )
             )
