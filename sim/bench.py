@@ -320,6 +320,7 @@ def bench_study(experiments: int = 5000, workers: int = 2) -> dict[str, Any]:
         "case": "study",
         "study": STUDY.name,
         "dimensions": len(study.uncertainty_paths) + len(study.lever_paths),
+        "end": str(study.base_raw["end"]),
         "runs": len(jobs),
         "workers": workers,
         "seconds": round(total, 1),
@@ -363,6 +364,11 @@ def _table(
     return [f"## {title}", "", *lead, "| " + " | ".join(header) + " |", rule, *body, ""]
 
 
+def _paragraph(title: str, text: str) -> list[str]:
+    """A Markdown section of one paragraph."""
+    return [f"## {title}", "", text, ""]
+
+
 def performance_markdown(results: list[dict[str, Any]], command: str) -> str:
     """``docs/performance.md`` from benchmark results."""
     lines = [
@@ -375,13 +381,11 @@ def performance_markdown(results: list[dict[str, Any]], command: str) -> str:
     ]
     for r in results:
         if r["case"] == "baseline":
-            lines += [
-                "## One baseline replication",
-                "",
+            lines += _paragraph(
+                "One baseline replication",
                 f"{r['seconds_median']} s for {r['months']} months ({r['months_per_s']} months/s; "
                 f"best {r['seconds_min']} s), firm panel on, without interpreter start-up.",
-                "",
-            ]
+            )
     scale = [r for r in results if r["case"] == "scale"]
     if scale:
         lines += _table(
@@ -434,25 +438,21 @@ def performance_markdown(results: list[dict[str, Any]], command: str) -> str:
             )
     for r in results:
         if r["case"] == "study":
-            lines += [
-                "## A 10,000-run study",
-                "",
+            lines += _paragraph(
+                "A 10,000-run study",
                 f"`genai-sim discover {r['study']}` at {r['runs']:,} runs ({r['dimensions']} "
-                f"dimensions, Latin hypercube, to 2028-12) on {r['workers']} local worker "
+                f"dimensions, Latin hypercube, to {r['end']}) on {r['workers']} local worker "
                 f"processes, from an empty folder: {r['seconds']} s in all ({r['seconds_runs']} s "
                 f"of runs, {r['runs_per_s']} runs/s, each stored as it finishes; the rest PRIM). "
                 f"The box found: coverage {r['coverage']}, density {r['density']}.",
-                "",
-            ]
+            )
     for r in results:
         if r["case"] == "cli":
-            lines += [
-                "## Command start-up",
-                "",
+            lines += _paragraph(
+                "Command start-up",
                 f"`genai-sim --help` {r['help_s']} s, `genai-sim validate scenarios/baseline.yaml` "
                 f"{r['validate_s']} s (fresh interpreter, best of {r['repeats']}).",
-                "",
-            ]
+            )
     return "\n".join(lines)
 
 
