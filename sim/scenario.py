@@ -1547,6 +1547,7 @@ def format_validation_error(
     excerpts and at most ``MAX_PROBLEMS_LISTED`` problems are listed.
     """
     problems: list[tuple[tuple[Any, ...], str]] = []
+    listed: set[tuple[str, ...]] = set()  # allowed-key lists already in the message
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
@@ -1555,7 +1556,14 @@ def format_validation_error(
             allowed = sorted(owner.model_fields) if owner else []
             close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            msg = f"unknown key{hint}; allowed keys here: {', '.join(allowed)}"
+            # Several unknown keys in one block (a block header deleted, say) list its keys once.
+            keys = tuple(allowed)
+            msg = (
+                f"unknown key{hint}; allowed keys here: as listed above"
+                if keys in listed
+                else f"unknown key{hint}; allowed keys here: {', '.join(allowed)}"
+            )
+            listed.add(keys)
         elif err["type"] == "missing":
             msg = "required key is missing"
         elif "input" in err and err["type"] not in ("value_error",):

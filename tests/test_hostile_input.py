@@ -9,6 +9,7 @@ written and its key path, and no file added to the folder.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -555,3 +556,21 @@ def test_provenance_reads_git_without_optional_locks(monkeypatch: pytest.MonkeyP
     assert rn._git_commit() == "abc-dirty"
     status = [c for c in calls if "status" in c]
     assert status and all("--no-optional-locks" in c for c in status)
+
+
+def test_a_deleted_block_header_gives_one_short_message(tmp_path: Path) -> None:
+    """Deleting the `compute:` line moves eleven keys into `talent:`: every one is named, but the
+    block's allowed keys are listed once, so the message stays short (found by the fuzz test)."""
+    shutil.copytree(BASELINE.parent, tmp_path / "scenarios")
+    (tmp_path / "calibration").mkdir()
+    shutil.copy(ROOT / "calibration" / "calibrated.yaml", tmp_path / "calibration")
+    bad = tmp_path / "scenarios" / "baseline.yaml"
+    text = bad.read_text(encoding="utf-8")
+    assert "\ncompute:\n" in text
+    bad.write_text(text.replace("\ncompute:\n", "\n", 1), encoding="utf-8")
+    res = runner.invoke(app, ["validate", str(bad)])
+    assert res.exit_code == 2
+    assert "talent.imported_supply_2021_h100e_per_month: unknown key" in res.output
+    assert res.output.count("allowed keys here: basic_per_frontier") == 1
+    assert res.output.count("as listed above") >= 7
+    assert len(res.output.encode()) < 2048 and "Traceback" not in res.output
