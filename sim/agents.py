@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import mesa
@@ -186,6 +187,17 @@ def _kind_mask(kinds: frozenset[str]) -> np.ndarray:
     return mask
 
 
+@dataclass(frozen=True)
+class ProgrammeSet:
+    """Subsidy programmes in force together, as arrays (one row per programme)."""
+
+    rows: np.ndarray  # rows in the government's (programme x firm id) ledger
+    caps: np.ndarray  # per-firm cap a year, M RMB, scaled by the subsidy lever
+    rates: np.ndarray  # rates, scaled by the subsidy lever and capped (``Government.rate``)
+    eligible: np.ndarray  # (programmes, kinds): whether each funds each kind
+    names: list[str]
+
+
 class Government(mesa.Agent):
     """Central and local government: export-control exposure, subsidies, public compute, filing.
 
@@ -216,7 +228,7 @@ class Government(mesa.Agent):
         # Paid this year by (programme, firm id): one row per programme of the scenario.
         self._programme_row = {id(p): k for k, p in enumerate(policy.subsidies)}
         self._ledger = np.zeros((len(policy.subsidies), 64))
-        self._rows_cache: dict[tuple[int, ...], np.ndarray] = {}
+        self._sets: dict[tuple[int, ...], ProgrammeSet] = {}
         self._due: dict[int, list[tuple[str, object]]] = defaultdict(list)
         self._register(policy)
 
@@ -317,6 +329,21 @@ class Government(mesa.Agent):
         """Whether an announced export-control tightening has not yet taken effect."""
         return any(a <= month < d for a, d in self.announced_windows)
 
+    def programme_set(self, progs: list[SubsidyProgramme]) -> ProgrammeSet:
+        """The arrays describing ``progs`` (ledger rows, caps, rates, eligibility), built once
+        per combination of programmes in force."""
+        key = tuple(id(p) for p in progs)
+        found = self._sets.get(key)
+        if found is None:
+            found = self._sets[key] = ProgrammeSet(
+                rows=np.array([self._programme_row[k] for k in key], dtype=np.intp),
+                caps=np.array([p.cap_per_firm_m_rmb_per_year for p in progs]) * self.subsidy_scale,
+                rates=np.array([self.rate(p) for p in progs]),
+                eligible=np.stack([_kind_mask(frozenset(p.eligible)) for p in progs]),
+                names=[p.name for p in progs],
+            )
+        return found
+
     def _ledger_rows(self, progs: list[SubsidyProgramme], firm_ids: np.ndarray) -> np.ndarray:
         """Rows of ``progs`` in the per-firm ledger (programme x firm id), grown to hold
         ``firm_ids``."""
@@ -325,20 +352,14 @@ class Government(mesa.Agent):
             grown = np.zeros((self._ledger.shape[0], max(need, 2 * self._ledger.shape[1])))
             grown[:, : self._ledger.shape[1]] = self._ledger
             self._ledger = grown
-        key = tuple(id(p) for p in progs)
-        rows = self._rows_cache.get(key)
-        if rows is None:
-            rows = self._rows_cache[key] = np.array(
-                [self._programme_row[k] for k in key], dtype=np.intp
-            )
-        return rows
+        return self.programme_set(progs).rows
 
     def caps_left(self, progs: list[SubsidyProgramme], firm_ids: np.ndarray) -> np.ndarray:
         """(programmes, firms): money each firm (by id) may still receive from each programme
         this year, M RMB."""
         ids = np.asarray(firm_ids, dtype=np.int64)
         rows = self._ledger_rows(progs, ids)
-        caps = np.array([p.cap_per_firm_m_rmb_per_year for p in progs]) * self.subsidy_scale
+        caps = self.programme_set(progs).caps
         return np.maximum(caps[:, None] - self._ledger[rows[:, None], ids[None, :]], 0.0)
 
     def rate(self, prog: SubsidyProgramme) -> float:
@@ -357,7 +378,7 @@ class Government(mesa.Agent):
 
     def eligibility(self, progs: list[SubsidyProgramme]) -> np.ndarray:
         """(programmes, kinds): whether each programme funds each kind (``sim.vocab.KINDS``)."""
-        return np.stack([_kind_mask(frozenset(p.eligible)) for p in progs])
+        return self.programme_set(progs).eligible
 
     def eligible(self, kinds: list[str] | set[str], kind_codes: np.ndarray) -> np.ndarray:
         """Whether each firm (by kind index, ``sim.vocab.KINDS``) is among ``kinds``."""

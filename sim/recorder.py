@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute  # makes pa.compute available
 
 from sim.state import LAYOUT, Account, FirmTable
 
@@ -58,6 +60,8 @@ _FLOW_COLUMNS = {
     Account.IPO: "ipo_in_m_rmb",
     Account.STRATEGIC: "strategic_in_m_rmb",
 }
+#: pandas' default string dtype (what it infers for a column of Python strings).
+_STR = pd.Series(["x"]).dtype
 EVENT_COLUMNS = ("month", "firm_id", "firm", "kind", "event", "amount_m_rmb", "detail")
 _IDENT = ("firm", "kind")  # event columns filled from the firm registry
 FIRM_PANEL_COLUMNS = (
@@ -77,6 +81,13 @@ FIRM_PANEL_COLUMNS = (
 )
 
 
+def str_column(labels: list[str], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """The string column ``labels[codes]`` in pandas' default string dtype, built by Arrow from
+    the codes (building it from a million Python strings costs far more)."""
+    taken = pa.compute.take(pa.array(labels, type=pa.large_string()), pa.array(codes))
+    return pd.array(taken, dtype=_STR)
+
+
 class Recorder:
     """Column store of one replication's monthly metrics, firm panel and event log.
 
@@ -92,11 +103,18 @@ class Recorder:
         self._agenttype_records: dict[float, dict[Any, list[Any]]] = {}
         self.agent_reporters: dict[str, Any] = {}
         self.agenttype_reporters: dict[Any, dict[str, Any]] = {}
-        # The event log as columns (one list per column), cheaper than a dict per event.
-        # The firm's name and kind are looked up from its id when the table is built.
+        # The event log as columns (one list per column), cheaper than a dict per event; the
+        # event and detail strings as codes into ``_labels``. The firm's name and kind are
+        # looked up from its id when the table is built.
         self.events: dict[str, list[Any]] = {c: [] for c in EVENT_COLUMNS if c not in _IDENT}
+        self._labels: dict[str, int] = {}
         self._firm_chunks: list[dict[str, np.ndarray]] = []
         self._names: dict[int, tuple[str, str, bool]] = {}  # firm id -> (name, kind, roster)
+
+    @property
+    def n_panel_months(self) -> int:
+        """Number of monthly firm-panel chunks recorded."""
+        return len(self._firm_chunks)
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -115,24 +133,33 @@ class Recorder:
         month: int,
         table: FirmTable,
         rows: Any,
-        status: str | np.ndarray,
+        status: str | tuple[str, ...],
         computed: dict[str, np.ndarray],
+        which: np.ndarray | None = None,
     ) -> None:
         """Append firm-panel rows ``rows`` (an index or slice into the table) with ``status``
-        (one for all, or one per row) and the model's ``computed`` columns for those rows."""
+        (one for all, or with ``which`` the row's status is ``status[which[k]]``) and the
+        model's ``computed`` columns for those rows."""
         if not self.record_firms:
             return
         rows = np.arange(table.n)[rows] if isinstance(rows, slice) else np.atleast_1d(rows)
         chunk = table.snapshot(rows)
         chunk["month"] = np.full(rows.size, month, dtype=np.int64)
-        chunk["status"] = (
-            np.full(rows.size, status, dtype=object)
-            if isinstance(status, str)
-            else np.asarray(status, dtype=object)
-        )
+        if which is None:
+            chunk["status"] = np.full(rows.size, self._code(status), dtype=np.int64)
+        else:
+            codes = np.array([self._code(s) for s in status], dtype=np.int64)
+            chunk["status"] = codes[np.asarray(which, dtype=np.intp)]
         for col in _MODEL_COLUMNS:
             chunk[col] = np.atleast_1d(computed[col]).copy()
         self._firm_chunks.append(chunk)
+
+    def _code(self, label: str) -> int:
+        """The code of an event or detail string (new strings get the next code)."""
+        code = self._labels.get(label)
+        if code is None:
+            code = self._labels[label] = len(self._labels)
+        return code
 
     def log_event(
         self, month: int, firm: Any, event: str, amount_m_rmb: float, detail: str = ""
@@ -141,9 +168,9 @@ class Recorder:
         e = self.events
         e["month"].append(month)
         e["firm_id"].append(-1 if firm is None else firm.unique_id)
-        e["event"].append(event)
+        e["event"].append(self._code(event))
         e["amount_m_rmb"].append(float(amount_m_rmb))
-        e["detail"].append(detail)
+        e["detail"].append(self._code(detail))
 
     def log_events(
         self,
@@ -152,22 +179,34 @@ class Recorder:
         event: str,
         amounts: np.ndarray | list[float],
         details: str | list[str],
+        which: np.ndarray | None = None,
     ) -> None:
         """Append one event per firm (same month and kind of event), in the order given;
-        ``details`` is one string for all or one per event."""
+        ``details`` is one string for all or one per event (or, with ``which``, the event's
+        detail is ``details[which[k]]``)."""
         e = self.events
         n = len(firm_ids)
         e["month"].extend([month] * n)
         e["firm_id"].extend(np.asarray(firm_ids, dtype=np.int64).tolist())
-        e["event"].extend([event] * n)
+        e["event"].extend([self._code(event)] * n)
         e["amount_m_rmb"].extend(np.asarray(amounts, dtype=np.float64).tolist())
-        e["detail"].extend([details] * n if isinstance(details, str) else details)
+        if isinstance(details, str):
+            e["detail"].extend([self._code(details)] * n)
+        elif which is None:
+            e["detail"].extend([self._code(d) for d in details])
+        else:
+            codes = np.array([self._code(d) for d in details], dtype=np.int64)
+            e["detail"].extend(codes[np.asarray(which, dtype=np.intp)].tolist())
 
     # -- reading ---------------------------------------------------------------------------------
 
+    def metrics_columns(self) -> dict[str, Any]:
+        """Monthly metrics as columns (``metrics_frame``'s)."""
+        return dict(self.model_vars)
+
     def metrics_frame(self) -> pd.DataFrame:
         """Monthly metrics, one row per month."""
-        return pd.DataFrame(dict(self.model_vars))
+        return pd.DataFrame(self.metrics_columns())
 
     def firms_frame(self) -> pd.DataFrame:
         """The firm panel: one row per active firm and month, plus each firm in its exit month."""
@@ -175,10 +214,15 @@ class Recorder:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in FIRM_PANEL_COLUMNS}).astype(
                 {"month": "int64"}
             )
+        return pd.DataFrame(self.firm_columns())
+
+    def firm_columns(self) -> dict[str, Any]:
+        """The firm panel as columns (``firms_frame``'s; needs at least one recorded month)."""
         stacked = {
             key: np.concatenate([c[key] for c in self._firm_chunks]) for key in self._firm_chunks[0]
         }
-        cols: dict[str, np.ndarray] = {k: stacked[k] for k in ("month", "status", *_MODEL_COLUMNS)}
+        cols: dict[str, Any] = {k: stacked[k] for k in ("month", *_MODEL_COLUMNS)}
+        cols["status"] = str_column(list(self._labels), stacked["status"])
         for col in ("firm_id", *_TABLE_COLUMNS, *_LATER_COLUMNS, "approved"):
             block, j = LAYOUT[col]
             cols[col] = stacked[block][:, j]
@@ -189,33 +233,39 @@ class Recorder:
         for account, col in _FLOW_COLUMNS.items():
             cols[col] = flows[:, account]
         cols["firm"], cols["kind"], cols["roster"] = self._identities(cols["firm_id"])
-        return pd.DataFrame({c: cols[c] for c in FIRM_PANEL_COLUMNS})
+        return {c: cols[c] for c in FIRM_PANEL_COLUMNS}
 
     def events_frame(self) -> pd.DataFrame:
         """The event log, one row per event."""
+        return pd.DataFrame(self.event_columns(), columns=list(EVENT_COLUMNS))
+
+    def event_columns(self) -> dict[str, Any]:
+        """The event log as columns (``events_frame``'s)."""
         e = self.events
+        labels = list(self._labels)
         cols: dict[str, Any] = {  # typed arrays first: pandas infers list types slowly
             "month": np.array(e["month"], dtype=np.int64),
             "firm_id": np.array(e["firm_id"], dtype=np.int64),
-            "event": e["event"],
+            "event": str_column(labels, np.array(e["event"], dtype=np.int64)),
             "amount_m_rmb": np.array(e["amount_m_rmb"], dtype=np.float64),
-            "detail": e["detail"],
+            "detail": str_column(labels, np.array(e["detail"], dtype=np.int64)),
         }
         cols["firm"], cols["kind"], _ = self._identities(cols["firm_id"])
-        return pd.DataFrame({c: cols[c] for c in EVENT_COLUMNS}, columns=list(EVENT_COLUMNS))
+        return {c: cols[c] for c in EVENT_COLUMNS}
 
-    def _identities(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Name, kind and roster flag of each firm id (``-1``: no firm: empty strings)."""
+    def _identities(self, ids: np.ndarray) -> tuple[Any, Any, np.ndarray]:
+        """Name and kind (string columns) and roster flag of each firm id (``-1``: no firm:
+        empty strings)."""
         known = np.array(sorted(self._names), dtype=np.int64)
         table = [self._names[int(i)] for i in known]
-        names = np.array([n for n, _, _ in table] + [""], dtype=object)
-        kinds = np.array([k for _, k, _ in table] + [""], dtype=object)
+        names = [n for n, _, _ in table] + [""]
+        kinds = [k for _, k, _ in table] + [""]
         roster = np.array([r for _, _, r in table] + [False], dtype=bool)
         pos = np.searchsorted(known, ids)
         found = pos < known.size
         found[found] = known[pos[found]] == ids[found]
         pos = np.where(found, pos, known.size)
-        return names[pos], kinds[pos], roster[pos]
+        return str_column(names, pos), str_column(kinds, pos), roster[pos]
 
     # -- Mesa DataCollector interface ------------------------------------------------------------
 

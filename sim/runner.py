@@ -23,6 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sim.calendar import month_label
@@ -53,16 +54,25 @@ class RunResult:
         return cls(*(pd.concat([getattr(p, t) for p in parts], ignore_index=True) for t in TABLES))
 
 
-def _frame(df: pd.DataFrame | None, scenario: str, replication: int, seed: int) -> pd.DataFrame:
-    """Prefix a replication's table with its identifying columns (``ID_COLUMNS``)."""
-    if df is None or df.empty:
-        df = pd.DataFrame({"month": pd.Series(dtype="int64")})
-    df.insert(0, "scenario", scenario)
-    df.insert(1, "replication", replication)
-    df.insert(2, "seed", seed)
-    labels = {m: month_label(m) for m in df["month"].unique()}
-    df.insert(4, "date", df["month"].map(labels) if len(df) else pd.Series(dtype=str))
-    return df
+def _frame(
+    columns: dict[str, Any] | None, scenario: str, replication: int, seed: int
+) -> pd.DataFrame:
+    """A replication's table from its recorded ``columns`` (the first being ``month``), prefixed
+    with its identifying columns (``ID_COLUMNS``); built in one step."""
+    from sim.recorder import str_column  # Arrow is needed only where runs are made
+
+    months = np.asarray((columns or {}).get("month", []), dtype=np.int64)
+    n = months.size
+    uniques, inverse = np.unique(months, return_inverse=True)
+    head = {
+        "scenario": str_column([scenario], np.zeros(n, dtype=np.int64)),
+        "replication": np.full(n, replication, dtype=np.int64),
+        "seed": np.full(n, seed, dtype=np.int64),
+        "month": months,
+        "date": str_column([month_label(int(m)) for m in uniques], inverse),
+    }
+    rest = {k: v for k, v in (columns or {}).items() if k != "month"}
+    return pd.DataFrame({**head, **rest})
 
 
 def run_replication(
@@ -73,10 +83,11 @@ def run_replication(
 
     rec = GenAIMarket(scenario, seed, record_firms=record_firms).run().datacollector
     name = scenario.name
+    firms = rec.firm_columns() if record_firms and rec.n_panel_months else None
     return RunResult(
-        metrics=_frame(rec.metrics_frame(), name, replication, seed),
-        firms=_frame(rec.firms_frame() if record_firms else None, name, replication, seed),
-        events=_frame(rec.events_frame(), name, replication, seed),
+        metrics=_frame(rec.metrics_columns(), name, replication, seed),
+        firms=_frame(firms, name, replication, seed),
+        events=_frame(rec.event_columns(), name, replication, seed),
     )
 
 

@@ -146,7 +146,7 @@ class InputMarkets:
         train_rent = np.minimum(money, train_money) * t.pretraining
         progs = gov.active_programmes("compute_voucher")
         if progs:
-            rates = np.array([gov.rate(p) for p in progs])[:, None]
+            rates = gov.programme_set(progs).rates[:, None]
             _, claims = voucher_contracts(train_rent, rates, self._caps_left(progs))
             for paid in self._pay_programmes(progs, claims):
                 contracts += paid
@@ -202,7 +202,8 @@ class InputMarkets:
             t.firm_id[firm_rows],
             "subsidy",
             paid[prog_rows, firm_rows],
-            [progs[k].name for k in prog_rows],
+            gov.programme_set(progs).names,
+            which=prog_rows,
         )
         return paid
 

@@ -174,7 +174,7 @@ class ProductMarket:
         rd = fl[:, Account.STAFF_COST] + fl[:, Account.COMPUTE_COST] - fl[:, Account.SUBSIDY_IN]
         progs = gov.active_programmes("cofunding")
         if progs:
-            rates = np.array([gov.rate(p) for p in progs])[:, None]
+            rates = gov.programme_set(progs).rates[:, None]
             claims = np.where(
                 t.pretraining, np.minimum(rates * np.maximum(rd, 0.0), self._caps_left(progs)), 0.0
             )

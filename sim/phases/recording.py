@@ -86,9 +86,10 @@ class Recording:
             "capability_gap_log10": self.global_frontier_log10() - best,
         }
         self.datacollector.add_metrics(self.time, row)
-        status = np.where(t.pretraining, ACTIVE, APP_LAYER)
         rows = slice(0, t.n)
-        self.datacollector.add_firms(m, t, rows, status, self._panel_columns(rows, dev))
+        self.datacollector.add_firms(
+            m, t, rows, (ACTIVE, APP_LAYER), self._panel_columns(rows, dev), which=~t.pretraining
+        )
         if self.month + 1 >= self.n_months:
             self.running = False
 
