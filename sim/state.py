@@ -114,18 +114,24 @@ LAYOUT: dict[str, tuple[str, int]] = {
 }
 
 
-def _column(name: str) -> property:
-    def get(self: FirmTable) -> np.ndarray:
-        try:  # views of the first n rows, cached until n or the allocation changes
-            return self._views[name]
-        except KeyError:
-            view = self._views[name] = self._data[name][: self.n]
-            return view
+class _Column:
+    """A firm-table column. Reading gives a view of the first ``n`` rows, which is then kept in
+    the table's ``__dict__`` (so later reads are plain attribute look-ups) until ``n`` or the
+    allocation changes; assigning writes into that view (``FirmTable.__setattr__``)."""
 
-    def set_(self: FirmTable, value: Any) -> None:
-        get(self)[...] = value
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.__doc__ = SCALARS[name][2] if name in SCALARS else name
 
-    return property(get, set_, doc=SCALARS[name][2] if name in SCALARS else name)
+    def __get__(self, table: FirmTable | None, owner: type | None = None) -> Any:
+        if table is None:
+            return self
+        view = table.__dict__[self.name] = table._data[self.name][: table._n]
+        return view
+
+
+def _column(name: str) -> _Column:
+    return _Column(name)
 
 
 class FirmTable:
@@ -181,7 +187,6 @@ class FirmTable:
     luck = _column("luck")  # (n, len(Luck), LUCK_BLOCK_MONTHS): standard-normal draws by month
 
     def __init__(self, n_segments: int, capacity: int = 64, window: int = 12) -> None:
-        self._views: dict[str, np.ndarray] = {}
         self._n = 0
         self.n_segments = n_segments
         self._capacity = max(int(capacity), 1)
@@ -216,7 +221,19 @@ class FirmTable:
             self._data[name] = self._arrays[group][:, j]
         for name in self._wide:
             self._data[name] = self._arrays[name]
-        self._views.clear()
+        self._forget_views()
+
+    def _forget_views(self) -> None:
+        """Drop the cached column views (they cover the first n rows of the old allocation)."""
+        cached = self.__dict__
+        for name in COLUMNS:
+            cached.pop(name, None)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in COLUMNS:  # a column: write into its rows
+            getattr(self, name)[...] = value
+        else:
+            object.__setattr__(self, name, value)
 
     @property
     def n(self) -> int:
@@ -226,7 +243,7 @@ class FirmTable:
     @n.setter
     def n(self, value: int) -> None:
         self._n = value
-        self._views.clear()  # column views cover the first n rows
+        self._forget_views()  # column views cover the first n rows
 
     @property
     def capacity(self) -> int:
@@ -299,3 +316,7 @@ class FirmTable:
             self._arrays[name] = grown
         self._capacity = new_cap
         self._bind()
+
+
+#: Names of the firm table's columns (``FirmTable``'s ``_Column`` attributes).
+COLUMNS: frozenset[str] = frozenset(k for k, v in vars(FirmTable).items() if isinstance(v, _Column))
