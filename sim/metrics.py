@@ -17,21 +17,25 @@ def _shares(values: ArrayLike) -> np.ndarray:
     return v / total if total > 0 else v
 
 
+def concentration(values: ArrayLike, k: int = 3) -> tuple[float, float]:
+    """``(hhi(values), concentration_ratio(values, k))`` from one computation of the shares."""
+    s = _shares(values)
+    if not s.size:
+        return 0.0, 0.0
+    return float(np.sum(s**2)), float(np.sort(s)[::-1][:k].sum())
+
+
 def hhi(values: ArrayLike) -> float:
     """Herfindahl-Hirschman index of the shares of ``values`` (users, revenue), in [0, 1].
 
     Zero when there is nothing to share. Equal shares among n firms give 1/n.
     """
-    s = _shares(values)
-    return float(np.sum(s**2)) if s.size else 0.0
+    return concentration(values)[0]
 
 
 def concentration_ratio(values: ArrayLike, k: int = 3) -> float:
     """Combined share of the ``k`` largest, in [0, 1] (CR3 for k = 3)."""
-    s = _shares(values)
-    if not s.size:
-        return 0.0
-    return float(np.sort(s)[::-1][:k].sum())
+    return concentration(values, k)[1]
 
 
 def active_developers(status: ArrayLike) -> int:

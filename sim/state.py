@@ -226,8 +226,8 @@ class FirmTable:
     def _forget_views(self) -> None:
         """Drop the cached column views (they cover the first n rows of the old allocation)."""
         cached = self.__dict__
-        for name in COLUMNS:
-            cached.pop(name, None)
+        for name in COLUMNS.intersection(cached):
+            del cached[name]
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in COLUMNS:  # a column: write into its rows
@@ -288,24 +288,36 @@ class FirmTable:
                 out.update(zip(names, sums, strict=True))
         return out
 
-    def snapshot(self, rows: np.ndarray) -> dict[str, np.ndarray]:
-        """Copies of the rows ``rows`` of every scalar block (``BLOCKS``; columns by ``LAYOUT``)
-        and of ``flows``: one operation per block, for the recorder."""
+    def block_rows(self, rows: np.ndarray | slice) -> dict[str, np.ndarray]:
+        """The rows ``rows`` (an index, or a slice of the active rows) of every scalar block
+        (``BLOCKS``; columns by ``LAYOUT``) and of ``flows``: views for a slice (valid until the
+        table changes), copies for an index."""
+        if isinstance(rows, slice):
+            rows = range(self.n)[rows]
+            rows = slice(rows.start, rows.stop, rows.step)  # within the active rows
         return {name: self._arrays[name][rows] for name in (*BLOCKS, "flows")}
+
+    def snapshot(self, rows: np.ndarray | slice) -> dict[str, np.ndarray]:
+        """Copies of ``block_rows(rows)``: one operation per block."""
+        return {name: np.array(v, order="F") for name, v in self.block_rows(rows).items()}
 
     def remove_rows(self, rows: np.ndarray) -> None:
         """Drop the rows ``rows`` (exited firms) at once; the others keep their order."""
+        if len(rows) == 0:
+            return
         n = self.n
         keep = np.ones(n, dtype=bool)
         keep[rows] = False
         k = int(keep.sum())
-        if len(rows) == 0:
-            return
+        gone = self._data["firm_id"][rows].tolist()
         first = int(np.min(rows))  # rows above the first removed one stay where they are
         for arr in self._arrays.values():
             arr[first:k] = arr[first:n][keep[first:]]
         self.n = k
-        self._row_of = {int(f): j for j, f in enumerate(self._data["firm_id"][:k])}
+        row_of = self._row_of
+        for f in gone:
+            del row_of[f]
+        row_of.update(zip(self._data["firm_id"][first:k].tolist(), range(first, k), strict=True))
 
     def _grow(self) -> None:
         new_cap = 2 * self._capacity

@@ -61,7 +61,7 @@ def bass_new_adopters(
     a = np.asarray(adopters, dtype=float)
     m = np.asarray(potential, dtype=float)
     frac = np.divide(a, m, out=np.zeros_like(m), where=m > 0)
-    rate = np.clip(np.asarray(p, dtype=float) + q * frac, 0.0, 1.0)
+    rate = np.minimum(np.maximum(np.asarray(p, dtype=float) + q * frac, 0.0), 1.0)
     return np.maximum(rate * (m - a), 0.0)
 
 

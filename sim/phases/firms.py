@@ -50,7 +50,7 @@ class FirmLifecycle:
         e = sc.entry
         ref_powder = sc.capital.inflow_2021_m_rmb_per_month * 12.0
         powder = self.funds.agg("dry_powder_m_rmb", sum)
-        ratio = float(np.clip(powder / max(ref_powder, 1e-9), e.money_ratio_min, e.money_ratio_max))
+        ratio = min(max(powder / max(ref_powder, 1e-9), e.money_ratio_min), e.money_ratio_max)
         rate = (
             e.base_rate_per_month
             * self.hype**e.hype_elasticity

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.metrics import concentration_ratio, hhi
+from sim.metrics import concentration
 from sim.vocab import ACTIVE, APP_LAYER, EXIT_CAUSES, KINDS
 
 
@@ -31,6 +31,8 @@ class Recording:
         total = t.column_sums()
         demanded = total["demand_usage_m_rmb"]
         served = total["served_usage_m_rmb"]
+        hhi_users, cr3_users = concentration(users, 3)
+        hhi_revenue, cr3_revenue = concentration(revenue, 3)
         row: dict[str, Any] = {
             "month": m,
             "active_developers": int(dev.sum()),
@@ -39,10 +41,10 @@ class Recording:
             "pretraining_firms": int(total["pretraining"]),
             "entries": int(self.month_flows["entries"]),
             **{f"exits_{c}": int(self.month_flows[f"exits_{c}"]) for c in EXIT_CAUSES},
-            "hhi_users": hhi(users),
-            "cr3_users": concentration_ratio(users, 3),
-            "hhi_revenue": hhi(revenue),
-            "cr3_revenue": concentration_ratio(revenue, 3),
+            "hhi_users": hhi_users,
+            "cr3_users": cr3_users,
+            "hhi_revenue": hhi_revenue,
+            "cr3_revenue": cr3_revenue,
             "market_size_bn_rmb_annualised": market_m_rmb * 12 / 1000,
             "revenue_m_rmb": market_m_rmb,
             "users_m": total["users_total_m"],
