@@ -88,37 +88,6 @@ def str_column(labels: list[str], codes: np.ndarray) -> pd.api.extensions.Extens
     return pd.array(taken, dtype=_STR)
 
 
-class RowStack:
-    """Rows appended to preallocated column-major buffers, one per key (doubled when full), so
-    a recorded panel is never re-concatenated and each of its columns is contiguous."""
-
-    def __init__(self, rows: int = 4096) -> None:
-        self.n = 0
-        self.appends = 0
-        self._rows = rows
-        self._buffers: dict[str, np.ndarray] = {}
-
-    def append(self, parts: dict[str, np.ndarray]) -> None:
-        """Append the rows of ``parts`` (arrays with the same number of rows; copied)."""
-        size = next(iter(parts.values())).shape[0]
-        end = self.n + size
-        if end > self._rows or not self._buffers:
-            self._rows = max(self._rows, 2 * end) if end > self._rows else self._rows
-            for key, arr in parts.items():
-                grown = np.empty((self._rows, *arr.shape[1:]), dtype=arr.dtype, order="F")
-                if key in self._buffers:
-                    grown[: self.n] = self._buffers[key][: self.n]
-                self._buffers[key] = grown
-        for key, arr in parts.items():
-            self._buffers[key][self.n : end] = arr
-        self.n = end
-        self.appends += 1
-
-    def columns(self) -> dict[str, np.ndarray]:
-        """The rows appended so far, one array per key (views)."""
-        return {key: buf[: self.n] for key, buf in self._buffers.items()}
-
-
 class Recorder:
     """Column store of one replication's monthly metrics, firm panel and event log.
 
@@ -139,13 +108,13 @@ class Recorder:
         # looked up from its id when the table is built.
         self.events: dict[str, list[Any]] = {c: [] for c in EVENT_COLUMNS if c not in _IDENT}
         self._labels: dict[str, int] = {}
-        self._panel = RowStack()  # the firm panel's rows, by table block
+        self._panel: list[dict[str, np.ndarray]] = []  # the firm panel, a chunk a month
         self._names: dict[int, tuple[str, str, bool]] = {}  # firm id -> (name, kind, roster)
 
     @property
     def n_panel_months(self) -> int:
         """Number of monthly firm-panel chunks recorded."""
-        return self._panel.appends
+        return len(self._panel)
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -175,7 +144,7 @@ class Recorder:
             return
         if not isinstance(rows, slice):
             rows = np.atleast_1d(rows)
-        chunk = table.block_rows(rows)
+        chunk = table.snapshot(rows)
         size = chunk["flows"].shape[0]
         chunk["month"] = np.full(size, month, dtype=np.int64)
         if which is None:
@@ -184,7 +153,7 @@ class Recorder:
             codes = np.array([self._code(s) for s in status], dtype=np.int64)
             chunk["status"] = codes[np.asarray(which, dtype=np.intp)]
         for col in _MODEL_COLUMNS:
-            chunk[col] = np.atleast_1d(computed[col])
+            chunk[col] = np.atleast_1d(computed[col]).copy()
         self._panel.append(chunk)
 
     def _code(self, label: str) -> int:
@@ -244,7 +213,7 @@ class Recorder:
 
     def firms_frame(self) -> pd.DataFrame:
         """The firm panel: one row per active firm and month, plus each firm in its exit month."""
-        if not self._panel.appends:
+        if not self._panel:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in FIRM_PANEL_COLUMNS}).astype(
                 {"month": "int64"}
             )
@@ -252,7 +221,7 @@ class Recorder:
 
     def firm_columns(self) -> dict[str, Any]:
         """The firm panel as columns (``firms_frame``'s; needs at least one recorded month)."""
-        stacked = self._panel.columns()
+        stacked = {key: np.concatenate([c[key] for c in self._panel]) for key in self._panel[0]}
         cols: dict[str, Any] = {k: stacked[k] for k in ("month", *_MODEL_COLUMNS)}
         cols["status"] = str_column(list(self._labels), stacked["status"])
         for col in ("firm_id", *_TABLE_COLUMNS, *_LATER_COLUMNS, "approved"):

@@ -298,7 +298,8 @@ class FirmTable:
         return {name: self._arrays[name][rows] for name in (*BLOCKS, "flows")}
 
     def snapshot(self, rows: np.ndarray | slice) -> dict[str, np.ndarray]:
-        """Copies of ``block_rows(rows)``: one operation per block."""
+        """Column-major copies of ``block_rows(rows)`` (stacked, their columns stay contiguous):
+        one operation per block."""
         return {name: np.array(v, order="F") for name, v in self.block_rows(rows).items()}
 
     def remove_rows(self, rows: np.ndarray) -> None:

@@ -482,21 +482,3 @@ def test_a_firm_agent_reads_its_own_row() -> None:
     for firm in model.active_firms()[:5]:
         assert firm.get("cash_m_rmb") == model.table.cash_m_rmb[firm.row]
         assert model.table.firm_id[firm.row] == firm.unique_id
-
-
-def test_row_stack_keeps_appended_rows_in_order_across_growth() -> None:
-    from sim.recorder import RowStack
-
-    stack = RowStack(rows=4)
-    rng = np.random.default_rng(0)
-    parts = [
-        {"a": rng.random((k, 3)), "b": np.arange(k, dtype=np.int64) + 10 * k}
-        for k in (3, 2, 7, 1, 0, 5)
-    ]
-    for p in parts:
-        stack.append(p)
-        p["a"][:] = -1.0  # the stack holds copies
-    cols = stack.columns()
-    assert stack.appends == len(parts) and stack.n == 18
-    np.testing.assert_array_equal(cols["b"], np.concatenate([p["b"] for p in parts]))
-    assert (cols["a"] >= 0).all() and cols["a"][:, 1].flags["C_CONTIGUOUS"]  # columns contiguous
