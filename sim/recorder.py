@@ -9,6 +9,7 @@ recording path beside the tidy tables.
 
 from __future__ import annotations
 
+import array
 from collections import defaultdict
 from typing import Any
 
@@ -106,7 +107,11 @@ class Recorder:
         # The event log as columns (one list per column), cheaper than a dict per event; the
         # event and detail strings as codes into ``_labels``. The firm's name and kind are
         # looked up from its id when the table is built.
-        self.events: dict[str, list[Any]] = {c: [] for c in EVENT_COLUMNS if c not in _IDENT}
+        self.events: dict[str, array.array] = {
+            c: array.array("d" if c == "amount_m_rmb" else "q")
+            for c in EVENT_COLUMNS
+            if c not in _IDENT
+        }
         self._labels: dict[str, int] = {}
         self._panel: list[dict[str, np.ndarray]] = []  # the firm panel, a chunk a month
         self._names: dict[int, tuple[str, str, bool]] = {}  # firm id -> (name, kind, roster)
@@ -188,17 +193,17 @@ class Recorder:
         detail is ``details[which[k]]``)."""
         e = self.events
         n = len(firm_ids)
-        e["month"].extend([month] * n)
-        e["firm_id"].extend(np.asarray(firm_ids, dtype=np.int64).tolist())
-        e["event"].extend([self._code(event)] * n)
-        e["amount_m_rmb"].extend(np.asarray(amounts, dtype=np.float64).tolist())
+        e["month"].frombytes(np.full(n, month, dtype=np.int64).tobytes())
+        e["firm_id"].frombytes(np.asarray(firm_ids, dtype=np.int64).tobytes())
+        e["event"].frombytes(np.full(n, self._code(event), dtype=np.int64).tobytes())
+        e["amount_m_rmb"].frombytes(np.asarray(amounts, dtype=np.float64).tobytes())
         if isinstance(details, str):
-            e["detail"].extend([self._code(details)] * n)
-        elif which is None:
-            e["detail"].extend([self._code(d) for d in details])
+            codes = np.full(n, self._code(details), dtype=np.int64)
         else:
             codes = np.array([self._code(d) for d in details], dtype=np.int64)
-            e["detail"].extend(codes[np.asarray(which, dtype=np.intp)].tolist())
+            if which is not None:
+                codes = codes[np.asarray(which, dtype=np.intp)]
+        e["detail"].frombytes(codes.tobytes())
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -244,12 +249,16 @@ class Recorder:
         """The event log as columns (``events_frame``'s)."""
         e = self.events
         labels = list(self._labels)
-        cols: dict[str, Any] = {  # typed arrays first: pandas infers list types slowly
-            "month": np.array(e["month"], dtype=np.int64),
-            "firm_id": np.array(e["firm_id"], dtype=np.int64),
-            "event": str_column(labels, np.array(e["event"], dtype=np.int64)),
-            "amount_m_rmb": np.array(e["amount_m_rmb"], dtype=np.float64),
-            "detail": str_column(labels, np.array(e["detail"], dtype=np.int64)),
+        col = {
+            k: np.frombuffer(v, dtype=np.float64 if v.typecode == "d" else np.int64).copy()
+            for k, v in e.items()
+        }
+        cols: dict[str, Any] = {
+            "month": col["month"],
+            "firm_id": col["firm_id"],
+            "event": str_column(labels, col["event"]),
+            "amount_m_rmb": col["amount_m_rmb"],
+            "detail": str_column(labels, col["detail"]),
         }
         cols["firm"], cols["kind"], _ = self._identities(cols["firm_id"])
         return {c: cols[c] for c in EVENT_COLUMNS}

@@ -8,6 +8,8 @@ order, so the number of workers never changes the output.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import json
 import os
@@ -16,7 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -75,13 +77,29 @@ def _frame(
     return pd.DataFrame({**head, **rest})
 
 
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for one run. A run allocates many short-lived
+    containers, and each collection also walks every long-lived object of the process (Mesa,
+    pandas, the scenario); the few cycles a run makes (the model and its agents) are freed by
+    the next collection after it. Reference counting frees everything else as usual."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def run_replication(
     scenario: Scenario, seed: int, replication: int = 0, record_firms: bool = True
 ) -> RunResult:
     """Run one replication and return its tidy tables (a pure function of scenario and seed)."""
     from sim.model import GenAIMarket  # the model is only needed in workers
 
-    rec = GenAIMarket(scenario, seed, record_firms=record_firms).run().datacollector
+    with _cyclic_gc_paused():
+        rec = GenAIMarket(scenario, seed, record_firms=record_firms).run().datacollector
     name = scenario.name
     firms = rec.firm_columns() if record_firms and rec.n_panel_months else None
     return RunResult(

@@ -101,14 +101,20 @@ class ExitDecisions:
             can = t.pretraining & (t.parent_backed | (runway >= acq.distress_runway_months))
             if not (can & (t.cash_m_rmb >= acq.integration_cost_m_rmb)).any():
                 return
+            rows = np.array([f.row for f in queue])
+            price = np.maximum(-t.cash_m_rmb[rows], 0.0) + acq.fire_sale_share * (
+                acq.talent_value_years_of_wage * self.frontier_wage * t.frontier_staff[rows]
+            )
+            # A buyer pays the price and the deal's cost, and must not be distressed itself.
+            cost = (price + acq.integration_cost_m_rmb)[:, None]
+            payable = can & (t.cash_m_rmb >= cost)
+            payable[np.arange(rows.size), rows] = False  # no firm buys itself
+            if not payable.any():
+                return
             shortfall = np.maximum(
                 sc.technology.talent_output_elasticity * t.rd_budget_m_rmb / monthly_cost
                 - t.frontier_staff,
                 0.0,
-            )
-            rows = np.array([f.row for f in queue])
-            price = np.maximum(-t.cash_m_rmb[rows], 0.0) + acq.fire_sale_share * (
-                acq.talent_value_years_of_wage * self.frontier_wage * t.frontier_staff[rows]
             )
             # Every remaining seller (rows of the matrix) against every buyer (columns).
             value = decisions.acquisition_value(
@@ -124,10 +130,7 @@ class ExitDecisions:
                 acq.talent_value_years_of_wage,
                 acq.capability_value_per_log10,
             )
-            # A buyer pays the price and the deal's cost, and must not be distressed itself.
-            cost = (price + acq.integration_cost_m_rmb)[:, None]
-            able = can & (t.cash_m_rmb >= cost) & (value > cost)
-            able[np.arange(rows.size), rows] = False  # no firm buys itself
+            able = payable & (value > cost)
             deals = np.flatnonzero(able.any(axis=1))
             if deals.size == 0:
                 return

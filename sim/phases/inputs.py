@@ -31,7 +31,8 @@ class InputMarkets:
         inflow = (sc.capital.inflow_2021_m_rmb_per_month * self.hype * gov.vc_inflow_factor) / len(
             self.funds
         )
-        self.funds.do("receive_inflow", inflow, sc.capital.vc_runoff_per_month)
+        for fund in self.funds:
+            fund.receive_inflow(inflow, sc.capital.vc_runoff_per_month)
 
         employed = float(t.frontier_staff.sum())
         institutes = int(((t.kind == KINDS.index("institute")) & t.pretraining).sum())
