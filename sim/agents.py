@@ -196,6 +196,11 @@ class ProgrammeSet:
     rates: np.ndarray  # rates, scaled by the subsidy lever and capped (``Government.rate``)
     eligible: np.ndarray  # (programmes, kinds): whether each funds each kind
     names: list[str]
+    programmes: tuple[SubsidyProgramme, ...]
+
+
+#: Subsidy programmes as a list, or as the arrays of a set of them.
+Programmes = list["SubsidyProgramme"] | ProgrammeSet
 
 
 class Government(mesa.Agent):
@@ -315,6 +320,10 @@ class Government(mesa.Agent):
         """Programmes of one kind (compute_voucher, cofunding, equity_fund) in force now."""
         return [p for p in self.programmes if p.kind == kind]
 
+    def budgets_left(self, ps: ProgrammeSet, month: int) -> np.ndarray:
+        """``budget_left`` of each programme of the set, (programmes,)."""
+        return np.array([self.budget_left(p, month) for p in ps.programmes])
+
     def budget_left(self, prog: SubsidyProgramme, month: int) -> float:
         """Money the programme can still pay this month, M RMB (scaled by the subsidy lever).
 
@@ -329,9 +338,11 @@ class Government(mesa.Agent):
         """Whether an announced export-control tightening has not yet taken effect."""
         return any(a <= month < d for a, d in self.announced_windows)
 
-    def programme_set(self, progs: list[SubsidyProgramme]) -> ProgrammeSet:
+    def programme_set(self, progs: Programmes) -> ProgrammeSet:
         """The arrays describing ``progs`` (ledger rows, caps, rates, eligibility), built once
-        per combination of programmes in force."""
+        per combination of programmes in force (a set given is returned as it is)."""
+        if isinstance(progs, ProgrammeSet):
+            return progs
         key = tuple(id(p) for p in progs)
         found = self._sets.get(key)
         if found is None:
@@ -341,10 +352,11 @@ class Government(mesa.Agent):
                 rates=np.array([self.rate(p) for p in progs]),
                 eligible=np.stack([_kind_mask(frozenset(p.eligible)) for p in progs]),
                 names=[p.name for p in progs],
+                programmes=tuple(progs),
             )
         return found
 
-    def _ledger_rows(self, progs: list[SubsidyProgramme], firm_ids: np.ndarray) -> np.ndarray:
+    def _ledger_rows(self, progs: Programmes, firm_ids: np.ndarray) -> np.ndarray:
         """Rows of ``progs`` in the per-firm ledger (programme x firm id), grown to hold
         ``firm_ids``."""
         need = int(firm_ids.max()) + 1 if firm_ids.size else 0
@@ -354,29 +366,30 @@ class Government(mesa.Agent):
             self._ledger = grown
         return self.programme_set(progs).rows
 
-    def caps_left(self, progs: list[SubsidyProgramme], firm_ids: np.ndarray) -> np.ndarray:
+    def caps_left(self, progs: Programmes, firm_ids: np.ndarray) -> np.ndarray:
         """(programmes, firms): money each firm (by id) may still receive from each programme
         this year, M RMB."""
         ids = np.asarray(firm_ids, dtype=np.int64)
-        rows = self._ledger_rows(progs, ids)
-        caps = self.programme_set(progs).caps
-        return np.maximum(caps[:, None] - self._ledger[rows[:, None], ids[None, :]], 0.0)
+        ps = self.programme_set(progs)
+        rows = self._ledger_rows(ps, ids)
+        return np.maximum(ps.caps[:, None] - self._ledger[rows[:, None], ids[None, :]], 0.0)
 
     def rate(self, prog: SubsidyProgramme) -> float:
         """The programme's rate, scaled by the subsidy lever and kept below the policy maximum."""
         return min(prog.rate * self.subsidy_scale, self.max_rate)
 
-    def pay(self, progs: list[SubsidyProgramme], firm_ids: np.ndarray, amounts: np.ndarray) -> None:
+    def pay(self, progs: Programmes, firm_ids: np.ndarray, amounts: np.ndarray) -> None:
         """Book (programmes, firms) payments (M RMB, >= 0) against each programme's budget
         and each firm's cap (firm ids are unique)."""
         ids = np.asarray(firm_ids, dtype=np.int64)
-        rows = self._ledger_rows(progs, ids)
+        ps = self.programme_set(progs)
+        rows = self._ledger_rows(ps, ids)
         amounts = np.maximum(np.asarray(amounts, dtype=float).reshape(rows.size, ids.size), 0.0)
         self._ledger[rows[:, None], ids[None, :]] += amounts  # (programme, firm) pairs
-        for prog, paid in zip(progs, amounts, strict=True):
-            self.spent_this_year[prog.name] += float(paid.sum())
+        for name, paid in zip(ps.names, amounts.sum(axis=1).tolist(), strict=True):
+            self.spent_this_year[name] += paid
 
-    def eligibility(self, progs: list[SubsidyProgramme]) -> np.ndarray:
+    def eligibility(self, progs: Programmes) -> np.ndarray:
         """(programmes, kinds): whether each programme funds each kind (``sim.vocab.KINDS``)."""
         return self.programme_set(progs).eligible
 

@@ -87,6 +87,8 @@ class GenAIMarket(FirmLifecycle, InputMarkets, ProductMarket, ExitDecisions, Rec
         self.window = sc.firms.pretraining_window_months
         self.table = FirmTable(self.n_segments, window=self.window)
         self._buffers: dict[str, np.ndarray] = {}
+        self._intensity_key: tuple[int, int] | None = None  # serving_intensity's cache
+        self._intensity = np.zeros(0)
         self.firm_agents: list[Firm] = []  # aligned with the table's rows
         # Market state
         self.adopters_m = np.zeros(self.n_segments)
@@ -205,11 +207,14 @@ class GenAIMarket(FirmLifecycle, InputMarkets, ProductMarket, ExitDecisions, Rec
 
         Falls with shared inference efficiency gains and with each firm's own efficiency.
         """
-        own = (
-            self.table.efficiency[rows]
-            ** self.scenario_params.compute.serving_efficiency_elasticity
-        )
-        return self.serving_intensity_2023 * self.inference_efficiency() / own
+        key = (self.month, self.table.version)  # computed once a month and table change
+        if self._intensity_key != key:
+            elasticity = self.scenario_params.compute.serving_efficiency_elasticity
+            own = self.table.efficiency**elasticity
+            self._intensity = self.serving_intensity_2023 * self.inference_efficiency() / own
+            self._intensity.flags.writeable = False
+            self._intensity_key = key
+        return self._intensity[rows]
 
     def developers(self, rows: slice = slice(None)) -> np.ndarray:
         """Active foundation-model developers among the table rows ``rows`` (default: all):

@@ -188,6 +188,7 @@ class FirmTable:
 
     def __init__(self, n_segments: int, capacity: int = 64, window: int = 12) -> None:
         self._n = 0
+        self.version = 0  # counts changes of the set of rows (entries and exits)
         self.n_segments = n_segments
         self._capacity = max(int(capacity), 1)
         # Scalar columns live in one column-major block per dtype (a column is a contiguous
@@ -231,7 +232,8 @@ class FirmTable:
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in COLUMNS:  # a column: write into its rows
-            getattr(self, name)[...] = value
+            view = self.__dict__.get(name)
+            (getattr(self, name) if view is None else view)[...] = value
         else:
             object.__setattr__(self, name, value)
 
@@ -243,6 +245,7 @@ class FirmTable:
     @n.setter
     def n(self, value: int) -> None:
         self._n = value
+        self.version += 1
         self._forget_views()  # column views cover the first n rows
 
     @property

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from sim.markets.compute import (
@@ -16,6 +18,9 @@ from sim.stages import environment
 from sim.stages.training import train
 from sim.state import Account
 from sim.vocab import KINDS
+
+if TYPE_CHECKING:
+    from sim.agents import ProgrammeSet
 
 
 class InputMarkets:
@@ -147,9 +152,9 @@ class InputMarkets:
         train_rent = np.minimum(money, train_money) * t.pretraining
         progs = gov.active_programmes("compute_voucher")
         if progs:
-            rates = gov.programme_set(progs).rates[:, None]
-            _, claims = voucher_contracts(train_rent, rates, self._caps_left(progs))
-            for paid in self._pay_programmes(progs, claims):
+            ps = gov.programme_set(progs)
+            _, claims = voucher_contracts(train_rent, ps.rates[:, None], self._caps_left(ps))
+            for paid in self._pay_programmes(ps, claims):
                 contracts += paid
         self.rental_pool_h100e = self._free_pool() + gov.public_capacity_h100e
         self.compute_price, rented = clear_compute(
@@ -178,21 +183,20 @@ class InputMarkets:
         )
         self.inference_spend_m_rmb = float(serve_cost.sum())
 
-    def _caps_left(self, progs: list) -> np.ndarray:
+    def _caps_left(self, ps: ProgrammeSet) -> np.ndarray:
         """(programmes, firms): what each firm may still receive from each programme this year,
         zero where the programme does not fund the firm's kind."""
         gov, t = self.government, self.table
-        eligible = gov.eligibility(progs)[:, t.kind]  # (programmes, kinds) -> (programmes, firms)
-        return np.where(eligible, gov.caps_left(progs, t.firm_id), 0.0)
+        eligible = ps.eligible[:, t.kind]  # (programmes, kinds) -> (programmes, firms)
+        return np.where(eligible, gov.caps_left(ps, t.firm_id), 0.0)
 
-    def _pay_programmes(self, progs: list, claims: np.ndarray) -> np.ndarray:
+    def _pay_programmes(self, ps: ProgrammeSet, claims: np.ndarray) -> np.ndarray:
         """Pay (programmes, firms) ``claims`` within each programme's budget left this month (pro
         rata when short): book them against budgets and caps, as subsidy income and as one
         event per payment, firm by firm. Returns what was paid, same shape."""
         gov, t = self.government, self.table
-        budgets = np.array([gov.budget_left(p, self.month) for p in progs])
-        paid = ration_subsidy(claims, budgets)
-        gov.pay(progs, t.firm_id, paid)
+        paid = ration_subsidy(claims, gov.budgets_left(ps, self.month))
+        gov.pay(ps, t.firm_id, paid)
         for row in paid:
             t.flows[:, Account.SUBSIDY_IN] += row
             self.month_flows["subsidies_paid_m_rmb"] += float(row.sum())
@@ -203,7 +207,7 @@ class InputMarkets:
             t.firm_id[firm_rows],
             "subsidy",
             paid[prog_rows, firm_rows],
-            gov.programme_set(progs).names,
+            ps.names,
             which=prog_rows,
         )
         return paid

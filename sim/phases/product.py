@@ -174,11 +174,13 @@ class ProductMarket:
         rd = fl[:, Account.STAFF_COST] + fl[:, Account.COMPUTE_COST] - fl[:, Account.SUBSIDY_IN]
         progs = gov.active_programmes("cofunding")
         if progs:
-            rates = gov.programme_set(progs).rates[:, None]
+            ps = gov.programme_set(progs)
             claims = np.where(
-                t.pretraining, np.minimum(rates * np.maximum(rd, 0.0), self._caps_left(progs)), 0.0
+                t.pretraining,
+                np.minimum(ps.rates[:, None] * np.maximum(rd, 0.0), self._caps_left(ps)),
+                0.0,
             )
-            self._pay_programmes(progs, claims)
+            self._pay_programmes(ps, claims)
         t.cash_m_rmb, t.net_burn_m_rmb = finance.settle(
             fl,
             t.cash_m_rmb,
