@@ -136,7 +136,8 @@ class GenAIMarket(FirmLifecycle, InputMarkets, ProductMarket, ExitDecisions, Rec
         base_powder = sc.capital.inflow_2021_m_rmb_per_month * 12.0
         for name in sc.capital.funds:
             VentureFund(self, name, base_powder / len(sc.capital.funds))
-        self.funds = self.agents_by_type[VentureFund]
+        # The funds, in creation order (fixed for the run; a plain list, read every month).
+        self.funds: list[VentureFund] = list(self.agents_by_type[VentureFund])
 
     # ----------------------------------------------------------------------------------------
     # Schedule
@@ -188,6 +189,10 @@ class GenAIMarket(FirmLifecycle, InputMarkets, ProductMarket, ExitDecisions, Rec
         hist = self.open_source_history
         endogenous = hist[-1 - lag] if len(hist) > lag else 0.0
         return max(self.government.exogenous_open_floor, endogenous)
+
+    def dry_powder_m_rmb(self) -> float:
+        """The venture funds' dry powder together, M RMB."""
+        return sum(f.dry_powder_m_rmb for f in self.funds)
 
     def spend_shares(self) -> np.ndarray:
         """Each firm's share of all adopters, weighted by segments' 2023 spending (0-1), (n,)."""

@@ -193,17 +193,17 @@ class Recorder:
         detail is ``details[which[k]]``)."""
         e = self.events
         n = len(firm_ids)
-        e["month"].frombytes(np.full(n, month, dtype=np.int64).tobytes())
+        e["month"].extend(array.array("q", [month]) * n)
         e["firm_id"].frombytes(np.asarray(firm_ids, dtype=np.int64).tobytes())
-        e["event"].frombytes(np.full(n, self._code(event), dtype=np.int64).tobytes())
+        e["event"].extend(array.array("q", [self._code(event)]) * n)
         e["amount_m_rmb"].frombytes(np.asarray(amounts, dtype=np.float64).tobytes())
         if isinstance(details, str):
-            codes = np.full(n, self._code(details), dtype=np.int64)
+            e["detail"].extend(array.array("q", [self._code(details)]) * n)
         else:
             codes = np.array([self._code(d) for d in details], dtype=np.int64)
             if which is not None:
                 codes = codes[np.asarray(which, dtype=np.intp)]
-        e["detail"].frombytes(codes.tobytes())
+            e["detail"].frombytes(codes.tobytes())
 
     # -- reading ---------------------------------------------------------------------------------
 

@@ -127,6 +127,7 @@ class _Column:
         if table is None:
             return self
         view = table.__dict__[self.name] = table._data[self.name][: table._n]
+        table._cached.append(self.name)
         return view
 
 
@@ -187,6 +188,7 @@ class FirmTable:
     luck = _column("luck")  # (n, len(Luck), LUCK_BLOCK_MONTHS): standard-normal draws by month
 
     def __init__(self, n_segments: int, capacity: int = 64, window: int = 12) -> None:
+        self._cached: list[str] = []  # columns whose views are in __dict__ now
         self._n = 0
         self.version = 0  # counts changes of the set of rows (entries and exits)
         self.n_segments = n_segments
@@ -226,9 +228,10 @@ class FirmTable:
 
     def _forget_views(self) -> None:
         """Drop the cached column views (they cover the first n rows of the old allocation)."""
-        cached = self.__dict__
-        for name in COLUMNS.intersection(cached):
-            del cached[name]
+        attrs = self.__dict__
+        for name in self._cached:
+            attrs.pop(name, None)
+        self._cached.clear()
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in COLUMNS:  # a column: write into its rows

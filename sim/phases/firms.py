@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.agents import FIRM_CLASSES, Firm, Startup, VerticalFirm
+from sim.agents import FIRM_CLASSES, Firm, ProgrammeSet, Startup, VerticalFirm
 from sim.stages import decisions, finance
 from sim.state import LUCK_BLOCK_MONTHS, Account, Luck
 from sim.vocab import ACTIVE, APP_LAYER
@@ -49,7 +49,7 @@ class FirmLifecycle:
             return
         e = sc.entry
         ref_powder = sc.capital.inflow_2021_m_rmb_per_month * 12.0
-        powder = self.funds.agg("dry_powder_m_rmb", sum)
+        powder = self.dry_powder_m_rmb()
         ratio = min(max(powder / max(ref_powder, 1e-9), e.money_ratio_min), e.money_ratio_max)
         rate = (
             e.base_rate_per_month
@@ -67,7 +67,7 @@ class FirmLifecycle:
             # Founders bring their share; the seed round comes from the funds' dry powder. A team
             # that cannot raise enough to run a pre-training team for its minimum runway does
             # not start (the n-th would-be entrant keeps its traits either way).
-            powder = float(self.funds.agg("dry_powder_m_rmb", sum))
+            powder = float(self.dry_powder_m_rmb())
             seed_want = wanted * (1 - e.founder_share)
             if wanted * e.founder_share + min(seed_want, powder) < self._viable_cash():
                 continue
@@ -212,8 +212,9 @@ class FirmLifecycle:
             cap.herding_window_months,
         )
         threshold = cap.quality_threshold + math.log(1.0 / self.hype)
-        equity = [(p, gov.rate(p)) for p in gov.active_programmes("equity_fund")]
-        funds = list(self.funds)
+        equity = gov.active_programmes("equity_fund")
+        backers: dict[str, ProgrammeSet | None] = {}  # the equity programmes backing a kind
+        funds = self.funds
         cash, flows, last_funded = t.cash_m_rmb, t.flows, t.last_funded_month  # views
         for k in np.argsort(-scores, kind="stable"):
             if scores[k] < threshold:
@@ -232,23 +233,30 @@ class FirmLifecycle:
             self.month_flows["vc_invested_m_rmb"] += paid
             self.log_event(m, firm, "funding_round", paid, fund.name)
             self._strategic_stake(firm, i, paid)
-            backers = [(p, r) for p, r in equity if firm.kind in p.eligible]
-            if not backers:
+            if firm.kind not in backers:
+                progs = [p for p in equity if firm.kind in p.eligible]
+                backers[firm.kind] = gov.programme_set(progs) if progs else None
+            ps = backers[firm.kind]
+            if ps is None:
                 continue
             # Government funds co-invest a share of the round, within caps and budgets.
             ids = np.array([firm.unique_id])
-            caps = gov.caps_left([p for p, _ in backers], ids)[:, 0].tolist()
             amounts = [
-                min(rate * paid, cap_left, gov.budget_left(prog, m))
-                for (prog, rate), cap_left in zip(backers, caps, strict=True)
+                min(rate * paid, cap_left, budget)
+                for rate, cap_left, budget in zip(
+                    ps.rates.tolist(),
+                    gov.caps_left(ps, ids)[:, 0].tolist(),
+                    gov.budgets_left(ps, m).tolist(),
+                    strict=True,
+                )
             ]
-            gov.pay([p for p, _ in backers], ids, np.array(amounts)[:, None])
-            for (prog, _), amount in zip(backers, amounts, strict=True):
+            gov.pay(ps, ids, np.array(amounts)[:, None])
+            for name, amount in zip(ps.names, amounts, strict=True):
                 if amount > 0:
                     cash[i] += amount
                     flows[i, Account.GOV_EQUITY] += amount
                     self.month_flows["gov_equity_m_rmb"] += amount
-                    self.log_event(m, firm, "government_equity", amount, prog.name)
+                    self.log_event(m, firm, "government_equity", amount, name)
 
     def _strategic_stake(self, firm: Firm, i: int, round_m_rmb: float) -> None:
         """A start-up's strategic backer (a megatech) takes its share of a round, from its cash."""

@@ -79,7 +79,7 @@ class Recording:
             "strategic_invested_m_rmb": self.month_flows["strategic_m_rmb"],
             "ipo_raised_m_rmb": self.month_flows["ipo_m_rmb"],
             "acquisition_spend_m_rmb": self.month_flows["acquisition_spend_m_rmb"],
-            "vc_dry_powder_m_rmb": float(self.funds.agg("dry_powder_m_rmb", sum)),
+            "vc_dry_powder_m_rmb": float(self.dry_powder_m_rmb()),
             "hype_index": self.hype,
             "entry_attractiveness": self.entry_attractiveness(int(dev.sum())),
             "best_capability_log10": best,
