@@ -29,6 +29,21 @@ from sim.vocab import EXIT_CAUSES, KINDS, REFERENCE_MONTH, VENTURE_KINDS
 _BASELINE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml"
 
 
+#: The month's flows (counts and sums over the month), each starting at zero.
+_MONTH_FLOWS: dict[str, float] = {
+    "entries": 0.0,
+    "exited_revenue_m_rmb": 0.0,
+    "vc_invested_m_rmb": 0.0,
+    "gov_equity_m_rmb": 0.0,
+    "strategic_m_rmb": 0.0,
+    "ipo_m_rmb": 0.0,
+    "subsidies_paid_m_rmb": 0.0,
+    "acquisition_spend_m_rmb": 0.0,
+    "chip_purchases_h100e": 0.0,
+    **{f"exits_{c}": 0.0 for c in EXIT_CAUSES},
+}
+
+
 class GenAIMarket(FirmLifecycle, InputMarkets, ProductMarket, ExitDecisions, Recording, mesa.Model):
     """China's generative-AI market, monthly from 2021-01.
 
@@ -268,18 +283,7 @@ class GenAIMarket(FirmLifecycle, InputMarkets, ProductMarket, ExitDecisions, Rec
         new_block = (self.month - self.table.entry_month) % LUCK_BLOCK_MONTHS == 0
         self.draw_luck(np.flatnonzero(new_block))
         self.table.train_window[:, self.month % self.window] = 0.0
-        self.month_flows = {
-            "entries": 0.0,
-            "exited_revenue_m_rmb": 0.0,
-            "vc_invested_m_rmb": 0.0,
-            "gov_equity_m_rmb": 0.0,
-            "strategic_m_rmb": 0.0,
-            "ipo_m_rmb": 0.0,
-            "subsidies_paid_m_rmb": 0.0,
-            "acquisition_spend_m_rmb": 0.0,
-            "chip_purchases_h100e": 0.0,
-            **{f"exits_{c}": 0.0 for c in EXIT_CAUSES},
-        }
+        self.month_flows = dict(_MONTH_FLOWS)
 
     # ----------------------------------------------------------------------------------------
     # Recording

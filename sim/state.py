@@ -318,8 +318,9 @@ class FirmTable:
         k = int(keep.sum())
         gone = self._data["firm_id"][rows].tolist()
         first = int(np.min(rows))  # rows above the first removed one stay where they are
+        kept = np.flatnonzero(keep[first:]) + first
         for arr in self._arrays.values():
-            arr[first:k] = arr[first:n][keep[first:]]
+            arr[first:k] = arr[kept]
         self.n = k
         row_of = self._row_of
         for f in gone:

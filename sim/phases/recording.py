@@ -9,6 +9,9 @@ import numpy as np
 from sim.metrics import concentration
 from sim.vocab import ACTIVE, APP_LAYER, EXIT_CAUSES, KINDS
 
+_ACTIVE_KEYS = tuple(f"active_{k}" for k in KINDS)  # metric names, built once
+_EXIT_KEYS = tuple(f"exits_{c}" for c in EXIT_CAUSES)
+
 
 class Recording:
     """Monthly metrics and the firm panel."""
@@ -36,11 +39,11 @@ class Recording:
         row: dict[str, Any] = {
             "month": m,
             "active_developers": int(dev.sum()),
-            **{f"active_{k}": int(counts[j]) for j, k in enumerate(KINDS)},
+            **dict(zip(_ACTIVE_KEYS, counts.tolist(), strict=True)),
             "app_layer_firms": t.n - int(total["pretraining"]),
             "pretraining_firms": int(total["pretraining"]),
             "entries": int(self.month_flows["entries"]),
-            **{f"exits_{c}": int(self.month_flows[f"exits_{c}"]) for c in EXIT_CAUSES},
+            **{key: int(self.month_flows[key]) for key in _EXIT_KEYS},
             "hhi_users": hhi_users,
             "cr3_users": cr3_users,
             "hhi_revenue": hhi_revenue,
