@@ -78,6 +78,11 @@ class GenAIMarket(FirmLifecycle, InputMarkets, ProductMarket, ExitDecisions, Rec
         self.seg_elasticity = np.array([s.price_elasticity for s in segs])
         self.seg_eco_weight = np.array([s.ecosystem_weight for s in segs])
         self.seg_consumer = np.array([s.customer == "consumer" for s in segs])
+        # Bass coefficients by segment, relative to the demand block's (consumers apart).
+        self.seg_innovation = np.where(
+            self.seg_consumer, sc.demand.consumer_innovation_multiple, 1.0
+        )
+        self.seg_imitation = np.where(self.seg_consumer, sc.demand.consumer_imitation_multiple, 1.0)
         self.seg_churn = sc.demand.churn_per_month * np.array(
             [sc.demand.churn_multiplier[s.monetisation] for s in segs]
         )

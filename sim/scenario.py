@@ -590,6 +590,21 @@ class Demand(Strict):
     bass_imitation_per_month: float = F(
         0.06, desc="Bass imitation coefficient q per month", ge=0, le=2
     )
+    consumer_innovation_multiple: float = F(
+        1.0,
+        desc="Bass innovation coefficient of consumer segments as a multiple of "
+        "bass_innovation_per_month: people try chatbots on their own less than firms run pilots "
+        "pushed by vendors (Bass coefficients differ by market; calibrated)",
+        ge=0,
+        le=100,
+    )
+    consumer_imitation_multiple: float = F(
+        1.0,
+        desc="Bass imitation coefficient of consumer segments as a multiple of "
+        "bass_imitation_per_month (word of mouth among people; calibrated)",
+        ge=0,
+        le=100,
+    )
     capability_weight: float = F(
         3.0, desc="utility per log10 of capability (returns to quality)", ge=0, le=50
     )

@@ -482,3 +482,36 @@ def test_a_firm_agent_reads_its_own_row() -> None:
     for firm in model.active_firms()[:5]:
         assert firm.get("cash_m_rmb") == model.table.cash_m_rmb[firm.row]
         assert model.table.firm_id[firm.row] == firm.unique_id
+
+
+def test_bass_coefficients_by_segment_by_hand() -> None:
+    from sim.markets.users import bass_new_adopters
+
+    new = bass_new_adopters(
+        np.array([10.0, 10.0]),
+        np.array([100.0, 100.0]),
+        np.array([0.01, 0.001]),
+        np.array([0.1, 0.5]),
+    )
+    # (p + q A/M)(M - A): (0.01 + 0.01) * 90 and (0.001 + 0.05) * 90
+    np.testing.assert_allclose(new, [1.8, 4.59])
+
+
+def test_consumers_own_bass_coefficients_move_consumer_adoption() -> None:
+    """A slower start (innovation) and faster word of mouth (imitation) of consumers each move
+    the consumer adopters of 2024-12 the way they should; the firms' segments keep theirs."""
+    from sim.runner import run_replication
+
+    from .conftest import scenario_with
+
+    def adopters(**demand: float) -> tuple[float, float]:
+        m = run_replication(
+            scenario_with(end="2024-12", demand=demand), seed=4, record_firms=False
+        ).metrics.iloc[-1]
+        return m["consumer_adopters_m"], m["adopters_m"] - m["consumer_adopters_m"]
+
+    base_c, base_e = adopters()
+    slow_c, slow_e = adopters(consumer_innovation_multiple=0.1)
+    viral_c, _ = adopters(consumer_imitation_multiple=4.0)
+    assert slow_c < 0.6 * base_c and viral_c > 1.2 * base_c
+    assert slow_e == pytest.approx(base_e, rel=0.1)  # enterprise adoption barely moves

@@ -48,7 +48,7 @@ def logit_shares(
 
 
 def bass_new_adopters(
-    adopters: FloatArray, potential: FloatArray, p: FloatArray | float, q: float
+    adopters: FloatArray, potential: FloatArray, p: FloatArray | float, q: FloatArray | float
 ) -> FloatArray:
     """New adopters this month, Bass (1969): ``(p + q * A / M) * (M - A)``, never negative.
 
@@ -56,7 +56,7 @@ def bass_new_adopters(
         adopters: (S,) current adopters (millions).
         potential: (S,) market potential this month (millions).
         p: innovation coefficient per month (scalar or (S,)).
-        q: imitation coefficient per month.
+        q: imitation coefficient per month (scalar or (S,)).
     """
     a = np.asarray(adopters, dtype=float)
     m = np.asarray(potential, dtype=float)

@@ -68,8 +68,9 @@ class ProductMarket:
         potential = potential_adopters(
             self.seg_potential_2023, self.seg_consumer, self.years_from_reference(), usefulness, d
         )
-        p_eff = d.bass_innovation_per_month * self.hype
-        new = bass_new_adopters(self.adopters_m, potential, p_eff, d.bass_imitation_per_month)
+        p_eff = d.bass_innovation_per_month * self.hype * self.seg_innovation
+        q = d.bass_imitation_per_month * self.seg_imitation
+        new = bass_new_adopters(self.adopters_m, potential, p_eff, q)
         self.adopters_m = self.adopters_m + new
         self.potential_m = potential
 
