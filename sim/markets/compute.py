@@ -68,6 +68,8 @@ def ration_subsidy(claims_m_rmb: FloatArray, budget_left_m_rmb: float | FloatArr
     total = w.sum(axis=1)
     budget = np.maximum(np.asarray(budget_left_m_rmb, dtype=float), 0.0)
     short = (total > budget) & (total > 0)
+    if not short.any():
+        return w
     factor = np.where(short, budget / np.where(short, total, 1.0), 1.0)
     return np.where(short[:, None], w * factor[:, None], w)
 

@@ -153,7 +153,7 @@ class FirmLifecycle:
         """This month's standard-normal luck of ``kind`` for the firms at ``rows``."""
         t = self.table
         slot = (self.month - t.entry_month[rows]) % LUCK_BLOCK_MONTHS
-        return t.luck[rows, kind][np.arange(slot.size), slot]
+        return t.luck[np.arange(t.n)[rows], kind, slot]
 
     def _admit(self, firm: Firm, home_sectors: list[str], capability: float, **values: Any) -> None:
         """Give an entrant its row in the firm table and file it if the filing duty applies."""

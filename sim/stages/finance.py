@@ -13,9 +13,10 @@ from sim.state import Account, BoolArray, FloatArray, IntArray
 
 def runway_months(cash_m_rmb: FloatArray, net_burn_m_rmb: FloatArray) -> FloatArray:
     """Months of cash left at last month's net burn (infinite when not burning)."""
-    burning = net_burn_m_rmb > 1e-9
-    safe = np.where(burning, net_burn_m_rmb, 1.0)
-    return np.where(burning, np.maximum(cash_m_rmb, 0.0) / safe, np.inf)
+    out = np.full(np.shape(net_burn_m_rmb), np.inf)
+    return np.divide(
+        np.maximum(cash_m_rmb, 0.0), net_burn_m_rmb, out=out, where=net_burn_m_rmb > 1e-9
+    )
 
 
 def grow_commitments(
