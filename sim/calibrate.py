@@ -552,7 +552,11 @@ def open_study(cal: Calibration) -> Any:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     opt = cal.spec.optimizer
-    sampler = optuna.samplers.TPESampler(seed=opt.seed, n_startup_trials=opt.startup_trials)
+    # Multivariate TPE: the free parameters compensate each other (potential users against
+    # willingness to pay, say), which independent per-parameter densities cannot follow.
+    sampler = optuna.samplers.TPESampler(
+        seed=opt.seed, n_startup_trials=opt.startup_trials, multivariate=True
+    )
     storage = f"sqlite:///{cal.study_path().resolve()}"
     study = optuna.create_study(
         study_name=cal.spec.name,

@@ -590,6 +590,14 @@ class Demand(Strict):
     bass_imitation_per_month: float = F(
         0.06, desc="Bass imitation coefficient q per month", ge=0, le=2
     )
+    consumer_potential_multiple: float = F(
+        1.0,
+        desc="potential users of consumer segments as a multiple of demand_scale's: the "
+        "consumer potential (sourced from CNNIC) and the firms' (sizes assumed) are scaled "
+        "apart, since different data inform them (calibrated)",
+        gt=0,
+        le=100,
+    )
     consumer_innovation_multiple: float = F(
         1.0,
         desc="Bass innovation coefficient of consumer segments as a multiple of "

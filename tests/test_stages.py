@@ -372,6 +372,10 @@ class TestDemandAndMarkets:
         pot = potential_adopters(np.array([800.0, 1.0]), np.array([True, False]), 5.0, 1.0, d)
         # Growth 2 ** 5 is capped at 3: consumers 2400 -> the ceiling 1000; enterprise 3.
         np.testing.assert_allclose(pot, [1000.0, 3.0])
+        # Consumers scaled apart: 800 * 0.25 * 3 = 600, under the ceiling; firms' unchanged.
+        quarter = d.model_copy(update={"consumer_potential_multiple": 0.25})
+        pot = potential_adopters(np.array([800.0, 1.0]), np.array([True, False]), 5.0, 0.5, quarter)
+        np.testing.assert_allclose(pot, [300.0, 1.5])  # and usefulness 0.5 unlocks half
 
     def test_satiation_bounds_usage_and_lowers_elasticity(self) -> None:
         from sim.stages.demand import satiated

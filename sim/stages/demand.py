@@ -17,13 +17,16 @@ def potential_adopters(
 ) -> FloatArray:
     """Potential adopters by segment (millions).
 
-    The 2023 potential, scaled, grows at ``potential_growth_per_year`` up to
+    The 2023 potential, scaled (consumer segments further by ``consumer_potential_multiple``),
+    grows at ``potential_growth_per_year`` up to
     ``potential_growth_cap`` times its 2023 level; consumer segments together never exceed
     ``consumer_ceiling_m`` (the internet population); usefulness (0-1) of the best available
     model unlocks it.
     """
     growth = min((1 + d.potential_growth_per_year) ** years_from_2023, d.potential_growth_cap)
     pot = potential_2023_m * d.demand_scale * growth
+    if d.consumer_potential_multiple != 1.0:
+        pot = np.where(consumer, pot * d.consumer_potential_multiple, pot)
     consumers = float(pot[consumer].sum())
     if consumers > d.consumer_ceiling_m:
         pot = np.where(consumer, pot * (d.consumer_ceiling_m / consumers), pot)
