@@ -1,24 +1,32 @@
-"""Approximate Bayesian computation by sequential Monte Carlo (ABC-SMC, population Monte Carlo).
+"""Approximate Bayesian computation by sequential Monte Carlo with MCMC moves (ABC-SMC).
 
-A small, self-contained implementation for an expensive simulator (a calibration trial costs
-about a second of CPU), in the form of Beaumont et al. (2009) and Toni et al. (2009) with a fixed
-number of proposals per generation, so that the cost of a fit is known before it starts:
+A small, self-contained implementation for an expensive, multi-parameter simulator (a calibration
+trial costs about a second of CPU), in the replenishment form of Drovandi & Pettitt (2011, after
+Del Moral et al. 2012), with at most ``particles`` simulations per generation, so that the cost of
+a fit is bounded before it starts:
 
 1. Generation 0 draws ``particles`` parameter vectors from the prior (uniform on each parameter's
    bounds, on a log scale for log-scale parameters), simulates each and computes its distance to
    the data (``distance``: for the calibration, the largest target error in tolerance units, so a
    distance of 1 means every target is met within its tolerance).
-2. Each later generation sets its threshold to the ``keep`` quantile of the previous accepted
-   distances (never below ``epsilon``), draws ``particles`` proposals by picking an accepted
-   particle by weight and moving it with a Gaussian kernel (twice the weighted covariance of the
-   accepted population; a proposal outside the bounds is drawn again, particle and move), and
-   accepts the proposals within the threshold. Weights are prior / proposal density,
-   ``1 / sum_j W_j K(theta | theta_j)`` (the prior is flat on the search scale).
-3. If fewer than ``min_accepted`` proposals fall within a threshold, the threshold is relaxed to the
-   ``min_accepted``-th smallest distance of that generation and the relaxation is recorded: the
-   population is then an approximation at a wider tolerance, which the diagnostics say.
+2. Each later generation sets its threshold to the ``keep`` quantile of the population's
+   distances (never below ``epsilon``); particles beyond it are replaced by copies of particles
+   within it; then every particle proposes a Gaussian random-walk move (twice the population's
+   covariance) and takes it when the move stays inside the prior's bounds and its simulated
+   distance is within the threshold (a Metropolis-Hastings step: the prior is flat on the search
+   scale and the kernel symmetric, so no other ratio enters). Moves outside the bounds are
+   rejected without a simulation.
+3. The population always holds ``particles`` draws, all within the current threshold, with equal
+   weight; copies make it lumpy, so the diagnostics give the acceptance rate of the moves and the
+   effective sample size of the distinct particles (Kish's, on their multiplicities). When the
+   threshold reaches ``epsilon`` the generations go on moving the population at that threshold,
+   which only improves its mixing.
 
-The accepted particles of the last generation, with normalised weights, are the posterior sample.
+Unlike a population Monte Carlo sampler with importance weights (Beaumont et al. 2009, this
+module's earlier form), the weights cannot collapse onto a few particles in many dimensions, and the
+threshold never has to be relaxed: it falls to whatever the population has already reached.
+
+The posterior sample is the last population, as distinct particles weighted by multiplicity.
 All arithmetic happens on the unit cube (each parameter mapped from its bounds to 0-1 on its search
 scale), so parameters of different units get comparable kernel widths. Randomness comes from one
 ``numpy.random.Generator`` seeded by ``seed``; with a deterministic simulator (common random
@@ -66,10 +74,11 @@ class Generation:
 
     index: int
     epsilon: float
-    proposals: int
-    accepted: int
-    relaxed: bool
-    ess: float
+    proposals: int  # simulations this generation (moves inside the bounds; all of generation 0)
+    accepted: int  # moves taken (generation 0: draws within its threshold)
+    relaxed: bool  # the threshold was set by the few best rather than the ``keep`` quantile
+    ess: float  # Kish's effective sample size of the distinct particles (by multiplicity)
+    distinct: int = 0  # distinct particles in the population
 
     @property
     def acceptance_rate(self) -> float:
@@ -92,7 +101,7 @@ class AbcResult:
     simulations: int = 0
 
     def diagnostics(self) -> pd.DataFrame:
-        """Generation, threshold, proposals, accepted, acceptance rate, ESS, relaxed."""
+        """Generation, threshold, proposals, accepted, acceptance rate, ESS, distinct, relaxed."""
         return pd.DataFrame(
             [
                 {
@@ -102,6 +111,7 @@ class AbcResult:
                     "accepted": g.accepted,
                     "acceptance_rate": g.acceptance_rate,
                     "ess": g.ess,
+                    "distinct": g.distinct,
                     "relaxed": g.relaxed,
                 }
                 for g in self.generations
@@ -130,15 +140,11 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: Sequence[float
     return np.interp(q, cdf, v)
 
 
-def _kernel_density(
-    points: np.ndarray, centres: np.ndarray, weights: np.ndarray, cov: np.ndarray
-) -> np.ndarray:
-    """``sum_j W_j N(point; centre_j, cov)`` for each point (unnormalised constant omitted:
-    it is the same for every point and cancels in the weights)."""
-    inv = np.linalg.inv(cov)
-    diff = points[:, None, :] - centres[None, :, :]
-    maha = np.einsum("ijk,kl,ijl->ij", diff, inv, diff)
-    return np.exp(-0.5 * maha) @ weights
+def _distinct(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the first copy of each distinct row of ``u``, and each one's multiplicity."""
+    _, first, counts = np.unique(u, axis=0, return_index=True, return_counts=True)
+    order = np.argsort(first, kind="stable")
+    return first[order], counts[order]
 
 
 def abc_smc(
@@ -152,84 +158,88 @@ def abc_smc(
     seed: int = 0,
     on_generation: Callable[[Generation], None] | None = None,
 ) -> AbcResult:
-    """Run ABC-SMC (see the module docstring) and return the last generation's population."""
+    """Run ABC-SMC (see the module docstring) and return the last generation's population.
+
+    ``min_accepted``: the fewest particles kept alive when a generation sets its threshold
+    (default: an eighth of the population, at least 2).
+    """
     rng = np.random.default_rng(seed)
     d = len(priors)
-    need = min_accepted or max(3, particles // 8)
-    need = min(need, particles)
+    n = particles
+    need = min(max(2, min_accepted or n // 8), n)
 
     def to_values(u: np.ndarray) -> list[dict[str, float]]:
         cols = {p.name: p.from_unit(u[:, i]) for i, p in enumerate(priors)}
         return [{p.name: float(cols[p.name][k]) for p in priors} for k in range(len(u))]
 
     def run(u: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+        if len(u) == 0:
+            return np.zeros(0), []
         out = simulate_batch(to_values(u))
         dist = np.array([o[0] if math.isfinite(o[0]) else np.inf for o in out], dtype=float)
         return dist, [o[1] for o in out]
 
+    def ess(u: np.ndarray) -> tuple[float, int]:
+        _, counts = _distinct(u)
+        return effective_sample_size(counts.astype(float)), len(counts)
+
     result = AbcResult(pd.DataFrame(), [], [], 0)
-    u = rng.random((particles, d))
+    u = rng.random((n, d))
     dist, recs = run(u)
-    result.simulations += particles
-    eps = (
-        max(epsilon, float(np.quantile(dist[np.isfinite(dist)], keep)))
-        if np.isfinite(dist).any()
-        else math.inf
-    )
-    acc = dist <= eps
-    relaxed = False
-    if acc.sum() < need:
-        eps, relaxed = float(np.sort(dist)[need - 1]), True
-        acc = dist <= eps
-    pop_u, pop_d = u[acc], dist[acc]
-    pop_w = np.full(len(pop_u), 1.0 / len(pop_u))
-    pop_r = [r for r, a in zip(recs, acc, strict=True) if a]
-    pop_g = np.zeros(len(pop_u), dtype=int)
-    gen = Generation(0, eps, particles, int(acc.sum()), relaxed, effective_sample_size(pop_w))
+    result.simulations += n
+    finite = np.isfinite(dist)
+    eps = float(dist[finite].max()) if finite.any() else math.inf  # the prior draws, all kept
+    e, k = ess(u)
+    gen = Generation(0, eps, n, int(finite.sum()), False, e, k)
     result.generations.append(gen)
     if on_generation:
         on_generation(gen)
 
     for t in range(1, generations):
-        eps_t = max(epsilon, float(np.quantile(pop_d, keep)))
-        if len(pop_u) > 1:
-            cov = 2.0 * np.atleast_2d(np.cov(pop_u.T, aweights=pop_w))
-        else:
-            cov = np.eye(d) * 0.01
-        cov = cov + np.eye(d) * 1e-8  # a population collapsed on a line stays invertible
-        chol = np.linalg.cholesky(cov)
-        prop = np.empty((particles, d))
-        filled = 0
-        while filled < particles:
-            j = rng.choice(len(pop_u), size=particles - filled, p=pop_w)
-            cand = pop_u[j] + rng.standard_normal((len(j), d)) @ chol.T
-            inside = cand[np.all((cand >= 0) & (cand <= 1), axis=1)]
-            prop[filled : filled + len(inside)] = inside
-            filled += len(inside)
-        dist, recs = run(prop)
-        result.simulations += particles
-        acc = dist <= eps_t
+        # Threshold: the keep quantile of the population, never below epsilon.
+        finite = np.isfinite(dist)
+        eps_t = max(epsilon, float(np.quantile(dist[finite], keep))) if finite.any() else math.inf
         relaxed = False
-        if acc.sum() < need:
+        if (dist <= eps_t).sum() < need:
             eps_t, relaxed = float(np.sort(dist)[need - 1]), True
-            acc = dist <= eps_t
-        new_u = prop[acc]
-        dens = _kernel_density(new_u, pop_u, pop_w, cov)
-        w = 1.0 / np.maximum(dens, 1e-300)
-        pop_u, pop_d, pop_w = new_u, dist[acc], w / w.sum()
-        pop_r = [r for r, a in zip(recs, acc, strict=True) if a]
-        pop_g = np.full(len(pop_u), t)
-        gen = Generation(t, eps_t, particles, int(acc.sum()), relaxed, effective_sample_size(pop_w))
+        alive = np.flatnonzero(dist <= eps_t)
+        dead = np.flatnonzero(dist > eps_t)
+        # Replenish: particles beyond the threshold become copies of particles within it.
+        src = rng.choice(alive, size=dead.size)
+        u[dead], dist[dead] = u[src], dist[src]
+        for i, j in zip(dead.tolist(), src.tolist(), strict=True):
+            recs[i] = recs[j]
+        # Move: one random-walk Metropolis-Hastings step for every particle.
+        cov = 2.0 * np.atleast_2d(np.cov(u.T)) + np.eye(d) * 1e-8
+        prop = u + rng.standard_normal((n, d)) @ np.linalg.cholesky(cov).T
+        inside = np.all((prop >= 0) & (prop <= 1), axis=1)
+        tried = np.flatnonzero(inside)
+        d_new, r_new = run(prop[tried])
+        result.simulations += tried.size
+        take = d_new <= eps_t
+        moved = tried[take]
+        u[moved], dist[moved] = prop[moved], d_new[take]
+        for i, r in zip(
+            moved.tolist(), [r for r, ok in zip(r_new, take, strict=True) if ok], strict=True
+        ):
+            recs[i] = r
+        e, k = ess(u)
+        gen = Generation(t, eps_t, int(tried.size), int(moved.size), relaxed, e, k)
         result.generations.append(gen)
         if on_generation:
             on_generation(gen)
 
+    # The population within the last threshold (all of it, unless only generation 0 ran).
+    ok = np.flatnonzero(dist <= result.generations[-1].epsilon)
+    u, dist, recs = u[ok], dist[ok], [recs[i] for i in ok.tolist()]
+    first, counts = _distinct(u)
+    pop_u = u[first]
     table = pd.DataFrame({p.name: p.from_unit(pop_u[:, i]) for i, p in enumerate(priors)})
-    table["weight"] = pop_w
-    table["distance"] = pop_d
-    table["generation"] = pop_g
+    table["weight"] = counts / counts.sum()
+    table["distance"] = dist[first]
+    table["generation"] = len(result.generations) - 1
     result.particles = table
-    result.records = pop_r
+    result.records = [recs[i] for i in first.tolist()]
     return result
 
 

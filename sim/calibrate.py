@@ -149,12 +149,18 @@ class Optimizer(Strict):
 
 
 class PosteriorSettings(Strict):
-    """ABC-SMC settings (``sim.abc``): a fixed number of simulations per generation."""
+    """ABC-SMC settings (``sim.abc``): at most ``particles`` simulations per generation."""
 
-    particles: int = F(48, desc="proposals simulated per generation", ge=4, le=100_000)
+    particles: int = F(
+        48, desc="population size: at most this many simulations per generation", ge=4, le=100_000
+    )
     generations: int = F(4, desc="generations (the first draws from the prior)", ge=1, le=100)
     keep: float = F(
-        0.3, desc="quantile of accepted distances that sets the next threshold", gt=0, lt=1
+        0.5,
+        desc="quantile of the population's distances that sets the next threshold (the share "
+        "kept; the rest are replaced by copies of those kept)",
+        gt=0,
+        lt=1,
     )
     epsilon: float = F(
         1.0,
@@ -1050,6 +1056,9 @@ class FitResult:
     final: pd.DataFrame
     posterior: Any
     oos: OutOfSample | None
+    best: dict[str, float]  # the calibrated point (``best_point``)
+    best_loss: float
+    best_source: str  # where it came from, in words
 
 
 def write_results_folder(
@@ -1069,7 +1078,7 @@ def write_results_folder(
     from sim.rng import replication_seeds
 
     assert cal.out is not None
-    best = best_values(fit.study)
+    best = fit.best
     text = ""
 
     def report_writer(folder: Path) -> None:
@@ -1078,8 +1087,8 @@ def write_results_folder(
 
     runner.write_results(cal.out / "report", report_writer)
     note = (
-        f"Study {cal.spec.name!r}: {len(fit.study.trials)} trials, best loss "
-        f"{float(fit.study.best_value):.4g}\n(squared errors in tolerance units) against "
+        f"Study {cal.spec.name!r}: {len(fit.study.trials)} trials; {fit.best_source}, loss "
+        f"{fit.best_loss:.4g}\n(squared errors in tolerance units) against "
         f"{_display(cal.path(cal.spec.targets))};\nfit report in report/report.md beside the "
         "results this file was accepted from."
     )
@@ -1109,7 +1118,8 @@ def write_results_folder(
         "targets_sha256": _sha256(cal.path(cal.spec.targets)),
         "settings": cal.spec.model_dump(mode="json"),
         "best": best,
-        "best_loss": float(fit.study.best_value),
+        "best_loss": fit.best_loss,
+        "best_source": fit.best_source,
         "posterior_particles": len(fit.posterior.particles),
         "posterior_simulations": fit.posterior.simulations,
         "planned_runs": {k: v[0] for k, v in planned_runs(cal).items()},
@@ -1128,8 +1138,7 @@ def write_report(cal: Calibration, fit: FitResult, report: Path) -> str:
     from sim import plots
 
     study, prof, final, post = fit.study, fit.profiles, fit.final, fit.posterior
-    best = best_values(study)
-    best_loss = float(study.best_value)
+    best, best_loss = fit.best, fit.best_loss
     trials = study.get_trials(deepcopy=False)
     done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     failed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
@@ -1200,14 +1209,15 @@ def write_report(cal: Calibration, fit: FitResult, report: Path) -> str:
         f" optimiser trials, {st.replications} replications per trial and particle (root seed "
         f"{st.seed}, the same seeds in every trial), {st.profile_points} profile points, "
         f"{st.final_replications} final replications, ABC-SMC with {st.posterior.particles} "
-        f"proposals x {st.posterior.generations} generations.",
+        f"particles x {st.posterior.generations} generations.",
         "",
-        "## Best point (Optuna TPE)",
+        "## Best point",
         "",
-        f"{len(trials)} trials ({len(done)} completed, {len(failed)} failed); best loss "
-        f"{best_loss:.4g} (sum of squared errors in tolerance units). The table re-runs the best "
-        f"parameters with {len(final)} replications (median and 10-90 % across replications: "
-        "stochastic noise only).",
+        f"Optuna's TPE sampler ran {len(trials)} trials ({len(done)} completed, {len(failed)} "
+        f"failed). The calibrated point is the lowest loss among those trials and the posterior's "
+        f"particles (below): here {fit.best_source}, loss {best_loss:.4g} (sum of squared errors "
+        f"in tolerance units). The table re-runs it with {len(final)} replications (median and "
+        "10-90 % across replications: stochastic noise only).",
         "",
         *_target_lines(fit_t),
         "",
@@ -1235,21 +1245,30 @@ def write_report(cal: Calibration, fit: FitResult, report: Path) -> str:
         "",
         "## Posterior (ABC-SMC)",
         "",
-        "Approximate Bayesian computation by sequential Monte Carlo (`sim/abc.py`): uniform priors",
-        "on the bounds above (log-uniform for log-scale parameters); distance = the largest target",
-        "error in tolerance units on the medians of the replications (1 = every target met);",
-        f"each generation's threshold is the {st.posterior.keep:g} quantile of the previous",
-        f"accepted distances, never below {st.posterior.epsilon:g}. The posterior is the last",
-        f"generation: {len(particles)} weighted particles, effective sample size {last.ess:.1f},",
-        f"threshold {last.epsilon:.3g}"
-        + (" (relaxed: too few proposals met the planned threshold)" if last.relaxed else "")
-        + f"; {post.simulations} parameter sets simulated in all.",
+        "Approximate Bayesian computation by sequential Monte Carlo with MCMC moves",
+        "(`sim/abc.py`, after Drovandi & Pettitt 2011): uniform priors on the bounds above",
+        "(log-uniform for log-scale parameters); distance = the largest target error in tolerance",
+        "units on the medians of the replications (1 = every target met). Each generation's",
+        f"threshold is the {st.posterior.keep:g} quantile of the population's distances, never",
+        f"below {st.posterior.epsilon:g}; particles beyond it are replaced by copies of particles",
+        "within it, then every particle tries one random-walk move, taken when its distance is",
+        "within the threshold. The posterior is the last population: "
+        f"{int(gens['distinct'].iloc[-1])} distinct particles of {st.posterior.particles}",
+        f"(weighted by multiplicity; effective sample size {last.ess:.1f}), threshold "
+        f"{last.epsilon:.3g}"
+        + (
+            " (set by the few best: the population had not reached the quantile)"
+            if last.relaxed
+            else ""
+        )
+        + f"; {post.simulations} parameter sets simulated in all. *Proposals* are the moves",
+        "simulated (all prior draws in generation 0), *accepted* the moves taken.",
         "",
-        "| generation | threshold | proposals | accepted | acceptance rate | ESS | relaxed |",
+        "| generation | threshold | proposals | accepted | acceptance rate | distinct | ESS |",
         "|---|---|---|---|---|---|---|",
         *(
             f"| {g.generation} | {g.epsilon:.3g} | {g.proposals} | {g.accepted} | "
-            f"{g.acceptance_rate:.2f} | {g.ess:.1f} | {'yes' if g.relaxed else 'no'} |"
+            f"{g.acceptance_rate:.2f} | {g.distinct} | {g.ess:.1f} |"
             for g in gens.itertuples()
         ),
         "",
@@ -1463,9 +1482,24 @@ def fit(
     around the best point, final replications there, the ABC posterior and the out-of-sample
     check."""
     st = optimise(cal, executor, on_done=on_done)
-    best = best_values(st)
+    posterior = fit_posterior(cal, executor, on_done=on_done)
+    best, best_loss, source = best_point(cal, st, posterior)
     prof = profiles(cal, best, executor, on_done=on_done)
     final = simulate(cal, best, cal.spec.final_replications, executor)
-    posterior = fit_posterior(cal, executor, on_done=on_done)
     oos = out_of_sample(cal, executor, on_done=on_done)
-    return FitResult(st, prof, final, posterior, oos)
+    return FitResult(st, prof, final, posterior, oos, best, best_loss, source)
+
+
+def best_point(cal: Calibration, study: Any, posterior: Any) -> tuple[dict[str, float], float, str]:
+    """The calibrated point: the lowest loss among the optimiser's trials and the posterior's
+    particles (both evaluated on the same seeds), with that loss and its source in words."""
+    best, loss, source = best_values(study), float(study.best_value), "the optimiser's best trial"
+    losses = [float(r.get("loss", math.nan)) for r in posterior.records]
+    finite = [k for k, v in enumerate(losses) if math.isfinite(v)]
+    if finite:
+        k = min(finite, key=lambda i: losses[i])
+        if losses[k] < loss:
+            row = posterior.particles.iloc[k]
+            best = {p.path: float(row[p.path]) for p in cal.spec.parameters}
+            loss, source = losses[k], "the posterior particle of lowest loss"
+    return best, loss, source

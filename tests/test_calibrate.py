@@ -223,6 +223,7 @@ def test_trials_scale_every_budget_and_dry_run_writes_nothing(tmp_path: Path) ->
     from .conftest import ROOT
 
     cal = cb.load_calibration(ROOT / "calibration" / "calibrate.yaml")
+    trials = cal.spec.optimizer.trials
     quick = cb.scaled(cal, 12)
     full_runs = sum(r * m for r, m in cb.planned_runs(cal).values())
     quick_runs = sum(r * m for r, m in cb.planned_runs(quick).values())
@@ -231,7 +232,7 @@ def test_trials_scale_every_budget_and_dry_run_writes_nothing(tmp_path: Path) ->
     assert quick.spec.profile_points < cal.spec.profile_points
     assert quick.spec.posterior.particles < cal.spec.posterior.particles
     assert quick_runs < full_runs / 20
-    assert cal.spec.optimizer.trials == 120  # the loaded calibration is not changed
+    assert cal.spec.optimizer.trials == trials > 12  # the loaded calibration is not changed
     out = tmp_path / "out"
     res = runner.invoke(
         app,
@@ -376,7 +377,8 @@ def test_abc_smc_recovers_a_box_posterior() -> None:
     res = abc_smc(priors, batch, particles=200, generations=6, keep=0.3, seed=2)
     p = res.particles
     assert p["weight"].sum() == pytest.approx(1.0)
-    assert res.simulations == 1200
+    assert 200 < res.simulations <= 1200  # moves outside the bounds cost no simulation
+    assert all(g.distinct >= 20 for g in res.generations)  # the population does not collapse
     assert res.generations[-1].epsilon < res.generations[0].epsilon
     assert 1 <= effective_sample_size(p["weight"].to_numpy()) <= len(p)
     lo, hi = weighted_quantile(p["a"].to_numpy(), p["weight"].to_numpy(), (0.05, 0.95))
