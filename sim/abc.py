@@ -11,8 +11,8 @@ a fit is bounded before it starts:
    distance of 1 means every target is met within its tolerance).
 2. Each later generation sets its threshold to the ``keep`` quantile of the population's
    distances (never below ``epsilon``); particles beyond it are replaced by copies of particles
-   within it; then every particle proposes a Gaussian random-walk move (twice the population's
-   covariance) and takes it when the move stays inside the prior's bounds and its simulated
+   within it; then every particle proposes a Gaussian random-walk move (the population's
+   covariance times 2.38² / d) and takes it when the move stays inside the prior's bounds and its simulated
    distance is within the threshold (a Metropolis-Hastings step: the prior is flat on the search
    scale and the kernel symmetric, so no other ratio enters). Moves outside the bounds are
    rejected without a simulation.
@@ -209,8 +209,10 @@ def abc_smc(
         u[dead], dist[dead] = u[src], dist[src]
         for i, j in zip(dead.tolist(), src.tolist(), strict=True):
             recs[i] = recs[j]
-        # Move: one random-walk Metropolis-Hastings step for every particle.
-        cov = 2.0 * np.atleast_2d(np.cov(u.T)) + np.eye(d) * 1e-8
+        # Move: one random-walk Metropolis-Hastings step for every particle, the population's
+        # covariance scaled by 2.38^2 / d (Roberts, Gelman & Gilks 1997; wider steps mostly
+        # leave the prior's bounds in many dimensions).
+        cov = (2.38**2 / d) * np.atleast_2d(np.cov(u.T)) + np.eye(d) * 1e-8
         prop = u + rng.standard_normal((n, d)) @ np.linalg.cholesky(cov).T
         inside = np.all((prop >= 0) & (prop <= 1), axis=1)
         tried = np.flatnonzero(inside)
