@@ -12,10 +12,10 @@ a fit is bounded before it starts:
 2. Each later generation sets its threshold to the ``keep`` quantile of the population's
    distances (never below ``epsilon``); particles beyond it are replaced by copies of particles
    within it; then every particle proposes a Gaussian random-walk move (the population's
-   covariance times 2.38² / d) and takes it when the move stays inside the prior's bounds and its simulated
-   distance is within the threshold (a Metropolis-Hastings step: the prior is flat on the search
-   scale and the kernel symmetric, so no other ratio enters). Moves outside the bounds are
-   rejected without a simulation.
+   covariance times 2.38² / d) and takes it when the move stays inside the prior's bounds and
+   its simulated distance is within the threshold (a Metropolis-Hastings step: the prior is
+   flat on the search scale and the kernel symmetric, so no other ratio enters). Moves outside
+   the bounds are rejected without a simulation.
 3. The population always holds ``particles`` draws, all within the current threshold, with equal
    weight; copies make it lumpy, so the diagnostics give the acceptance rate of the moves and the
    effective sample size of the distinct particles (Kish's, on their multiplicities). When the
