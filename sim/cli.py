@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -246,6 +246,55 @@ def _posterior_draws(
     return draws, f"across replications: {LABEL}"
 
 
+def _check_run_options(out: Path | None, scheduler: str | None, dask_local: int | None) -> None:
+    """The executor options and the resumable results folder of sweep, discover and optimise,
+    checked before any work."""
+    if scheduler is not None and dask_local:
+        _fail("give either --scheduler or --dask-local, not both")
+    if out is not None:
+        _check_out(out, resume=True)
+    if scheduler is not None:
+        _check_scheduler(scheduler)
+
+
+def _n_workers(workers: int | None, dask_local: int | None, runs: int) -> int:
+    """Worker processes for ``runs`` runs: Dask's local workers, else ``--workers`` or the
+    default, never more than the runs."""
+    return dask_local or min(workers or default_workers(runs), max(runs, 1))
+
+
+def _run_stored(
+    label: str,
+    spec: Any,
+    jobs: list,
+    folder: Path,
+    n_workers: int,
+    scheduler: str | None,
+    dask_local: int | None,
+    quiet: bool,
+) -> tuple[pd.DataFrame, int, datetime, datetime]:
+    """Run the sweep ``spec``'s ``jobs`` not yet stored in ``folder`` on a new executor, with a
+    progress bar: the outcome table, the number of runs reused, and the start and end times."""
+    from sim import sweep as sw
+    from sim.executor import make_executor
+
+    done = len(sw.RunStore.stored(folder) & {j.key for j in jobs})
+    executor = make_executor(n_workers, scheduler=scheduler, dask_local=dask_local)
+    started = datetime.now(UTC)
+    try:
+        table = _with_progress(
+            label,
+            len(jobs) - done,
+            quiet,
+            lambda tick: sw.run_sweep(
+                spec, folder, executor, on_done=lambda: tick(0), all_jobs=jobs
+            ),
+        )
+    finally:
+        executor.close()
+    return table, done, started, datetime.now(UTC)
+
+
 def _command_line() -> str:
     return " ".join(["genai-sim", *sys.argv[1:]])
 
@@ -407,19 +456,13 @@ def sweep(
 ) -> None:
     """Sweep parameters (grid, lhs, sobol, morris); resumable; local processes or Dask."""
     from sim import sweep as sw
-    from sim.executor import make_executor
 
-    if scheduler is not None and dask_local:
-        _fail("give either --scheduler or --dask-local, not both")
-    if out is not None:
-        _check_out(out, resume=True)
-    if scheduler is not None:
-        _check_scheduler(scheduler)
+    _check_run_options(out, scheduler, dask_local)
     spec = sw.load_sweep(file)
     total = sw.check_size(spec, max_runs)
     folder = out or Path("results") / f"sweep-{spec.spec.name}"
     _check_out(folder, resume=True)
-    n_workers = dask_local or min(workers or default_workers(total), max(total, 1))
+    n_workers = _n_workers(workers, dask_local, total)
     if dry_run:
         stored = len(sw.RunStore.stored(folder))
         seconds = sw.estimate_seconds(spec) if probe else sw.rough_seconds(spec)
@@ -433,22 +476,10 @@ def sweep(
             "plus about a second to start the workers."
         )
         return
-    all_jobs = sw.jobs(spec)
-    done = len(sw.RunStore.stored(folder) & {j.key for j in all_jobs})
-    executor = make_executor(n_workers, scheduler=scheduler, dask_local=dask_local)
-    started = datetime.now(UTC)
-    try:
-        table = _with_progress(
-            f"{spec.spec.name}: runs",
-            total - done,
-            quiet,
-            lambda tick: sw.run_sweep(
-                spec, folder, executor, on_done=lambda: tick(0), all_jobs=all_jobs
-            ),
-        )
-    finally:
-        executor.close()
-    finished = datetime.now(UTC)
+    label = f"{spec.spec.name}: runs"
+    table, _, started, finished = _run_stored(
+        label, spec, sw.jobs(spec), folder, n_workers, scheduler, dask_local, quiet
+    )
     text = sw.write_sweep_outputs(
         spec, folder, table, started, finished, n_workers, _command_line(), figures
     )
@@ -680,12 +711,7 @@ def _study_setup(file: Path, out: Path | None, scheduler: str | None, dask_local
     """Load a study and check its folder and executor options (before any work)."""
     from sim.study import load_study
 
-    if scheduler is not None and dask_local:
-        _fail("give either --scheduler or --dask-local, not both")
-    if out is not None:
-        _check_out(out, resume=True)
-    if scheduler is not None:
-        _check_scheduler(scheduler)
+    _check_run_options(out, scheduler, dask_local)
     study = load_study(file)
     folder = out or Path("results") / f"study-{study.spec.name}"
     _check_out(folder, resume=True)
@@ -726,7 +752,6 @@ def discover(
     """Scenario discovery: where in uncertainties x levers does a condition hold? (PRIM)"""
     from sim import study as st
     from sim import sweep as sw
-    from sim.executor import make_executor
 
     study, folder = _study_setup(file, out, scheduler, dask_local)
     if study.spec.discover is None:
@@ -742,22 +767,11 @@ def discover(
         f"{study.spec.discover.experiments:,} points x {study.spec.replications:,} replications",
     )
     sweep, jobs = st.experiment(study)
-    done = len(sw.RunStore.stored(folder) & {j.key for j in jobs})
-    n_workers = dask_local or min(workers or default_workers(total), max(total, 1))
-    executor = make_executor(n_workers, scheduler=scheduler, dask_local=dask_local)
-    started = datetime.now(UTC)
-    try:
-        table = _with_progress(
-            f"{study.spec.name}: experiment",
-            total - done,
-            quiet,
-            lambda tick: sw.run_sweep(
-                sweep, folder, executor, on_done=lambda: tick(0), all_jobs=jobs
-            ),
-        )
-    finally:
-        executor.close()
-    finished = datetime.now(UTC)
+    n_workers = _n_workers(workers, dask_local, total)
+    label = f"{study.spec.name}: experiment"
+    table, done, started, finished = _run_stored(
+        label, sweep, jobs, folder, n_workers, scheduler, dask_local, quiet
+    )
     extra = {"runs": total, "reused_runs": done, "workers": n_workers, "command": _command_line()}
     text = st.write_discovery(study, folder, table, started, finished, extra, figures)
     typer.echo(text)
@@ -793,9 +807,6 @@ def optimise(
         "optimise.trials",
         f"{o.trials:,} trials x {per_trial:,} runs",
     )
-    n_workers = dask_local or min(workers or default_workers(per_trial), max(per_trial, 1))
-    executor = make_executor(n_workers, scheduler=scheduler, dask_local=dask_local)
-    started = datetime.now(UTC)
     levers = {p: st.Dimension(*study.ranges[p], p in study.integer) for p in study.lever_paths}
     done = len(  # checks the log against this study before any work
         st.read_log(
@@ -805,6 +816,9 @@ def optimise(
             st.search_fingerprint(study),
         )
     )
+    n_workers = _n_workers(workers, dask_local, per_trial)
+    executor = make_executor(n_workers, scheduler=scheduler, dask_local=dask_local)
+    started = datetime.now(UTC)
     try:
         trials = _with_progress(
             f"{study.spec.name}: trials",
