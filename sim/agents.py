@@ -356,23 +356,25 @@ class Government(mesa.Agent):
             )
         return found
 
-    def _ledger_rows(self, progs: Programmes, firm_ids: np.ndarray) -> np.ndarray:
-        """Rows of ``progs`` in the per-firm ledger (programme x firm id), grown to hold
-        ``firm_ids``."""
-        need = int(firm_ids.max()) + 1 if firm_ids.size else 0
+    def _ledger_cells(
+        self, progs: Programmes, firm_ids: np.ndarray
+    ) -> tuple[ProgrammeSet, tuple[np.ndarray, np.ndarray]]:
+        """The set of ``progs`` and the index of its (programme, firm id) cells in the per-firm
+        ledger, grown to hold ``firm_ids``."""
+        ids = np.asarray(firm_ids, dtype=np.int64)
+        need = int(ids.max()) + 1 if ids.size else 0
         if self._ledger.shape[1] < need:
             grown = np.zeros((self._ledger.shape[0], max(need, 2 * self._ledger.shape[1])))
             grown[:, : self._ledger.shape[1]] = self._ledger
             self._ledger = grown
-        return self.programme_set(progs).rows
+        ps = self.programme_set(progs)
+        return ps, (ps.rows[:, None], ids[None, :])
 
     def caps_left(self, progs: Programmes, firm_ids: np.ndarray) -> np.ndarray:
         """(programmes, firms): money each firm (by id) may still receive from each programme
         this year, M RMB."""
-        ids = np.asarray(firm_ids, dtype=np.int64)
-        ps = self.programme_set(progs)
-        rows = self._ledger_rows(ps, ids)
-        return np.maximum(ps.caps[:, None] - self._ledger[rows[:, None], ids[None, :]], 0.0)
+        ps, cells = self._ledger_cells(progs, firm_ids)
+        return np.maximum(ps.caps[:, None] - self._ledger[cells], 0.0)
 
     def rate(self, prog: SubsidyProgramme) -> float:
         """The programme's rate, scaled by the subsidy lever and kept below the policy maximum."""
@@ -381,17 +383,12 @@ class Government(mesa.Agent):
     def pay(self, progs: Programmes, firm_ids: np.ndarray, amounts: np.ndarray) -> None:
         """Book (programmes, firms) payments (M RMB, >= 0) against each programme's budget
         and each firm's cap (firm ids are unique)."""
-        ids = np.asarray(firm_ids, dtype=np.int64)
-        ps = self.programme_set(progs)
-        rows = self._ledger_rows(ps, ids)
-        amounts = np.maximum(np.asarray(amounts, dtype=float).reshape(rows.size, ids.size), 0.0)
-        self._ledger[rows[:, None], ids[None, :]] += amounts  # (programme, firm) pairs
+        ps, cells = self._ledger_cells(progs, firm_ids)
+        shape = (cells[0].shape[0], cells[1].shape[1])
+        amounts = np.maximum(np.asarray(amounts, dtype=float).reshape(shape), 0.0)
+        self._ledger[cells] += amounts  # (programme, firm) pairs
         for name, paid in zip(ps.names, amounts.sum(axis=1).tolist(), strict=True):
             self.spent_this_year[name] += paid
-
-    def eligibility(self, progs: Programmes) -> np.ndarray:
-        """(programmes, kinds): whether each programme funds each kind (``sim.vocab.KINDS``)."""
-        return self.programme_set(progs).eligible
 
     def eligible(self, kinds: list[str] | set[str], kind_codes: np.ndarray) -> np.ndarray:
         """Whether each firm (by kind index, ``sim.vocab.KINDS``) is among ``kinds``."""
