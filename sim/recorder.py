@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import array
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -152,11 +153,7 @@ class Recorder:
         chunk = table.snapshot(rows)
         size = chunk["flows"].shape[0]
         chunk["month"] = np.full(size, month, dtype=np.int64)
-        if which is None:
-            chunk["status"] = np.full(size, self._code(status), dtype=np.int64)
-        else:
-            codes = np.array([self._code(s) for s in status], dtype=np.int64)
-            chunk["status"] = codes[np.asarray(which, dtype=np.intp)]
+        chunk["status"] = self._codes(status, size, which)
         for col in _MODEL_COLUMNS:
             chunk[col] = np.atleast_1d(computed[col]).copy()
         self._panel.append(chunk)
@@ -167,6 +164,16 @@ class Recorder:
         if code is None:
             code = self._labels[label] = len(self._labels)
         return code
+
+    def _codes(
+        self, labels: str | Sequence[str], n: int, which: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Codes of ``n`` labels: one label for all, one per row, or with ``which`` the row's
+        label is ``labels[which[k]]``."""
+        if isinstance(labels, str):
+            return np.full(n, self._code(labels), dtype=np.int64)
+        codes = np.array([self._code(x) for x in labels], dtype=np.int64)
+        return codes if which is None else codes[np.asarray(which, dtype=np.intp)]
 
     def log_event(
         self, month: int, firm: Any, event: str, amount_m_rmb: float, detail: str = ""
@@ -197,13 +204,7 @@ class Recorder:
         e["firm_id"].frombytes(np.asarray(firm_ids, dtype=np.int64).tobytes())
         e["event"].extend(array.array("q", [self._code(event)]) * n)
         e["amount_m_rmb"].frombytes(np.asarray(amounts, dtype=np.float64).tobytes())
-        if isinstance(details, str):
-            e["detail"].extend(array.array("q", [self._code(details)]) * n)
-        else:
-            codes = np.array([self._code(d) for d in details], dtype=np.int64)
-            if which is not None:
-                codes = codes[np.asarray(which, dtype=np.intp)]
-            e["detail"].frombytes(codes.tobytes())
+        e["detail"].frombytes(self._codes(details, n, which).tobytes())
 
     # -- reading ---------------------------------------------------------------------------------
 
