@@ -281,29 +281,36 @@ def default_out_dir(label: str, root_seed: int, base: Path = Path("results")) ->
 def write_results(
     out_dir: Path,
     writer: Callable[[Path], None],
+    replace: bool = False,
 ) -> Path:
     """Write a results folder atomically.
 
     ``writer`` fills a temporary folder beside ``out_dir``; only when it returns is the folder
     renamed into place. On any error the temporary folder is removed, so no half-written results
-    folder is ever left behind.
+    folder is ever left behind. A non-empty ``out_dir`` is refused, unless ``replace``: then the
+    old folder is moved aside when the new one is complete, and removed.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()):
+    if not replace and out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"{out_dir} exists and is not empty")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
     try:
         writer(tmp)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; results are ordinary files
         if out_dir.exists():
-            out_dir.rmdir()
+            if replace:
+                out_dir.rename(old)
+            else:
+                out_dir.rmdir()
         os.replace(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    shutil.rmtree(old, ignore_errors=True)
     return out_dir
 
 

@@ -963,23 +963,15 @@ def write_discovery(
     extra: dict[str, Any],
     figures: bool = True,
 ) -> str:
-    """Tables, figures, manifest and summary of a discovery in ``folder/discovery``; returns the
-    summary. Runs PRIM on ``table`` (the experiment's outcome table)."""
-    import shutil
-
-    from sim.sweep import _atomic
+    """Tables, figures, manifest and summary of a discovery in ``folder/discovery`` (the whole
+    folder replaces the old one, atomically); returns the summary. Runs PRIM on ``table`` (the
+    experiment's outcome table)."""
+    from sim.runner import write_results
 
     found = discover_box(study, table)
-    final = folder / "discovery"
-    out = folder / f".discovery.tmp-{os.getpid()}"  # the whole folder replaces the old one
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
     runs = table.assign(condition_holds=False)
     ok = runs["error"] == ""
     runs.loc[ok, "condition_holds"] = holds(study, runs.loc[ok])
-    _atomic(out / "experiment.parquet", lambda t: runs.to_parquet(t, index=False))
-    _atomic(out / "box.csv", lambda t: found.box.to_csv(t, index=False))
-    _atomic(out / "peeling_trajectory.csv", lambda t: found.trajectory.to_csv(t, index=False))
     text = describe(study, found)
     box = found.box
     d = study.spec.discover
@@ -1009,29 +1001,28 @@ def write_discovery(
             + (f"; quasi-p {r.qp_value:.2g}" if np.isfinite(r.qp_value) else "")
         )
     summary = "\n".join(lines) + "\n"
-    _atomic(out / "summary.txt", lambda t: t.write_text(summary))
-    _atomic(
-        out / "manifest.json",
-        lambda t: t.write_text(
-            _manifest(study, "discover", started, finished, {**extra, **found.stats})
-        ),
-    )
-    if figures:
-        from sim import plots
 
-        plots.peeling_tradeoff(
-            found.trajectory,
-            int(found.stats["box"]),
-            out / "tradeoff.png",
-            d.condition,
-            (found.stats["coverage"], found.stats["density"]),
+    def fill(out: Path) -> None:
+        runs.to_parquet(out / "experiment.parquet", index=False)
+        found.box.to_csv(out / "box.csv", index=False)
+        found.trajectory.to_csv(out / "peeling_trajectory.csv", index=False)
+        (out / "summary.txt").write_text(summary)
+        (out / "manifest.json").write_text(
+            _manifest(study, "discover", started, finished, {**extra, **found.stats})
         )
-        plots.box_limits(box, out / "box.png", text)
-    old = folder / f".discovery.old-{os.getpid()}"
-    if final.exists():
-        final.rename(old)
-    out.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
+        if figures:
+            from sim import plots
+
+            plots.peeling_tradeoff(
+                found.trajectory,
+                int(found.stats["box"]),
+                out / "tradeoff.png",
+                d.condition,
+                (found.stats["coverage"], found.stats["density"]),
+            )
+            plots.box_limits(box, out / "box.png", text)
+
+    write_results(folder / "discovery", fill, replace=True)
     return summary
 
 
