@@ -856,9 +856,17 @@ class Firms(Strict):
     parent_hurdle_share: float = F(
         0.02,
         desc="a parent keeps growing its AI budget (January review) only while the unit's "
-        "spending-weighted user share is at least this, or it is pre-training near the leader",
+        "spending-weighted user share is at least this, or it is pre-training within "
+        "firms.parent_hurdle_gap_log10 of the leader",
         ge=0,
         le=1,
+    )
+    parent_hurdle_gap_log10: float = F(
+        0.5,
+        desc="a pre-training unit whose own model is within this many log10 of the leader's "
+        "meets its parent's hurdle whatever its user share (still in the race); assumption",
+        ge=0,
+        le=5,
     )
     parent_cut_per_year: float = F(
         0.5,

@@ -519,3 +519,28 @@ def test_consumers_own_bass_coefficients_move_consumer_adoption() -> None:
     viral_c, _ = adopters(consumer_imitation_multiple=4.0)
     assert slow_c < 0.6 * base_c and viral_c > 1.2 * base_c
     assert slow_e == pytest.approx(base_e, rel=0.1)  # enterprise adoption barely moves
+
+
+def test_the_parent_hurdle_gap_decides_which_units_keep_a_growing_budget() -> None:
+    """At the first January review (end of 2023), a wide gap keeps every pre-training
+    parent-backed unit in the race; no gap leaves only the leader and units with a user share."""
+    from sim.model import GenAIMarket
+    from sim.vocab import KINDS
+
+    from .conftest import scenario_with
+
+    def review(gap: float) -> tuple[np.ndarray, np.ndarray]:
+        model = GenAIMarket(
+            scenario_with(end="2024-01", firms={"parent_hurdle_gap_log10": gap}), seed=1
+        )
+        while model.month < 35:  # through 2023-12, the review month
+            model.step()
+        t = model.table
+        units = t.parent_backed & t.pretraining & (t.kind == KINDS.index("megatech"))
+        return t.meets_hurdle[units], t.budget_m_rmb_per_month[units]
+
+    wide, wide_budgets = review(5.0)
+    none, none_budgets = review(0.0)
+    assert wide.all()
+    assert (~none).sum() >= 2  # megatechs lagging the leader miss the hurdle and are cut
+    assert none_budgets.sum() < wide_budgets.sum()

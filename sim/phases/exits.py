@@ -33,12 +33,13 @@ class ExitDecisions:
 
     def _parent_review(self) -> None:
         """January budgets: a parent keeps growing a unit's budget while it meets the hurdle
-        (a user share, or a model near the leader); otherwise it cuts the budget."""
+        (a user share, or a model within ``firms.parent_hurdle_gap_log10`` of the leader's);
+        otherwise it cuts the budget."""
         f = self.scenario_params.firms
         t = self.table
         leader = float(t.own_capability_log10.max())
         meets = (self.spend_shares() >= f.parent_hurdle_share) | (
-            t.pretraining & (t.own_capability_log10 >= leader - 0.5)
+            t.pretraining & (t.own_capability_log10 >= leader - f.parent_hurdle_gap_log10)
         )
         t.meets_hurdle = meets
         t.budget_m_rmb_per_month = np.where(
