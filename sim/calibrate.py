@@ -90,6 +90,17 @@ def _monthly(column: str) -> Callable[[pd.DataFrame, str], float]:
     return extract
 
 
+def _december(column: str) -> Callable[[pd.DataFrame, str], float]:
+    """An extractor of a year-to-date ``column`` in the December of the year ``period`` (YYYY)."""
+    monthly = _monthly(column)
+
+    def extract(metrics: pd.DataFrame, period: str) -> float:
+        return monthly(metrics, f"{period}-12")
+
+    extract.__doc__ = f"``{column}`` in the December of the target's year (its value for the year)."
+    return extract
+
+
 @dataclass(frozen=True)
 class TargetKind:
     """A kind of target: its period form, tolerance type and extractor."""
@@ -109,6 +120,12 @@ TARGET_KINDS: dict[str, TargetKind] = {
     "active_models": TargetKind(False, False, "active developers", _monthly("active_developers")),
     "genai_users": TargetKind(
         False, True, "consumer adopters, million", _monthly("consumer_adopters_m")
+    ),
+    "startup_loss_ratio": TargetKind(
+        True,
+        True,
+        "net loss / revenue, median start-up",
+        _december("startup_loss_to_revenue_ytd"),
     ),
 }
 """Target name (first column of the targets CSV) -> kind. A new kind of target is one entry."""
@@ -181,6 +198,12 @@ class CalibrationSpec(Strict):
     base: str = F(desc="base scenario file, relative to this file")
     end: str = F("2028-12", desc="horizon of each trial run, YYYY-MM (covers the last target)")
     targets: str = F("targets.csv", desc="targets CSV, relative to this file")
+    target_weights: dict[str, float] = F(
+        default_factory=dict,
+        desc="weights replacing the targets file's for some targets, by key <target>_<period> "
+        "(e.g. startup_loss_ratio_2024: 1 holds in a target the file only reports); 0 = "
+        "reported, not fitted",
+    )
     replications: int = F(
         4, desc="replications per trial (same seeds in every trial)", ge=1, le=1000
     )
@@ -289,12 +312,16 @@ class TargetRow(BaseModel):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    target: str = F(desc="a kind in TARGET_KINDS (market_size, active_models, genai_users)")
-    period: str = F(desc="YYYY for annual kinds (market_size), YYYY-MM for monthly ones")
+    target: str = F(
+        desc="a kind in TARGET_KINDS (market_size, active_models, genai_users, startup_loss_ratio)"
+    )
+    period: str = F(
+        desc="YYYY for annual kinds (market_size, startup_loss_ratio), YYYY-MM for monthly ones"
+    )
     value: float = F(desc="target value", allow_inf_nan=False, ge=0)
     tolerance: float = F(
-        desc="tolerance: relative for relative kinds (market_size, genai_users), absolute "
-        "otherwise",
+        desc="tolerance: relative for relative kinds (market_size, genai_users, "
+        "startup_loss_ratio), absolute otherwise",
         gt=0,
         allow_inf_nan=False,
     )
@@ -361,6 +388,24 @@ def read_targets(path: Path, end: str = "2060-12") -> list[Target]:
     return out
 
 
+def _reweighted(targets: list[Target], weights: dict[str, float], path: Path) -> list[Target]:
+    """``targets`` with the calibration file's ``target_weights`` in place of their own."""
+    from dataclasses import replace
+
+    keys = [t.key for t in targets]
+    for key, weight in weights.items():
+        where = "target_weights." + excerpt(key, 60).strip("'\"")
+        if key not in keys:
+            raise InputError(
+                _display(path),
+                where,
+                "not a target of the targets file; use one of " + ", ".join(keys),
+            )
+        if not (math.isfinite(weight) and weight >= 0):
+            raise InputError(_display(path), where, f"a weight must be 0 or above, not {weight}")
+    return [replace(t, weight=weights.get(t.key, t.weight)) for t in targets]
+
+
 def load_calibration(path: str | Path, out: Path | None = None) -> Calibration:
     """Read and validate a calibration file; every problem is an ``InputError`` (exit 2) naming
     the file where the bad value was written (the calibration file, its base or the targets).
@@ -373,7 +418,10 @@ def load_calibration(path: str | Path, out: Path | None = None) -> Calibration:
     base_raw["end"] = spec.end
     source.keys["end"] = Source(_display(path), ("end",))
     validate_scenario(base_raw, _display(base_path), source)
-    cal = Calibration(spec, path, base_raw, read_targets(path.parent / spec.targets, spec.end), out)
+    targets = _reweighted(
+        read_targets(path.parent / spec.targets, spec.end), spec.target_weights, path
+    )
+    cal = Calibration(spec, path, base_raw, targets, out)
     if spec.out_of_sample_until is not None:
         until = spec.out_of_sample_until
         try:
@@ -790,7 +838,8 @@ def predictive_table(
                 "value": t.value,
                 "tolerance": t.tolerance,
                 "relative": TARGET_KINDS[t.kind].relative,
-                "fitted": fitted is None or t.key in fitted,
+                "fitted": t.weight > 0 and (fitted is None or t.key in fitted),
+                "weight": t.weight,
                 "simulated_median": q50,
                 "simulated_p05": q05,
                 "simulated_p10": q10,
@@ -999,12 +1048,19 @@ def calibrated_yaml(cal: Calibration, best: dict[str, float], note: str) -> str:
 def fit_table(cal: Calibration, final: pd.DataFrame) -> pd.DataFrame:
     """Targets against the best parameters' replications (median, 10-90 %), all weights equal."""
     return predictive_table(cal, [final], np.ones(1)).drop(
-        columns=["fitted", "simulated_p05", "simulated_p95", "target_in_5_95"]
+        columns=["fitted", "weight", "simulated_p05", "simulated_p95", "target_in_5_95"]
     )
 
 
 def _fmt(x: float) -> str:
     return f"{x:.4g}" if isinstance(x, int | float) and math.isfinite(x) else "nan"
+
+
+def _fitted_label(row: Any) -> str:
+    """``yes``, ``held out`` (left out of this fit) or ``reported only`` (weight 0)."""
+    if row.fitted:
+        return "yes"
+    return "reported only" if row.weight == 0 else "held out"
 
 
 def _target_lines(table: pd.DataFrame, extra: bool = False) -> list[str]:
@@ -1025,7 +1081,7 @@ def _target_lines(table: pd.DataFrame, extra: bool = False) -> list[str]:
         if extra:
             row += (
                 f" {_fmt(r.simulated_p05)}-{_fmt(r.simulated_p95)} | "
-                f"{'yes' if r.target_in_5_95 else 'no'} | {'yes' if r.fitted else 'held out'} |"
+                f"{'yes' if r.target_in_5_95 else 'no'} | {_fitted_label(r)} |"
             )
         lines.append(row)
     return lines
@@ -1201,7 +1257,19 @@ def write_report(cal: Calibration, fit: FitResult, report: Path) -> str:
         )
     st = cal.spec
     last = post.generations[-1]
-    met = int(pred["within_tolerance"].sum())
+    weighted = pred[pred["weight"] > 0]
+    met = int(weighted["within_tolerance"].sum())
+    reported = pred[pred["weight"] == 0]
+    reported_text = (
+        " Reported only (weight 0, not fitted): "
+        + "; ".join(
+            f"{r.target} {r.period} median {_fmt(r.simulated_median)} against {r.value:g}"
+            for r in reported.itertuples()
+        )
+        + "."
+        if len(reported)
+        else ""
+    )
     lines = [
         f"# Calibration report: {st.name}",
         "",
@@ -1297,14 +1365,15 @@ def write_report(cal: Calibration, fit: FitResult, report: Path) -> str:
         ),
         "",
         f"Posterior predictive (the particles' replications pooled by weight: parameter and "
-        f"stochastic uncertainty): {met} of {len(pred)} target medians within tolerance.",
+        f"stochastic uncertainty): {met} of {len(weighted)} fitted target medians within "
+        f"tolerance.{reported_text}",
         "",
         *_target_lines(pred, extra=True),
         "",
     ]
     if fit.oos is not None:
         o = fit.oos
-        held = o.predictive[~o.predictive["fitted"]]
+        held = o.predictive[~o.predictive["fitted"] & (o.predictive["weight"] > 0)]
         lines += [
             f"## Out-of-sample check: fitted on targets up to {o.until} only",
             "",

@@ -281,9 +281,14 @@ class GenAIMarket(FirmLifecycle, InputMarkets, ProductMarket, ExitDecisions, Rec
     # ----------------------------------------------------------------------------------------
 
     def begin_month(self) -> None:
-        """Reset monthly flows; a new calendar year resets subsidy budgets."""
+        """Reset monthly flows; a new calendar year resets subsidy budgets and the firms'
+        year-to-date accounts."""
         if self.month % 12 == 0:
             self.government.new_year()
+            t = self.table
+            t.revenue_ytd_m_rmb = 0.0
+            t.loss_ytd_m_rmb = 0.0
+            t.pretraining_months_ytd = 0
         self.table.flows = 0.0
         new_block = (self.month - self.table.entry_month) % LUCK_BLOCK_MONTHS == 0
         self.draw_luck(np.flatnonzero(new_block))

@@ -65,6 +65,9 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "adopters_m",
     "consumer_adopters_m",
     "potential_adopters_m",
+    "startup_revenue_m_rmb",
+    "startup_net_loss_m_rmb",
+    "startup_loss_to_revenue_ytd",
     "usage_demanded_m_rmb",
     "usage_served_m_rmb",
     "served_share",
@@ -112,6 +115,11 @@ _KNOWN: dict[str, tuple[str, str, int]] = {
     "domestic_chip_share": ("domestic chip share", "share 0-1", 2),
     "capability_gap_log10": ("capability gap", "log10 H100e-months", 2),
     "consumer_adopters_m": ("consumer adopters", "million users", 0),
+    "startup_loss_to_revenue_ytd": (
+        "start-ups' net loss / revenue (median, year to date)",
+        "ratio",
+        1,
+    ),
     "market_size_bn_rmb_annualised": ("market, month x 12", "bn RMB per year", 1),
 }
 _SUFFIX_UNITS = (

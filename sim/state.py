@@ -95,6 +95,17 @@ SCALARS: dict[str, tuple[Any, Any, str]] = {
     "meets_hurdle": (np.bool_, True, "its parent keeps growing its budget"),
     "own_trend": (np.float64, 0.0, "recent change of own capability, log10 a month (EWMA)"),
     "users_total_m": (np.float64, 0.0, "users over all segments, millions (row sum of users_m)"),
+    "revenue_ytd_m_rmb": (np.float64, 0.0, "revenue this calendar year so far, M RMB"),
+    "loss_ytd_m_rmb": (
+        np.float64,
+        0.0,
+        "net loss this calendar year so far (costs less revenue and subsidies), M RMB",
+    ),
+    "pretraining_months_ytd": (
+        np.int64,
+        0,
+        "months this calendar year the firm ended pre-training its own model",
+    ),
     "users_spend_weight": (
         np.float64,
         0.0,
@@ -182,6 +193,9 @@ class FirmTable:
     train_window = _column("train_window")  # (n, W): training H100e-months, a ring by month
     users_total_m = _column("users_total_m")
     users_spend_weight = _column("users_spend_weight")
+    revenue_ytd_m_rmb = _column("revenue_ytd_m_rmb")
+    loss_ytd_m_rmb = _column("loss_ytd_m_rmb")
+    pretraining_months_ytd = _column("pretraining_months_ytd")
     users_m = _column("users_m")  # (n, S): users by segment, millions
     fit = _column("fit")  # (n, S): sector-fit utility (demand.sector_fit_weight on home sectors)
     flows = _column("flows")  # (n, len(Account)): this month's flows, M RMB

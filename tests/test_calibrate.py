@@ -71,6 +71,59 @@ def test_loss_terms_by_hand(tmp_path: Path) -> None:
     assert cb.abc_distance(cal, medians) == pytest.approx(1.0)
 
 
+def test_target_weights_in_the_calibration_file_replace_the_targets_files(tmp_path: Path) -> None:
+    """A target the file only reports (weight 0) is held in by the calibration file's weight."""
+    path = write_calibration(
+        tmp_path,
+        "market_size,2023,10,bn,0.1,1,d,src\nactive_models,2023-07,78,models,8,0,d,src\n",
+        extra="target_weights: {active_models_2023-07: 2.5}\n",
+    )
+    cal = cb.load_calibration(path)
+    assert [t.weight for t in cal.targets] == [1.0, 2.5]
+    stats = pd.DataFrame(
+        {"replication": [0], "market_size_2023": [10.0], "active_models_2023-07": [70.0]}
+    )
+    assert cb.loss_terms(cal, stats)["active_models_2023-07"] == pytest.approx(2.5)
+    (tmp_path / "cal.yaml").write_text(
+        (tmp_path / "cal.yaml").read_text().replace("target_weights", "# target_weights")
+    )
+    reported = cb.load_calibration(path)  # the file's weight 0: reported, not fitted
+    assert cb.loss_terms(reported, stats)["active_models_2023-07"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("weights", "words"),
+    [
+        ("{active_models_2023-08: 1}", "not a target of the targets file"),
+        ("{active_models_2023-07: -1}", "0 or above"),
+    ],
+)
+def test_bad_target_weights_are_refused(tmp_path: Path, weights: str, words: str) -> None:
+    path = write_calibration(
+        tmp_path,
+        "active_models,2023-07,78,models,8,1,d,src\n",
+        extra=f"target_weights: {weights}\n",
+    )
+    res = runner.invoke(app, ["validate", str(path)])
+    assert res.exit_code == 2, res.output
+    assert "target_weights.active_models_2023-0" in res.output and words in res.output
+    assert "Traceback" not in res.output
+
+
+def test_start_up_unit_economics_are_read_in_december_of_the_year() -> None:
+    """The year's ratio is the year-to-date metric in its December, not a month's or a sum."""
+    kind = cb.TARGET_KINDS["startup_loss_ratio"]
+    metrics = pd.DataFrame(
+        {
+            "date": ["2024-11", "2024-12", "2025-01"],
+            "startup_loss_to_revenue_ytd": [3.0, 4.5, 40.0],
+        }
+    )
+    assert kind.annual and kind.relative
+    assert kind.extract(metrics, "2024") == 4.5
+    assert math.isnan(kind.extract(metrics, "2025"))  # the year has no December yet
+
+
 def test_recovers_a_known_parameter(tmp_path: Path) -> None:
     """Targets generated from a run with demand_scale = 1.7; the calibration finds it again."""
     truth = 1.7

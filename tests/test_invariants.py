@@ -157,3 +157,43 @@ def test_active_counts_match_the_panel(run: RunResult) -> None:
     pd.testing.assert_series_equal(
         m.loc[app.index, "app_layer_firms"], app, check_names=False, check_dtype=False
     )
+
+
+COSTS = [
+    "staff_cost_m_rmb",
+    "compute_cost_m_rmb",
+    "inference_cost_m_rmb",
+    "overhead_m_rmb",
+    "compliance_cost_m_rmb",
+]
+
+
+def test_start_up_accounts_match_the_firm_panel(run: RunResult) -> None:
+    """The start-ups' metrics (kept from year-to-date columns of the firm table) equal the same
+    quantities rebuilt from the firm panel's monthly flows: pooled revenue and net loss of the
+    pre-training start-ups each month, and in December the median, over start-ups that pre-trained
+    all year, of the year's net loss over its revenue."""
+    f = run.firms
+    f = f.assign(loss=f[COSTS].sum(axis=1) - f["revenue_m_rmb"] - f["subsidy_in_m_rmb"])
+    pre = f[(f["kind"] == "startup") & (f["status"] == "active")]
+    m = run.metrics.set_index("month")
+    pooled = pre.groupby("month")[["revenue_m_rmb", "loss"]].sum().reindex(m.index, fill_value=0)
+    np.testing.assert_allclose(m["startup_revenue_m_rmb"], pooled["revenue_m_rmb"], atol=1e-6)
+    np.testing.assert_allclose(m["startup_net_loss_m_rmb"], pooled["loss"], atol=1e-6)
+    checked = 0
+    for year in (2023, 2024, 2025):
+        in_year = pre[pre["date"].astype(str).str.startswith(str(year))]
+        per_firm = in_year.groupby("firm_id").agg(
+            months=("month", "size"), revenue=("revenue_m_rmb", "sum"), loss=("loss", "sum")
+        )
+        full = per_firm[per_firm["months"] == 12]
+        december = m.loc[m["date"] == f"{year}-12", "startup_loss_to_revenue_ytd"].iloc[0]
+        if full.empty:
+            assert np.isnan(december)
+            continue
+        ratio = np.where(
+            full["revenue"] > 0, full["loss"] / full["revenue"].where(full["revenue"] > 0), np.inf
+        )
+        assert december == pytest.approx(float(np.median(ratio)), rel=1e-9)
+        checked += 1
+    assert checked >= 2  # start-ups pre-train through whole years in the baseline

@@ -190,4 +190,7 @@ class ProductMarket:
             sc.firms.parent_loss_cover_multiple,
         )
         t.revenue_m_rmb = fl[:, Account.REVENUE]
+        t.revenue_ytd_m_rmb += t.revenue_m_rmb
+        t.loss_ytd_m_rmb += t.net_burn_m_rmb
+        t.pretraining_months_ytd += t.pretraining
         t.operating_margin_m_rmb = fl[:, Account.REVENUE] - fl[:, Account.INFERENCE_COST]

@@ -9,6 +9,8 @@ import numpy as np
 from sim.metrics import concentration
 from sim.vocab import ACTIVE, APP_LAYER, EXIT_CAUSES, KINDS
 
+_STARTUP = KINDS.index("startup")
+
 _ACTIVE_KEYS = tuple(f"active_{k}" for k in KINDS)  # metric names, built once
 _EXIT_KEYS = tuple(f"exits_{c}" for c in EXIT_CAUSES)
 
@@ -36,6 +38,7 @@ class Recording:
         served = total["served_usage_m_rmb"]
         hhi_users, cr3_users = concentration(users, 3)
         hhi_revenue, cr3_revenue = concentration(revenue, 3)
+        startups = (t.kind == _STARTUP) & t.pretraining
         row: dict[str, Any] = {
             "month": m,
             "active_developers": int(dev.sum()),
@@ -56,6 +59,9 @@ class Recording:
             "adopters_m": float(self.adopters_m.sum()),
             "consumer_adopters_m": float(self.adopters_m[self.seg_consumer].sum()),
             "potential_adopters_m": float(self.potential_m.sum()),
+            "startup_revenue_m_rmb": float(revenue[startups].sum()),
+            "startup_net_loss_m_rmb": float(t.net_burn_m_rmb[startups].sum()),
+            "startup_loss_to_revenue_ytd": self._startup_loss_ratio(startups),
             "usage_demanded_m_rmb": demanded,
             "usage_served_m_rmb": served,
             "served_share": served / demanded if demanded > 0 else 1.0,
@@ -97,6 +103,20 @@ class Recording:
         )
         if self.month + 1 >= self.n_months:
             self.running = False
+
+    def _startup_loss_ratio(self, startups: np.ndarray) -> float:
+        """Median, over start-ups that have pre-trained every month of this calendar year so far,
+        of their net loss this year over their revenue this year (infinite for a firm with no
+        revenue, negative for one in profit); NaN when there is none. In December it is the
+        calendar year's ratio, the quantity start-ups' prospectuses report."""
+        t = self.table
+        full = startups & (t.pretraining_months_ytd == self.month % 12 + 1)
+        if not full.any():
+            return np.nan
+        revenue, loss = t.revenue_ytd_m_rmb[full], t.loss_ytd_m_rmb[full]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(revenue > 0, loss / revenue, np.inf)
+        return float(np.median(ratio))
 
     def _panel_columns(
         self, rows: slice | np.ndarray, developer: np.ndarray | None = None
