@@ -1493,8 +1493,8 @@ def accept(cal: Calibration, folder: Path, executor: Executor | None = None) -> 
     out = cal.path(cal.spec.output)
     note = (
         f"Accepted from {_display(folder)} after re-simulating it on the calibration's seeds\n"
-        f"({cal.spec.replications} replications, root seed {cal.spec.seed}): every target of "
-        f"{_display(cal.path(cal.spec.targets))} met;\nfit report in "
+        f"({cal.spec.replications} replications, root seed {cal.spec.seed}): every fitted "
+        f"target\n(weight above 0) of {_display(cal.path(cal.spec.targets))} met; fit report in "
         f"{_display(cal.path(cal.spec.report))}/report.md."
     )
     _atomic_write(out, lambda p: p.write_text(calibrated_yaml(cal, values, note), "utf-8"))

@@ -110,9 +110,12 @@ def test_shares_and_concentration_are_shares(run: RunResult) -> None:
 
 def test_nothing_negative_or_nan(run: RunResult) -> None:
     m = run.metrics[run.metrics["active_developers"] > 0]
-    numeric = m.select_dtypes("number")
+    # The start-ups' ratio is NaN while no start-up has pre-trained all year so far (checked
+    # against the panel below); it and their net loss are negative for start-ups in profit.
+    numeric = m.select_dtypes("number").drop(columns="startup_loss_to_revenue_ytd")
     assert not numeric.isna().any().any(), numeric.columns[numeric.isna().any()].tolist()
-    negative = [c for c in numeric if c != "capability_gap_log10" and (numeric[c] < 0).any()]
+    signed = {"capability_gap_log10", "startup_net_loss_m_rmb"}
+    negative = [c for c in numeric if c not in signed and (numeric[c] < 0).any()]
     assert negative == []
     f = run.firms.select_dtypes("number")
     assert not f.isna().any().any()
