@@ -1048,7 +1048,7 @@ def calibrated_yaml(cal: Calibration, best: dict[str, float], note: str) -> str:
 def fit_table(cal: Calibration, final: pd.DataFrame) -> pd.DataFrame:
     """Targets against the best parameters' replications (median, 10-90 %), all weights equal."""
     return predictive_table(cal, [final], np.ones(1)).drop(
-        columns=["fitted", "weight", "simulated_p05", "simulated_p95", "target_in_5_95"]
+        columns=["fitted", "simulated_p05", "simulated_p95", "target_in_5_95"]
     )
 
 

@@ -429,7 +429,11 @@ def calibration_fit(
 
         kind = TARGET_KINDS.get(row.target)
         unit = kind.unit if kind else row.target
-        ax.set_title(f"{row.target} {row.period}", fontsize=10)
+        reported = getattr(row, "weight", 1.0) == 0
+        ax.set_title(
+            f"{row.target} {row.period}" + ("\n(reported, not fitted)" if reported else ""),
+            fontsize=10,
+        )
         ax.set_ylabel(unit)
     axes[0].legend(frameon=False, fontsize=7, loc="lower left")
     fig.suptitle(title)
