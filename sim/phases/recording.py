@@ -113,10 +113,12 @@ class Recording:
         full = startups & (t.pretraining_months_ytd == self.month % 12 + 1)
         if not full.any():
             return np.nan
-        revenue, loss = t.revenue_ytd_m_rmb[full], t.loss_ytd_m_rmb[full]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(revenue > 0, loss / revenue, np.inf)
-        return float(np.median(ratio))
+        revenue = t.revenue_ytd_m_rmb[full]
+        ratio = np.full(revenue.size, np.inf)
+        np.divide(t.loss_ytd_m_rmb[full], revenue, out=ratio, where=revenue > 0)
+        ratio.sort()  # the median by hand: np.median costs ten times more on a few firms
+        mid = ratio.size // 2
+        return float(ratio[mid] if ratio.size % 2 else (ratio[mid - 1] + ratio[mid]) / 2)
 
     def _panel_columns(
         self, rows: slice | np.ndarray, developer: np.ndarray | None = None
