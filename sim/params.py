@@ -89,11 +89,11 @@ def scenario_at(base_raw: dict[str, Any], values: dict[str, float], file: Path) 
     fields are rounded)."""
     data = json.loads(json.dumps(base_raw))  # deep copy of plain data
     for path, value in values.items():
-        is_int = schema_field(path)[1] == "int"
         try:
+            is_int = schema_field(path)[1] == "int"
             set_path(data, path, round(value) if is_int else float(value))
         except KeyError as exc:
-            raise InputError(_display(file), path, str(exc).strip("'\"")) from None
+            raise InputError(_display(file), path, str(exc.args[0] if exc.args else exc)) from None
     return validate_scenario(data, _display(file))
 
 

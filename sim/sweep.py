@@ -35,6 +35,7 @@ from sim.errors import InputError
 from sim.executor import Executor
 from sim.outcomes import Outcome, outcome_table, parse_outcome, parse_outcomes
 from sim.params import PATH_RE, check_parameter, load_spec, scenario_at
+from sim.safeload import excerpt
 from sim.scenario import (
     F,
     Scenario,
@@ -160,6 +161,13 @@ class SweepSpec(ExperimentSpec):
         "definition, year (sum, mean or end), digits} (sim/declared.py)",
     )
     curves: int = F(4, desc="consolidation curves drawn for this many selected points", ge=0, le=20)
+    posterior: str | None = F(
+        None,
+        desc="posterior.parquet from calibrate (relative to this file): replication i of every "
+        "point runs with the i-th parameter draw (common draws across points, beside common "
+        "seeds), so bands cover parameter and stochastic uncertainty; a swept parameter keeps "
+        "the point's value",
+    )
 
     def problems(self) -> list[tuple[str, str]]:
         """Cross-field problems as ``(key path, message)`` pairs (``load_spec`` reports the
@@ -197,6 +205,8 @@ class Sweep:
     """the spec's outcomes, parsed (their canonical names are the outcome columns)"""
     declared: dict[str, Declaration] = field(default_factory=dict)
     """the spec's declared series (``declare:``), validated"""
+    draws: list[dict[str, float]] | None = None
+    """one posterior parameter set per replication (``posterior:``), or None"""
 
     @property
     def declared_json(self) -> str:
@@ -233,7 +243,7 @@ def load_sweep(path: str | Path) -> Sweep:
     base_raw, n_months = load_base(path, spec)
     declared = parse_block(spec.declare, _display(path))
     outcomes = parse_outcomes(spec.outcomes, n_months, _display(path), "outcomes", declared)
-    sweep = Sweep(spec, path, base_raw, outcomes, declared)
+    sweep = Sweep(spec, path, base_raw, outcomes, declared, _posterior_draws(path, spec, base_raw))
     for i, p in enumerate(spec.parameters):
         probes = (
             {"values": [min(p.values), max(p.values)]}
@@ -244,7 +254,41 @@ def load_sweep(path: str | Path) -> Sweep:
     return sweep
 
 
-def _point_scenario(sweep: Sweep, values: dict[str, float]) -> Scenario:
+def _posterior_draws(
+    path: Path, spec: SweepSpec, base_raw: dict[str, Any]
+) -> list[dict[str, float]] | None:
+    """The sweep's posterior draws, one per replication, checked against the schema (a draw the
+    schema refuses is bad input, found before any run)."""
+    if spec.posterior is None:
+        return None
+    from sim.posterior import draw, load_posterior
+
+    file = path.parent / spec.posterior
+    if not file.is_file():
+        raise InputError(
+            _display(path),
+            "posterior",
+            f"{excerpt(spec.posterior)}: file not found (a "
+            "posterior.parquet from calibrate, relative to this file)",
+        )
+    draws = draw(load_posterior(file), spec.replications, spec.seed)
+    for values in dict.fromkeys(json.dumps(d, sort_keys=True) for d in draws):
+        try:  # unknown key paths, values out of bounds
+            scenario_at(base_raw, json.loads(values), path)
+        except InputError as err:
+            where = ": ".join(p for p in (err.key_path, err.message) if p)
+            raise InputError(
+                _display(path), "posterior", f"a draw of {excerpt(spec.posterior)}: {where}"
+            ) from None
+    return draws
+
+
+def _point_scenario(
+    sweep: Sweep, values: dict[str, float], replication: int | None = None
+) -> Scenario:
+    """A point's scenario; with a posterior, replication ``replication``'s draw under it."""
+    if sweep.draws is not None and replication is not None:
+        values = {**sweep.draws[replication], **values}
     return scenario_at(sweep.base_raw, values, sweep.file)
 
 
@@ -334,9 +378,13 @@ def jobs_for_points(sweep: Sweep, points: pd.DataFrame) -> list[Job]:
     out = []
     for point, row in points.iterrows():
         values = {k: float(v) for k, v in row.items()}
-        sc = _point_scenario(sweep, values).model_copy(update={"name": sweep.spec.name})
-        text = canonical_json(sc)
+        text = ""
         for rep, seed in enumerate(seeds):
+            if rep == 0 or sweep.draws is not None:  # one scenario a point, or one a draw
+                sc = _point_scenario(sweep, values, rep).model_copy(
+                    update={"name": sweep.spec.name}
+                )
+                text = canonical_json(sc)
             out.append(
                 Job(
                     run_key(text, seed),
@@ -711,6 +759,9 @@ def write_sweep_outputs(
         "git_commit": _git_commit(),
         "versions": _versions(),
         "command": command,
+        "posterior": None
+        if sweep.draws is None
+        else {"file": spec.posterior, "draws": sweep.draws},
     }
     _atomic(folder / "manifest.json", lambda t: t.write_text(json.dumps(manifest, indent=2)))
     _atomic(
@@ -718,9 +769,14 @@ def write_sweep_outputs(
         lambda t: t.write_text(dump_yaml(spec.model_dump(mode="json"))),
     )
 
+    drawn = ""
+    if sweep.draws is not None:
+        from sim.posterior import LABEL
+
+        drawn = f" (replication i of every point with posterior draw i: {LABEL})"
     caption = (
         f"Sweep {spec.name}: {spec.design.kind} design, {len(means)} points x "
-        f"{spec.replications} replications; values are means over replications."
+        f"{spec.replications} replications{drawn}; values are means over replications."
     )
     if figures:
         from sim import plots  # matplotlib only when figures are drawn
@@ -775,7 +831,7 @@ def write_sweep_outputs(
 
     lines = [
         f"Sweep {spec.name}: {spec.design.kind} design, {len(means)} points x "
-        f"{spec.replications} replications = {len(table)} runs; {len(failed)} failed.",
+        f"{spec.replications} replications = {len(table)} runs; {len(failed)} failed.{drawn}",
         "",
     ]
     for o in sweep.outcomes:

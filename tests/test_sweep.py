@@ -378,3 +378,54 @@ def test_heatmap_noise_marks_cells_the_replications_cannot_tell_apart() -> None:
     # Within a fraction of the noise of the best: tied.
     others = cells[~cells["best"] & (cells.index != (1.0, 0.0))]
     assert others["tied_with_best"].all()
+
+
+def _posterior_file(tmp_path: Path, **columns: list[float]) -> Path:
+    frame = pd.DataFrame({**columns, "weight": [0.5, 0.5]})
+    path = tmp_path / "posterior.parquet"
+    frame.to_parquet(path, index=False)
+    return path
+
+
+def test_a_sweep_draws_parameters_from_a_posterior_common_across_points(tmp_path: Path) -> None:
+    """Replication i of every point runs with posterior draw i (as compare does); a swept
+    parameter keeps the point's value even when the posterior holds it too."""
+    from sim.posterior import draw, load_posterior
+
+    post = _posterior_file(
+        tmp_path,
+        **{"demand.demand_scale": [0.5, 2.5], "entry.base_rate_per_month": [0.1, 1.9]},
+    )
+    spec = sw.load_sweep(write_sweep(tmp_path, TINY + "posterior: posterior.parquet\n"))
+    expected = draw(load_posterior(post), 2, 3)
+    assert spec.draws == expected
+    plain = {j.key for j in sw.jobs(sw.load_sweep(write_sweep(tmp_path, TINY, "plain.yaml")))}
+    for job in sw.jobs(spec):
+        data = json.loads(job.scenario_json)
+        assert data["demand"]["demand_scale"] == expected[job.replication]["demand.demand_scale"]
+        assert data["entry"]["base_rate_per_month"] == dict(job.values)["entry.base_rate_per_month"]
+        assert job.key not in plain  # the draw is part of the run, so of its key
+    table = sw.run_sweep(spec, tmp_path / "out", SequentialExecutor())
+    assert (table["error"] == "").all()
+    # Two draws far apart (potential users 0.5 vs 2.5 times): replications differ at a point.
+    assert table.groupby("point")["exits_pivoted"].nunique().gt(1).any()
+
+
+@pytest.mark.parametrize(
+    ("columns", "words"),
+    [
+        (None, "file not found"),
+        ({"demand.no_such_key": [1.0, 2.0]}, "no_such_key"),
+        ({"demand.demand_scale": [-1.0, 1.0]}, "demand_scale"),
+    ],
+)
+def test_a_bad_sweep_posterior_exits_2_before_running(
+    tmp_path: Path, columns: dict[str, list[float]] | None, words: str
+) -> None:
+    if columns is not None:
+        _posterior_file(tmp_path, **columns)
+    path = write_sweep(tmp_path, TINY + "posterior: posterior.parquet\n")
+    res = runner.invoke(app, ["sweep", str(path), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2, res.output
+    assert words in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "out").exists()
