@@ -401,8 +401,10 @@ def _reweighted(targets: list[Target], weights: dict[str, float], path: Path) ->
                 where,
                 "not a target of the targets file; use one of " + ", ".join(keys),
             )
-        if not (math.isfinite(weight) and weight >= 0):
-            raise InputError(_display(path), where, f"a weight must be 0 or above, not {weight}")
+        if not (math.isfinite(weight) and 0 <= weight <= 100):
+            raise InputError(
+                _display(path), where, f"a weight must be a number from 0 to 100, not {weight}"
+            )
     return [replace(t, weight=weights.get(t.key, t.weight)) for t in targets]
 
 
@@ -421,6 +423,12 @@ def load_calibration(path: str | Path, out: Path | None = None) -> Calibration:
     targets = _reweighted(
         read_targets(path.parent / spec.targets, spec.end), spec.target_weights, path
     )
+    if not any(t.weight > 0 for t in targets):
+        raise InputError(
+            _display(path),
+            "target_weights" if spec.target_weights else None,
+            "no target has a weight above 0, so there is nothing to fit",
+        )
     cal = Calibration(spec, path, base_raw, targets, out)
     if spec.out_of_sample_until is not None:
         until = spec.out_of_sample_until
@@ -432,12 +440,13 @@ def load_calibration(path: str | Path, out: Path | None = None) -> Calibration:
             raise InputError(
                 _display(path), "out_of_sample_until", f"{excerpt(until)} is not a YYYY-MM month"
             )
-        inside = [t for t in cal.targets if t.month <= _month_of(until)]
-        if not inside or len(inside) == len(cal.targets):
+        fitted = [t for t in cal.targets if t.weight > 0]
+        inside = [t for t in fitted if t.month <= _month_of(until)]
+        if not inside or len(inside) == len(fitted):
             raise InputError(
                 _display(path),
                 "out_of_sample_until",
-                f"{until} must leave targets on both sides (fitted and held out)",
+                f"{until} must leave targets of weight above 0 on both sides (fitted and held out)",
             )
     for i, p in enumerate(spec.parameters):
         probes = {"low": [p.low], "high": [p.high]}
@@ -543,10 +552,13 @@ def loss_terms(cal: Calibration, stats: pd.DataFrame) -> dict[str, float]:
     markets = []
     for t in cal.targets:
         err = errors[t.key]
+        if t.weight == 0:  # reported, not fitted
+            terms[t.key] = 0.0
+            continue
         if not math.isfinite(err):
             terms[t.key] = 1e6
             continue
-        if t.kind == "market_size":
+        if t.kind == "market_size":  # weighted ones only: weight 0 returned above
             markets.append((t, float(med[t.key])))
         terms[t.key] = t.weight * err**2
     if len(markets) >= 2 and cal.spec.growth_weight > 0:
@@ -1073,8 +1085,10 @@ def _target_lines(table: pd.DataFrame, extra: bool = False) -> list[str]:
     lines = [head, sep]
     for r in table.itertuples():
         tol = f"{r.tolerance:.0%}" if r.relative else f"±{r.tolerance:g}"
+        reported = not extra and getattr(r, "weight", 1.0) == 0  # the wide tables say it
+        name = f"{r.target} (reported only)" if reported else r.target
         row = (
-            f"| {r.target} | {r.period} | {r.value:g} | {tol} | {_fmt(r.simulated_median)} | "
+            f"| {name} | {r.period} | {r.value:g} | {tol} | {_fmt(r.simulated_median)} | "
             f"{_fmt(r.simulated_p10)}-{_fmt(r.simulated_p90)} | "
             f"{'yes' if r.within_tolerance else 'no'} |"
         )

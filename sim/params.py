@@ -9,6 +9,7 @@ files that declare such paths (sweep and calibration files), with messages namin
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -91,6 +92,11 @@ def scenario_at(base_raw: dict[str, Any], values: dict[str, float], file: Path) 
     for path, value in values.items():
         try:
             is_int = schema_field(path)[1] == "int"
+        except KeyError as exc:
+            raise InputError(_display(file), path, str(exc.args[0] if exc.args else exc)) from None
+        if not math.isfinite(float(value)):
+            raise InputError(_display(file), path, f"must be a finite number, not {value}")
+        try:
             set_path(data, path, round(value) if is_int else float(value))
         except KeyError as exc:
             raise InputError(_display(file), path, str(exc.args[0] if exc.args else exc)) from None
@@ -130,7 +136,9 @@ def check_parameter(
     try:
         numeric, type_name = schema_field(path)
     except KeyError as exc:
-        raise InputError(_display(file), f"{key}[{index}].path", str(exc).strip("'\"")) from None
+        raise InputError(
+            _display(file), f"{key}[{index}].path", str(exc.args[0] if exc.args else exc)
+        ) from None
     if not numeric:
         raise InputError(
             _display(file),

@@ -37,6 +37,9 @@ def load_posterior(path: str | Path) -> pd.DataFrame:
         raise InputError(
             str(path), None, "a posterior needs a 'weight' column and parameter key-path columns"
         )
+    for col in (*params, "weight"):
+        if not pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col]):
+            raise InputError(str(path), col, "a posterior's columns must hold numbers")
     w = frame["weight"].to_numpy(dtype=float)
     if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
         raise InputError(str(path), "weight", "weights must be finite, >= 0 and not all zero")

@@ -272,13 +272,17 @@ def _posterior_draws(
             "posterior.parquet from calibrate, relative to this file)",
         )
     draws = draw(load_posterior(file), spec.replications, spec.seed)
+    swept = {p.path for p in spec.parameters}  # a point's value replaces the draw's
     for values in dict.fromkeys(json.dumps(d, sort_keys=True) for d in draws):
+        kept = {k: v for k, v in json.loads(values).items() if k not in swept}
         try:  # unknown key paths, values out of bounds
-            scenario_at(base_raw, json.loads(values), path)
+            scenario_at(base_raw, kept, path)
         except InputError as err:
-            where = ": ".join(p for p in (err.key_path, err.message) if p)
+            said = err.message
+            if err.key_path and not said.startswith(err.key_path):
+                said = f"{err.key_path}: {said}"
             raise InputError(
-                _display(path), "posterior", f"a draw of {excerpt(spec.posterior)}: {where}"
+                _display(path), "posterior", f"a draw of {excerpt(spec.posterior)}: {said}"
             ) from None
     return draws
 

@@ -95,7 +95,7 @@ def test_target_weights_in_the_calibration_file_replace_the_targets_files(tmp_pa
     ("weights", "words"),
     [
         ("{active_models_2023-08: 1}", "not a target of the targets file"),
-        ("{active_models_2023-07: -1}", "0 or above"),
+        ("{active_models_2023-07: -1}", "from 0 to 100"),
     ],
 )
 def test_bad_target_weights_are_refused(tmp_path: Path, weights: str, words: str) -> None:
@@ -108,6 +108,63 @@ def test_bad_target_weights_are_refused(tmp_path: Path, weights: str, words: str
     assert res.exit_code == 2, res.output
     assert "target_weights.active_models_2023-0" in res.output and words in res.output
     assert "Traceback" not in res.output
+
+
+@pytest.mark.parametrize(
+    ("extra", "key_path"),
+    [
+        (
+            "target_weights: {market_size_2023: 0, active_models_2023-07: 0,\n"
+            "  market_size_2028: 0}\n",
+            "target_weights",
+        ),
+        (  # the only target before the cut-off is reported, not fitted
+            "target_weights: {active_models_2023-07: 0}\nout_of_sample_until: 2023-12\n",
+            "out_of_sample_until",
+        ),
+    ],
+)
+def test_a_calibration_must_fit_something_on_each_side(
+    tmp_path: Path, extra: str, key_path: str
+) -> None:
+    path = write_calibration(
+        tmp_path,
+        "market_size,2023,10,bn,0.1,1,d,src\nactive_models,2023-07,78,models,8,1,d,src\n"
+        "market_size,2028,100,bn,0.1,1,d,src\n",
+        extra=extra,
+        end="2028-12",
+    )
+    if "out_of_sample" in extra:  # 2023 market at weight 0 too: nothing fitted before 2024
+        path.write_text(
+            path.read_text().replace(
+                "{active_models_2023-07: 0}", "{active_models_2023-07: 0, market_size_2023: 0}"
+            )
+        )
+    res = runner.invoke(app, ["validate", str(path)])
+    assert res.exit_code == 2, res.output
+    assert key_path in res.output and "Traceback" not in res.output
+
+
+def test_a_reported_only_target_never_enters_the_loss(tmp_path: Path) -> None:
+    """Weight 0: no loss term even when its statistic is not finite (a ratio of a year with no
+    qualifying firm), and no part in the growth between market targets."""
+    path = write_calibration(
+        tmp_path,
+        "market_size,2023,10,bn,0.1,0,d,src\nmarket_size,2028,100,bn,0.1,1,d,src\n"
+        "active_models,2023-07,78,models,8,1,d,src\n",
+        end="2028-12",
+    )
+    cal = cb.load_calibration(path)
+    stats = pd.DataFrame(
+        {
+            "replication": [0],
+            "market_size_2023": [np.nan],
+            "market_size_2028": [100.0],
+            "active_models_2023-07": [78.0],
+        }
+    )
+    terms = cb.loss_terms(cal, stats)
+    assert terms == {"market_size_2023": 0.0, "market_size_2028": 0.0, "active_models_2023-07": 0.0}
 
 
 def test_start_up_unit_economics_are_read_in_december_of_the_year() -> None:

@@ -522,8 +522,9 @@ def test_consumers_own_bass_coefficients_move_consumer_adoption() -> None:
 
 
 def test_the_parent_hurdle_gap_decides_which_units_keep_a_growing_budget() -> None:
-    """At the first January review (end of 2023), a wide gap keeps every pre-training
-    parent-backed unit in the race; no gap leaves only the leader and units with a user share."""
+    """At the review of December 2023 (parents review every December), a wide gap keeps every
+    pre-training megatech unit in the race; no gap cuts those behind the leader without a user
+    share."""
     from sim.model import GenAIMarket
     from sim.vocab import KINDS
 

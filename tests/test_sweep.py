@@ -406,9 +406,26 @@ def test_a_sweep_draws_parameters_from_a_posterior_common_across_points(tmp_path
         assert data["entry"]["base_rate_per_month"] == dict(job.values)["entry.base_rate_per_month"]
         assert job.key not in plain  # the draw is part of the run, so of its key
     table = sw.run_sweep(spec, tmp_path / "out", SequentialExecutor())
+    plain_table = sw.run_sweep(
+        sw.load_sweep(tmp_path / "plain.yaml"), tmp_path / "plain", SequentialExecutor()
+    )
     assert (table["error"] == "").all()
-    # Two draws far apart (potential users 0.5 vs 2.5 times): replications differ at a point.
-    assert table.groupby("point")["exits_pivoted"].nunique().gt(1).any()
+    # The same seeds with drawn potential users (0.5 or 2.5 times): the runs are not the plain
+    # sweep's at the same point and replication.
+    cols = ["point", "replication", "peak_month", "exits_pivoted"]
+    assert not table[cols].equals(plain_table[cols])
+
+
+def test_a_posterior_of_the_base_values_gives_the_plain_sweep(tmp_path: Path) -> None:
+    """Draws equal to the base scenario's own values change nothing: the same runs, the same
+    keys (so a resumed sweep reuses them)."""
+    from sim.scenario import load_scenario
+
+    base = load_scenario(BASELINE).demand.demand_scale
+    _posterior_file(tmp_path, **{"demand.demand_scale": [base, base]})
+    drawn = sw.jobs(sw.load_sweep(write_sweep(tmp_path, TINY + "posterior: posterior.parquet\n")))
+    plain = sw.jobs(sw.load_sweep(write_sweep(tmp_path, TINY, "plain.yaml")))
+    assert [j.key for j in drawn] == [j.key for j in plain]
 
 
 @pytest.mark.parametrize(
