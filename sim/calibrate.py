@@ -1085,7 +1085,7 @@ def _target_lines(table: pd.DataFrame, extra: bool = False) -> list[str]:
     lines = [head, sep]
     for r in table.itertuples():
         tol = f"{r.tolerance:.0%}" if r.relative else f"±{r.tolerance:g}"
-        reported = not extra and getattr(r, "weight", 1.0) == 0  # the wide tables say it
+        reported = not extra and r.weight == 0  # the wide tables say it in their last column
         name = f"{r.target} (reported only)" if reported else r.target
         row = (
             f"| {name} | {r.period} | {r.value:g} | {tol} | {_fmt(r.simulated_median)} | "

@@ -85,6 +85,11 @@ def schema_field(path: str) -> tuple[bool, str]:
     return annotation in (int, float), getattr(annotation, "__name__", str(annotation))
 
 
+def _key_error_text(exc: KeyError) -> str:
+    """A KeyError's message as written (``str`` of a KeyError adds quotes around it)."""
+    return str(exc.args[0]) if exc.args else str(exc)
+
+
 def scenario_at(base_raw: dict[str, Any], values: dict[str, float], file: Path) -> Scenario:
     """The base scenario mapping with ``values`` set at their key paths, validated (integer
     fields are rounded)."""
@@ -93,13 +98,13 @@ def scenario_at(base_raw: dict[str, Any], values: dict[str, float], file: Path) 
         try:
             is_int = schema_field(path)[1] == "int"
         except KeyError as exc:
-            raise InputError(_display(file), path, str(exc.args[0] if exc.args else exc)) from None
+            raise InputError(_display(file), path, _key_error_text(exc)) from None
         if not math.isfinite(float(value)):
             raise InputError(_display(file), path, f"must be a finite number, not {value}")
         try:
             set_path(data, path, round(value) if is_int else float(value))
         except KeyError as exc:
-            raise InputError(_display(file), path, str(exc.args[0] if exc.args else exc)) from None
+            raise InputError(_display(file), path, _key_error_text(exc)) from None
     return validate_scenario(data, _display(file))
 
 
@@ -136,9 +141,7 @@ def check_parameter(
     try:
         numeric, type_name = schema_field(path)
     except KeyError as exc:
-        raise InputError(
-            _display(file), f"{key}[{index}].path", str(exc.args[0] if exc.args else exc)
-        ) from None
+        raise InputError(_display(file), f"{key}[{index}].path", _key_error_text(exc)) from None
     if not numeric:
         raise InputError(
             _display(file),

@@ -104,7 +104,7 @@ SCALARS: dict[str, tuple[Any, Any, str]] = {
     "pretraining_months_ytd": (
         np.int64,
         0,
-        "months this calendar year the firm ended pre-training its own model",
+        "months this calendar year in which the firm was pre-training when its accounts settled",
     ),
     "users_spend_weight": (
         np.float64,

@@ -263,18 +263,11 @@ def _posterior_draws(
         return None
     from sim.posterior import draw, load_posterior
 
-    file = path.parent / spec.posterior
-    if not file.is_file():
-        raise InputError(
-            _display(path),
-            "posterior",
-            f"{excerpt(spec.posterior)}: file not found (a "
-            "posterior.parquet from calibrate, relative to this file)",
-        )
-    draws = draw(load_posterior(file), spec.replications, spec.seed)
+    draws = draw(load_posterior(path.parent / spec.posterior), spec.replications, spec.seed)
     swept = {p.path for p in spec.parameters}  # a point's value replaces the draw's
-    for values in dict.fromkeys(json.dumps(d, sort_keys=True) for d in draws):
-        kept = {k: v for k, v in json.loads(values).items() if k not in swept}
+    distinct = {tuple(sorted(d.items())): d for d in draws}.values()  # draws repeat particles
+    for values in distinct:
+        kept = {k: v for k, v in values.items() if k not in swept}
         try:  # unknown key paths, values out of bounds
             scenario_at(base_raw, kept, path)
         except InputError as err:
