@@ -118,8 +118,9 @@ def test_bad_target_weights_are_refused(tmp_path: Path, weights: str, words: str
             "  market_size_2028: 0}\n",
             "target_weights",
         ),
-        (  # the only target before the cut-off is reported, not fitted
-            "target_weights: {active_models_2023-07: 0}\nout_of_sample_until: 2023-12\n",
+        (  # both targets before the cut-off are reported, not fitted
+            "target_weights: {active_models_2023-07: 0, market_size_2023: 0}\n"
+            "out_of_sample_until: 2023-12\n",
             "out_of_sample_until",
         ),
     ],
@@ -134,12 +135,6 @@ def test_a_calibration_must_fit_something_on_each_side(
         extra=extra,
         end="2028-12",
     )
-    if "out_of_sample" in extra:  # 2023 market at weight 0 too: nothing fitted before 2024
-        path.write_text(
-            path.read_text().replace(
-                "{active_models_2023-07: 0}", "{active_models_2023-07: 0, market_size_2023: 0}"
-            )
-        )
     res = runner.invoke(app, ["validate", str(path)])
     assert res.exit_code == 2, res.output
     assert key_path in res.output and "Traceback" not in res.output
