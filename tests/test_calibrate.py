@@ -71,6 +71,51 @@ def test_loss_terms_by_hand(tmp_path: Path) -> None:
     assert cb.abc_distance(cal, medians) == pytest.approx(1.0)
 
 
+def test_the_calibrated_point_is_the_best_one_that_meets_every_target(tmp_path: Path) -> None:
+    """Lowest loss among the candidates within every fitted target, even when a point outside one
+    target has a lower sum of squares; lowest loss overall only when none is within."""
+    from types import SimpleNamespace
+
+    import optuna
+
+    path = write_calibration(
+        tmp_path,
+        "market_size,2023,10,bn,0.1,1,d,src a\nactive_models,2023-07,78,models,8,1,d,src b\n",
+    )
+    cal = cb.load_calibration(path)
+    study = optuna.create_study()
+    dist = optuna.distributions.FloatDistribution(0.5, 3.0, log=True)
+
+    def trial(value: float, loss: float, market: float, models: float) -> None:
+        medians = {"market_size_2023": market, "active_models_2023-07": models}
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"demand.demand_scale": value},
+                distributions={"demand.demand_scale": dist},
+                value=loss,
+                user_attrs={"medians": medians},
+            )
+        )
+
+    trial(1.0, 0.5, 11.3, 78.0)  # market 1.28 tolerance units out: lowest loss, not installable
+    trial(2.0, 0.9, 10.9, 85.0)  # within both (0.9 and 0.875 units)
+    particles = pd.DataFrame({"demand.demand_scale": [1.5, 2.5]})
+    posterior = SimpleNamespace(
+        particles=particles,
+        records=[{"loss": 0.7, "distance": 1.2}, {"loss": 0.8, "distance": 0.95}],
+    )
+    best, loss, source = cb.best_point(cal, study, posterior)
+    assert best == {"demand.demand_scale": 2.5} and loss == 0.8
+    assert "particle" in source and "within every fitted target" in source
+    # Nothing within every target: the lowest loss of all, said so.
+    posterior.records[1]["distance"] = 1.1
+    study2 = optuna.create_study()
+    study = study2
+    trial(1.0, 0.5, 11.3, 78.0)
+    best, loss, source = cb.best_point(cal, study, posterior)
+    assert best == {"demand.demand_scale": 1.0} and loss == 0.5 and "none meets" in source
+
+
 def test_target_weights_in_the_calibration_file_replace_the_targets_files(tmp_path: Path) -> None:
     """A target the file only reports (weight 0) is held in by the calibration file's weight."""
     path = write_calibration(
@@ -277,6 +322,24 @@ def test_calibrated_baseline_meets_the_targets() -> None:
         assert annual[int(t.period)] == pytest.approx(t.value, rel=0.15), t.period
     m = result.metrics
     assert 70 <= m.loc[m["date"] == "2023-07", "active_developers"].median() <= 90
+
+
+def test_the_baseline_sets_no_calibrated_parameter_itself() -> None:
+    """The baseline extends the calibrated file, so a value it set itself would silently override
+    the calibration (as a sourced prior written into the baseline once did)."""
+    import yaml
+
+    from .conftest import ROOT
+
+    own = yaml.safe_load((ROOT / "scenarios" / "baseline.yaml").read_text(encoding="utf-8"))
+    cal = cb.load_calibration(ROOT / "calibration" / "calibrate.yaml")
+    baseline = load_scenario(BASELINE)
+    installed = yaml.safe_load((ROOT / "calibration" / "calibrated.yaml").read_text("utf-8"))
+    for p in cal.spec.parameters:
+        with pytest.raises(KeyError):
+            cb._get_path(own, p.path)
+        expected = cb._get_path(installed, p.path)
+        assert cb._get_path(baseline.model_dump(), p.path) == pytest.approx(expected), p.path
 
 
 def test_final_replications_on_a_pool_match_one_process(tmp_path: Path) -> None:
