@@ -195,7 +195,7 @@ def comparison_figures(
             "market_size_bn_rmb_annualised",
             "market_size_compare",
             "Market size by scenario (China AIGC core market definition)",
-            "bn RMB per year (monthly revenue x 12, log scale)",
+            "bn RMB per year (monthly market x 12, log scale)",
             True,
             "bn RMB per year",
         ),

@@ -5,9 +5,9 @@ An outcome has a name, a unit, a definition in plain words and an extractor over
 parameterised by a month or a year where that makes sense and are written as text:
 
 - ``active_developers@2026-06``: any monthly metric column at a month (``<column>@YYYY-MM``);
-- ``market_size@2028``: the calendar-year market (sum of the twelve months' revenue, bn RMB;
-  iiMedia's AIGC core market definition), only for complete years;
-- ``market_annualised@2028-12``: the month's revenue x 12 (bn RMB per year);
+- ``market_size@2028``: the calendar-year market (sum of the twelve months' ``market_m_rmb``,
+  bn RMB; iiMedia's AIGC core market definition), only for complete years;
+- ``market_annualised@2028-12``: the month's market x 12 (bn RMB per year);
 - ``peak_month``, ``peak_developers``: the (first) month of the most active developers, and that
   number;
 - ``exits_<cause>`` over the whole run and ``exits_<cause>@YYYY`` in a calendar year (from the
@@ -58,6 +58,7 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "hhi_revenue",
     "cr3_revenue",
     "market_size_bn_rmb_annualised",
+    "market_m_rmb",
     "revenue_m_rmb",
     "users_m",
     "outside_users_m",
@@ -121,6 +122,8 @@ _KNOWN: dict[str, tuple[str, str, int]] = {
         1,
     ),
     "market_size_bn_rmb_annualised": ("market, month x 12", "bn RMB per year", 1),
+    "market_m_rmb": ("AIGC core market", "M RMB (in the month)", 0),
+    "revenue_m_rmb": ("model layer's revenue", "M RMB (in the month)", 0),
 }
 _SUFFIX_UNITS = (
     ("_m_rmb_per_year", "M RMB per year"),
@@ -181,12 +184,18 @@ def _month_extractor(column: str, month: int) -> Callable[[pd.DataFrame, pd.Data
     return extract
 
 
+def market_column(metrics: pd.DataFrame) -> str:
+    """The monthly AIGC core market's column: ``market_m_rmb``, or ``revenue_m_rmb`` in tables
+    written before the value chain (``demand.model_layer_share``), when the two were the same."""
+    return "market_m_rmb" if "market_m_rmb" in metrics.columns else "revenue_m_rmb"
+
+
 def _calendar_year_market(year: int) -> Callable[[pd.DataFrame, pd.DataFrame], pd.Series]:
     first = (year - START_YEAR) * 12
 
     def extract(metrics: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
         inside = metrics[(metrics["month"] >= first) & (metrics["month"] < first + 12)]
-        g = inside.groupby(list(KEYS), sort=False)["revenue_m_rmb"]
+        g = inside.groupby(list(KEYS), sort=False)[market_column(metrics)]
         return (g.sum() / 1000).where(g.size() == 12)
 
     return extract
@@ -222,8 +231,8 @@ ACROSS = f"summarised across replications as {STATISTIC}"
 #: The forms an outcome may take (shown in error messages and docs).
 FORMS: tuple[str, ...] = (
     "<metric column>@YYYY-MM (e.g. active_developers@2026-06, cr3_users@2025-12)",
-    "market_size@YYYY (calendar-year revenue, bn RMB)",
-    "market_annualised@YYYY-MM (the month's revenue x 12, bn RMB per year)",
+    "market_size@YYYY (calendar-year AIGC core market, bn RMB)",
+    "market_annualised@YYYY-MM (the month's market x 12, bn RMB per year)",
     "peak_month",
     "peak_developers",
     *(f"exits_{c}" for c in EXIT_CAUSES),
@@ -382,9 +391,9 @@ def _build(name: str, declared: dict[str, Declaration] | None = None) -> Outcome
             name,
             f"market {y}, calendar-year",
             "bn RMB",
-            f"market size in {y}: the sum of the twelve months' revenue of all providers "
-            "(iiMedia's China AIGC core market definition), bn RMB, only for a complete "
-            f"calendar year; {ACROSS}",
+            f"market size in {y}: the sum of the twelve months' AIGC core market (iiMedia's "
+            "definition: the model layer's revenue over demand.model_layer_share, market_m_rmb), "
+            f"bn RMB, only for a complete calendar year; {ACROSS}",
             _calendar_year_market(y),
             digits=1,
             last_month=_month_index(f"{y}-12", name),
@@ -396,7 +405,7 @@ def _build(name: str, declared: dict[str, Declaration] | None = None) -> Outcome
             name,
             f"market {m.group(1)}, month x 12",
             "bn RMB per year (annualised)",
-            f"the revenue of {m.group(1)} times twelve, bn RMB per year (iiMedia's China AIGC "
+            f"the market of {m.group(1)} times twelve, bn RMB per year (iiMedia's China AIGC "
             f"core market definition; differs from the calendar-year sum); {ACROSS}",
             _month_extractor("market_size_bn_rmb_annualised", month),
             digits=1,

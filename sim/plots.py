@@ -147,7 +147,7 @@ def consolidation(
 
 
 def market_size(metrics: pd.DataFrame, path: Path) -> Path:
-    """Market size (annualised monthly revenue, bn RMB, iiMedia 'AIGC core market'), log scale."""
+    """Market size (the annualised monthly AIGC core market, bn RMB), log scale."""
     fig, ax = _axes()
     pos = metrics[metrics["market_size_bn_rmb_annualised"] > 0]
     _banded(ax, pos, "market_size_bn_rmb_annualised", "simulated market size", "#1f77b4")
@@ -160,7 +160,7 @@ def market_size(metrics: pd.DataFrame, path: Path) -> Path:
         ax,
         path,
         "Market size (China AIGC core market definition)",
-        "bn RMB per year (monthly revenue x 12, log scale)",
+        "bn RMB per year (monthly market x 12, log scale)",
         {"loc": "upper left"},
         *_who(metrics),
     )

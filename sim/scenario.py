@@ -514,6 +514,14 @@ class Demand(Strict):
         gt=0,
         le=100,
     )
+    model_layer_share: float = F(
+        1.0,
+        desc="share of end spending on generative AI (iiMedia's AIGC core market) that reaches "
+        "the model layer, the firms the model follows (API, licences, model projects); the rest "
+        "stays with third-party applications and integrators outside the model",
+        gt=0,
+        le=1,
+    )
     potential_growth_per_year: float = F(
         0.15,
         desc="growth of potential users per year (not negative: adopters are never taken back "

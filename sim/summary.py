@@ -16,6 +16,7 @@ from sim.outcomes import (
     QUANTILES,
     STATISTIC,
     Outcome,
+    market_column,
     outcome_table,
     parse_outcome,
     quantiles,
@@ -38,15 +39,18 @@ def band(metrics: pd.DataFrame, column: str, by: tuple[str, ...] = ("month",)) -
 
 
 def annual_market_bn_rmb(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Market size per calendar year and replication: the sum of monthly revenue, bn RMB.
+    """Market size per calendar year and replication: the sum of the monthly AIGC core market
+    (``market_m_rmb``: the model layer's revenue with what applications and integrators keep),
+    bn RMB.
 
     Only complete years (12 months simulated) are returned. Columns: replication, year,
     market_bn_rmb.
     """
-    df = metrics[["replication", "month", "revenue_m_rmb"]].copy()
-    df["year"] = 2021 + df["month"] // 12
+    column = market_column(metrics)
+    df = metrics[["replication", "month", column]].copy()
+    df["year"] = START_YEAR + df["month"] // 12
     g = df.groupby(["replication", "year"])
-    out = g["revenue_m_rmb"].sum().div(1000).rename("market_bn_rmb").to_frame()
+    out = g[column].sum().div(1000).rename("market_bn_rmb").to_frame()
     out["months"] = g.size()
     return out[out["months"] == 12].drop(columns="months").reset_index()
 
@@ -147,7 +151,7 @@ def format_summary(h: dict[str, Any], spread: str = "across replications") -> st
     shown = [y for y in (2023, 2025, 2028, 2030) if y in annual]
     if shown:
         lines.append(
-            "Market size (iiMedia 'AIGC core market' definition, calendar-year sum of revenue, "
+            "Market size (iiMedia 'AIGC core market' definition, calendar-year sum, "
             "bn RMB): " + "; ".join(f"{y}: {fmt(annual[y], 1)}" for y in shown) + "."
         )
     return "\n".join(lines) + "\n"

@@ -404,6 +404,7 @@ RUN_METRICS = (
     *(f"active_{k}" for k in KINDS),
     "cr3_users",
     "revenue_m_rmb",
+    "market_m_rmb",
     "market_size_bn_rmb_annualised",
     "compute_price_m_rmb_per_h100e_month",
 )

@@ -40,6 +40,20 @@ def test_an_arbitrary_month_gives_the_metrics_table_value(runs: RunResult) -> No
     assert price.values(m, runs.events).to_numpy() == pytest.approx(direct)
 
 
+def test_tables_written_before_the_value_chain_still_give_market_sizes(runs: RunResult) -> None:
+    """Older results folders have no market_m_rmb column; their revenue was the market (share
+    1), so market sizes read it instead of failing."""
+    from sim.summary import annual_market_bn_rmb
+
+    m = runs.metrics
+    old = m.drop(columns="market_m_rmb").assign(revenue_m_rmb=m["market_m_rmb"])
+    year = parse_outcome("market_size@2025")
+    assert year.values(old, runs.events).to_numpy() == pytest.approx(
+        year.values(m, runs.events).to_numpy()
+    )
+    pd.testing.assert_frame_equal(annual_market_bn_rmb(old), annual_market_bn_rmb(m))
+
+
 def test_market_calendar_year_and_december_annualised_differ_and_are_labelled(
     runs: RunResult,
 ) -> None:
@@ -47,9 +61,9 @@ def test_market_calendar_year_and_december_annualised_differ_and_are_labelled(
     year = parse_outcome("market_size@2025")
     dec = parse_outcome("market_annualised@2025-12")
     in_2025 = m[m["date"].str.startswith("2025")]
-    expected = in_2025.groupby("replication")["revenue_m_rmb"].sum().to_numpy() / 1000
+    expected = in_2025.groupby("replication")["market_m_rmb"].sum().to_numpy() / 1000
     assert year.values(m, runs.events).to_numpy() == pytest.approx(expected)
-    dec_expected = m[m["date"] == "2025-12"]["revenue_m_rmb"].to_numpy() * 12 / 1000
+    dec_expected = m[m["date"] == "2025-12"]["market_m_rmb"].to_numpy() * 12 / 1000
     assert dec.values(m, runs.events).to_numpy() == pytest.approx(dec_expected)
     assert "calendar-year" in year.label and "x 12" in dec.label
     assert year.unit != dec.unit

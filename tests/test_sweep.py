@@ -278,7 +278,7 @@ def test_declared_outcomes_at_any_month_and_keyed_per_run_tables(tmp_path: Path)
         assert (m["point"] == row.point).all() and (m["seed"] == row.seed).all()
         at = m.loc[m["date"] == "2023-03", "active_developers"].iloc[0]
         assert table.loc[table["key"] == row.key, "active_developers@2023-03"].iloc[0] == at
-        in_2022 = m[m["date"].str.startswith("2022")]["revenue_m_rmb"].sum() / 1000
+        in_2022 = m[m["date"].str.startswith("2022")]["market_m_rmb"].sum() / 1000
         got = table.loc[table["key"] == row.key, "market_size@2022"].iloc[0]
         assert got == pytest.approx(in_2022)
     assert list(table.columns[:5]) == ["point", *params, "replication", "seed"]

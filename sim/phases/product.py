@@ -134,7 +134,9 @@ class ProductMarket:
         t.users_total_m = t.users_m.sum(axis=1)
         t.users_spend_weight = t.users_m @ self.seg_spend_2023
 
-        spend = self.seg_spend_2023 * d.spend_scale * usage_growth(self.years_from_reference(), d)
+        # What reaches the model layer: end spending times its share (the rest pays applications).
+        growth = usage_growth(self.years_from_reference(), d)
+        spend = self.seg_spend_2023 * (d.spend_scale * d.model_layer_share) * growth
         own_use = environment.logistic(
             (t.capability_log10 - d.useful_capability_log10) / d.usefulness_width_log10
         ) / max(usefulness, 1e-12)  # a weaker model is used less than the best available

@@ -26,8 +26,10 @@ class Recording:
         users = t.users_total_m
         revenue = t.revenue_m_rmb
         dev = self.developers()
-        # Market size counts this month's revenue of firms that exited at its end as well.
-        market_m_rmb = float(revenue.sum()) + self.month_flows["exited_revenue_m_rmb"]
+        # The model layer's revenue counts this month's revenue of firms that exited at its end as
+        # well; the AIGC core market adds what applications and integrators keep.
+        layer_m_rmb = float(revenue.sum()) + self.month_flows["exited_revenue_m_rmb"]
+        market_m_rmb = layer_m_rmb / d.model_layer_share
         self.market_history.append(market_m_rmb)
         best = float(t.capability_log10.max()) if t.n else 0.0
         installed = self.imported_installed + self.domestic_installed
@@ -53,7 +55,8 @@ class Recording:
             "hhi_revenue": hhi_revenue,
             "cr3_revenue": cr3_revenue,
             "market_size_bn_rmb_annualised": market_m_rmb * 12 / 1000,
-            "revenue_m_rmb": market_m_rmb,
+            "market_m_rmb": market_m_rmb,
+            "revenue_m_rmb": layer_m_rmb,
             "users_m": total["users_total_m"],
             "outside_users_m": float(self.outside_users_m.sum()),
             "users_awaiting_choice_m": float(self.orphans_m.sum()),

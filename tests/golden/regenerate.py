@@ -30,6 +30,7 @@ COLUMNS = [
     "cr3_users",
     "hhi_revenue",
     "revenue_m_rmb",
+    "market_m_rmb",
     "mean_price_index",
     "frontier_wage_m_rmb_per_year",
     "compute_price_m_rmb_per_h100e_month",
