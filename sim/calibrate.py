@@ -1581,8 +1581,9 @@ def best_point(cal: Calibration, study: Any, posterior: Any) -> tuple[dict[str, 
     """The calibrated point among the optimiser's trials and the posterior's particles (all
     evaluated on the same seeds): the lowest loss among those within every fitted target by the
     ABC distance (at most 1; errors of relative targets on the log scale, a little stricter than
-    the check ``--accept`` applies, so such a point passes it), or the lowest loss of all when
-    none is; with that loss and its source in words.
+    the check ``--accept`` applies, so such a point passes it unless rounding its values to six
+    significant digits moves the runs), or the lowest loss of all when none is; with that loss and
+    its source in words.
 
     The lowest loss alone can sit just outside one target while points within every target have
     a slightly larger sum of squares; a calibration's point should be one that can be installed.
