@@ -75,6 +75,11 @@ class GenAIMarket(FirmLifecycle, InputMarkets, ProductMarket, ExitDecisions, Rec
         self.n_segments = len(segs)
         self.seg_potential_2023 = np.array([s.potential_users_m_2023 for s in segs])
         self.seg_spend_2023 = np.array([s.spend_rmb_per_user_month_2023 for s in segs])
+        # What a user's 2023 spending brings the model layer: scaled willingness to pay times the
+        # share of end spending that reaches it (the rest pays applications and integrators).
+        self.seg_layer_spend_2023 = self.seg_spend_2023 * (
+            sc.demand.spend_scale * sc.demand.model_layer_share
+        )
         self.seg_elasticity = np.array([s.price_elasticity for s in segs])
         self.seg_eco_weight = np.array([s.ecosystem_weight for s in segs])
         self.seg_consumer = np.array([s.customer == "consumer" for s in segs])

@@ -123,8 +123,7 @@ class FirmLifecycle:
         # Reaching the floor from nothing costs what holding it costs over one depreciation
         # lifetime (the stock a firm must build is keep-up output / depreciation).
         catch_up = keep_up / tech.capability_obsolescence_per_month
-        spend = self.seg_spend_2023 * (sc.demand.spend_scale * sc.demand.model_layer_share)
-        potential_spend = float((self.potential_m * spend).sum())  # M RMB a month
+        potential_spend = float((self.potential_m * self.seg_layer_spend_2023).sum())  # M RMB/month
         return decisions.entry_attractiveness(
             potential_spend,
             int(self.developers().sum()) if n_developers is None else n_developers,

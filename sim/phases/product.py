@@ -134,9 +134,7 @@ class ProductMarket:
         t.users_total_m = t.users_m.sum(axis=1)
         t.users_spend_weight = t.users_m @ self.seg_spend_2023
 
-        # What reaches the model layer: end spending times its share (the rest pays applications).
-        growth = usage_growth(self.years_from_reference(), d)
-        spend = self.seg_spend_2023 * (d.spend_scale * d.model_layer_share) * growth
+        spend = self.seg_layer_spend_2023 * usage_growth(self.years_from_reference(), d)
         own_use = environment.logistic(
             (t.capability_log10 - d.useful_capability_log10) / d.usefulness_width_log10
         ) / max(usefulness, 1e-12)  # a weaker model is used less than the best available
