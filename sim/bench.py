@@ -14,6 +14,10 @@ that produced it. Cases:
 * ``memory``: peak resident memory of one replication and of a 300-run sweep (child processes).
 * ``stages``: the share of a baseline month spent in each stage of ``GenAIMarket.step``.
 * ``cli``: wall times of ``genai-sim --help`` and ``genai-sim validate`` in fresh interpreters.
+* ``instructions`` (``--instructions``, needs valgrind; about three minutes): instructions one
+  baseline replication executes, counted by callgrind. Unlike wall time, the count is the same
+  whatever else the machine is doing and on whichever host of a kind it runs (wall times of the
+  same code read 0.13 s and 0.19 s on this kind on one day), so it compares code, not hosts.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import argparse
 import json
 import os
 import platform
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -286,6 +292,50 @@ def bench_stages(repeats: int = 3) -> dict[str, Any]:
     }
 
 
+_INSTRUCTIONS_RUN = """
+import sys
+from sim.runner import run_replication
+from sim.scenario import load_scenario
+sc = load_scenario({path!r})
+run_replication(sc, seed=0)  # imports and caches, counted in both runs and so cancelled
+for seed in range(1, 1 + int(sys.argv[1])):
+    run_replication(sc, seed=seed)
+"""
+
+
+def bench_instructions(replications: int = 3) -> dict[str, Any]:
+    """Instructions one baseline replication executes (millions; mean of seeds 1 to
+    ``replications``), counted by valgrind's callgrind as the difference between a process that
+    runs them and one that stops after the warm-up, so imports and start-up cancel."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return {"case": "instructions", "skipped": "valgrind not found"}
+    code = _INSTRUCTIONS_RUN.format(path=str(BASELINE))
+
+    tool = (valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null")
+
+    def count(n: int) -> int:
+        res = subprocess.run(
+            [*tool, sys.executable, "-c", code, str(n)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        found = re.search(r"Collected\s*:\s*(\d+)", res.stderr)
+        if found is None:
+            raise RuntimeError(f"callgrind printed no instruction count:\n{res.stderr[-2000:]}")
+        return int(found.group(1))
+
+    per_run = (count(replications) - count(0)) / replications
+    months = load_scenario(BASELINE).n_months
+    return {
+        "case": "instructions",
+        "million_per_replication": round(per_run / 1e6, 1),
+        "million_per_month": round(per_run / months / 1e6, 2),
+        "replications": replications,
+    }
+
+
 # --------------------------------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------------------------------
@@ -332,10 +382,14 @@ def bench_study(experiments: int = 5000, workers: int = 2) -> dict[str, Any]:
 
 
 def run_all(
-    quick: bool = False, emit: Callable[[dict[str, Any]], None] = print, study: bool = False
+    quick: bool = False,
+    emit: Callable[[dict[str, Any]], None] = print,
+    study: bool = False,
+    instructions: bool = False,
 ) -> list[dict]:
     """Run every case (``quick``: small scales, no sweep memory; ``study``: also the 10,000-run
-    discovery, about ten minutes), emitting each result."""
+    discovery, about ten minutes; ``instructions``: also callgrind's count, about three
+    minutes), emitting each result."""
     results: list[dict[str, Any]] = []
 
     def add(items: dict | list[dict]) -> None:
@@ -349,6 +403,8 @@ def run_all(
     add(bench_memory(sweep=not quick))
     add(bench_stages(1 if quick else 3))
     add(bench_cli(1 if quick else 3))
+    if instructions:
+        add(bench_instructions())
     if study:
         add(bench_study())
     return results
@@ -385,6 +441,14 @@ def performance_markdown(results: list[dict[str, Any]], command: str) -> str:
                 "One baseline replication",
                 f"{r['seconds_median']} s for {r['months']} months ({r['months_per_s']} months/s; "
                 f"best {r['seconds_min']} s), firm panel on, without interpreter start-up.",
+            )
+        if r["case"] == "instructions" and "skipped" not in r:
+            lines += _paragraph(
+                "Instructions per baseline replication",
+                f"{r['million_per_replication']:,} million ({r['million_per_month']} million a "
+                f"month; valgrind callgrind, mean of {r['replications']} seeds): the same count "
+                "whatever the machine's load or host, so it compares code where wall times "
+                "compare hosts too.",
             )
     scale = [r for r in results if r["case"] == "scale"]
     if scale:
@@ -464,12 +528,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--study", action="store_true", help="also the 10,000-run study (about ten minutes)"
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also instructions per replication, by valgrind callgrind (about three minutes)",
+    )
     args = parser.parse_args(argv)
-    results = run_all(args.quick, emit=lambda r: print(json.dumps(r), flush=True), study=args.study)
+    results = run_all(
+        args.quick,
+        emit=lambda r: print(json.dumps(r), flush=True),
+        study=args.study,
+        instructions=args.instructions,
+    )
     if args.write:
         cmd = (
             "python -m sim.bench"
             + (" --quick" if args.quick else "")
+            + (" --instructions" if args.instructions else "")
             + (" --study" if args.study else "")
             + " --write"
         )

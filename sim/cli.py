@@ -870,6 +870,10 @@ def bench(
     study: Annotated[
         bool, typer.Option(help="also the 10,000-run study discovery (about ten minutes)")
     ] = False,
+    instructions: Annotated[
+        bool,
+        typer.Option(help="also instructions per replication, by valgrind (about three minutes)"),
+    ] = False,
 ) -> None:
     """Benchmark the model: one JSON line per case (numbers only, never a pass or fail)."""
     from sim.bench import main as bench_main
@@ -879,6 +883,7 @@ def bench(
             *(["--quick"] if quick else []),
             *(["--write"] if write else []),
             *(["--study"] if study else []),
+            *(["--instructions"] if instructions else []),
         ]
     )
 

@@ -452,6 +452,26 @@ def test_the_benchmark_field_stays_fixed() -> None:
     assert model.datacollector.metrics_frame()["entries"].sum() == 12
 
 
+def test_the_instruction_count_is_reported_only_when_measured(monkeypatch) -> None:
+    """Without valgrind the instructions case says it was skipped and the report leaves it out;
+    a measured count is printed in the report with its unit."""
+    import sim.bench as bench
+
+    monkeypatch.setattr(bench.shutil, "which", lambda name: None)
+    skipped = bench.bench_instructions()
+    assert skipped == {"case": "instructions", "skipped": "valgrind not found"}
+    assert "Instructions" not in bench.performance_markdown([skipped], "cmd")
+    measured = {
+        "case": "instructions",
+        "million_per_replication": 1234.5,
+        "million_per_month": 10.29,
+        "replications": 3,
+    }
+    text = bench.performance_markdown([measured], "cmd")
+    assert "## Instructions per baseline replication" in text
+    assert "1,234.5 million (10.29 million a month" in text
+
+
 def test_firms_stockpile_between_an_announcement_and_the_control() -> None:
     """The 2023-11-17 rule was announced on 2023-10-17: firms buy more chips in between."""
     from sim.runner import run_replication
