@@ -488,6 +488,19 @@ class Compute(Strict):
         ge=0,
         le=0.95,
     )
+    outside_compute_per_rmb: float = F(
+        1.7,
+        desc="compute that buyers outside the model layer (clouds serving applications, "
+        "integrators, enterprises, self-hosted open weights) rent from the firms' pool, RMB per "
+        "RMB of end spending that does not reach the model layer (demand.model_layer_share); "
+        "zero effect at share 1. Source: IDC, China accelerated-server market 2024, USD 22.1 bn "
+        "(about 160.7 bn RMB), rents for twice its price over a chip's life (chip_lifetime_months "
+        "over chip_price_months): 80 bn RMB a year, 28 bn of it open to foundation models "
+        "(fm_share_of_capacity), against iiMedia's 2024 AIGC core market of about 16.1 bn "
+        "(7.93 bn in 2023 at its implied 103.5 % growth): 1.7 (0.9 from depreciation alone)",
+        ge=0,
+        le=20,
+    )
 
 
 class ChurnMultiplier(Strict):

@@ -7,7 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from sim.markets.compute import clear_compute, ration_subsidy, voucher_contracts
+from sim.markets.compute import (
+    clear_compute,
+    outside_compute_money,
+    ration_subsidy,
+    voucher_contracts,
+)
 from sim.markets.talent import allocate_staff, update_wage
 from sim.markets.users import bass_new_adopters, bertrand_markup, logit_shares, reallocate_users
 
@@ -55,6 +60,27 @@ class TestCompute:
         assert price == pytest.approx(1.0)
         np.testing.assert_allclose(h, [10.0, 30.0])
         assert h.sum() + 60.0 / price == pytest.approx(100.0)
+
+    def test_outside_buyers_bid_a_share_of_the_spending_the_model_layer_misses(self) -> None:
+        # End spending 75 M RMB, 20 % of it reaching the model layer: 60 stays outside, and at 1.5
+        # RMB of compute per RMB outside buyers bid 90.
+        assert outside_compute_money(75.0, 0.2, 1.5) == pytest.approx(90.0)
+        # Every yuan in the model layer: no outside buyers, whatever the ratio (exactly zero, so
+        # the baseline's clearing is unchanged).
+        assert outside_compute_money(75.0, 1.0, 1.5) == 0.0
+        assert outside_compute_money(0.0, 0.2, 1.5) == 0.0
+
+    def test_outside_buyers_raise_the_price_and_take_capacity_from_the_firms(self) -> None:
+        # Firms bid 40 M RMB for 100 H100e at floor 0.3: alone, price 0.4 and 25 + 75 H100e.
+        # Outside buyers add 90 (previous test): price 130 / 100 = 1.3, firms 10/1.3 and 30/1.3,
+        # outside buyers the other 90/1.3 = 69.2 H100e.
+        outside = outside_compute_money(75.0, 0.2, 1.5)
+        price, h = clear_compute(np.array([10.0, 30.0]), 100.0, 0.3, other_demand_m_rmb=outside)
+        assert price == pytest.approx(1.3)
+        np.testing.assert_allclose(h, [10 / 1.3, 30 / 1.3])
+        assert h.sum() + outside / price == pytest.approx(100.0)
+        alone, h_alone = clear_compute(np.array([10.0, 30.0]), 100.0, 0.3)
+        assert alone == pytest.approx(0.4) and (h < h_alone).all()
 
     def test_partial_price_adjustment_rations_quantities(self) -> None:
         # p* = 100 / 100 = 1; from 0.5 halfway in logs: 0.5 * 2 ** 0.5. Demand at that price,

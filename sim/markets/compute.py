@@ -56,6 +56,31 @@ def clear_compute(
     return float(price), contracts / price * rationing
 
 
+def outside_compute_money(
+    end_spending_m_rmb: float, model_layer_share: float, compute_per_rmb: float
+) -> float:
+    """Money that buyers outside the model layer bid for the rental pool this month (M RMB).
+
+    End spending on generative AI (iiMedia's AIGC core market) that does not reach the model layer
+    pays applications, integrators and enterprises that serve models themselves: on clouds, on
+    self-hosted open weights, on servers they buy. They rent from the same pool as the model
+    layer, so they bid ``compute_per_rmb`` yuan of compute per yuan of that spending:
+    ``compute_per_rmb * end_spending * (1 - model_layer_share)``.
+
+    Money, not H100e: at a fixed budget their H100e fall as the price rises (unit elasticity),
+    the price response the firms' own contracts have in ``clear_compute``. Proportional to the
+    spending outside the model layer, so it is zero when every yuan reaches the model layer
+    (share 1: the model's firms serve the whole market themselves).
+
+    Args:
+        end_spending_m_rmb: end spending (the AIGC core market) last month, M RMB (>= 0).
+        model_layer_share: share of it that reaches the model layer, in (0, 1].
+        compute_per_rmb: compute rented per yuan of end spending outside the model layer (>= 0).
+    """
+    outside = max(end_spending_m_rmb, 0.0) * (1.0 - model_layer_share)
+    return compute_per_rmb * outside
+
+
 def ration_subsidy(claims_m_rmb: FloatArray, budget_left_m_rmb: float | FloatArray) -> FloatArray:
     """Pay claims in full if the budget allows, else pro rata (M RMB).
 

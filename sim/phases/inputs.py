@@ -8,6 +8,7 @@ import numpy as np
 
 from sim.markets.compute import (
     clear_compute,
+    outside_compute_money,
     ration_subsidy,
     ration_supply,
     serving_split,
@@ -107,8 +108,10 @@ class InputMarkets:
         Each firm plans capacity for serving (last month's demand plus headroom) and for training
         (what its compute budget rents). It buys accelerators toward the share it wants to own,
         from this month's new supply (more while an announced export control approaches), and
-        rents the rest from the pool no firm owns, which one price clears. Vouchers stretch
-        rental budgets; public compute rebates part of the price.
+        rents the rest from the pool no firm owns, which one price clears; buyers outside the model
+        layer (applications, integrators, enterprises) bid for the same pool with a share of the
+        end spending that does not reach it. Vouchers stretch rental budgets; public compute
+        rebates part of the price.
         """
         sc = self.scenario_params
         c = sc.compute
@@ -157,10 +160,18 @@ class InputMarkets:
             for paid in self._pay_programmes(ps, claims):
                 contracts += paid
         self.rental_pool_h100e = self._free_pool() + gov.public_capacity_h100e
+        # Buyers outside the model layer bid in the same clearing: zero while the model layer
+        # earns the whole market (share 1), so the baseline's pool is the firms' alone.
+        outside = outside_compute_money(
+            self.market_history[-1] if self.market_history else 0.0,
+            sc.demand.model_layer_share,
+            c.outside_compute_per_rmb,
+        )
         self.compute_price, rented = clear_compute(
             contracts,
             self.rental_pool_h100e,
             self.price_floor,
+            other_demand_m_rmb=outside,
             previous_price_m_rmb=self.compute_price,
             adjustment=c.price_adjustment_per_month,
         )
