@@ -76,11 +76,14 @@ def test_outside_buyers_leave_the_firms_less_rented_compute(runs: pd.DataFrame) 
 
 
 def test_no_outside_buyers_while_the_model_layer_earns_everything() -> None:
-    """At share 1 the ratio changes nothing: the same seed gives the same tables."""
-    base = scenario_with(end="2023-12")
-    other = scenario_with(end="2023-12", name="ratio_10", compute={"outside_compute_per_rmb": 10.0})
+    """At share 1 (the baseline's) the ratio changes nothing: the same seed, the same tables."""
+    whole = {"model_layer_share": 1.0}
+    base = scenario_with(end="2023-12", demand=whole)
+    other = scenario_with(
+        end="2023-12", name="ratio_10", demand=whole, compute={"outside_compute_per_rmb": 10.0}
+    )
     m = run_many([base, other], 1, root_seed=5, record_firms=False)[0].metrics
     cols = [c for c in m.columns if c != "scenario"]
-    a, b = (m[m["scenario"] == s][cols].reset_index(drop=True) for s in ("baseline", "ratio_10"))
+    a, b = (m[m["scenario"] == s][cols].reset_index(drop=True) for s in (base.name, "ratio_10"))
     assert len(a) == 36
     pd.testing.assert_frame_equal(a, b)
