@@ -996,6 +996,17 @@ class Entry(Strict):
         gt=0,
         le=1,
     )
+    expected_growth_weight: float = F(
+        0.0,
+        desc="weight an entrant puts on the market's observed growth when it values entry "
+        "(adaptive, extrapolative expectations): the payoff counts the spending it expects over "
+        "horizon_months, growing at this weight times the market's growth over "
+        "capital.growth_window_months (capped at capital.growth_hype_cap), annualised; 0 counts "
+        "today's spending throughout (the baseline). Rationale: the 2023 entrants bet on a "
+        "forecast market (iiMedia: about 100 % a year), not on the one they saw",
+        ge=0,
+        le=3,
+    )
 
     @field_validator("first_month")
     @classmethod

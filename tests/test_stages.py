@@ -35,6 +35,15 @@ class TestEnvironment:
         # Growth 9 is capped at growth_hype_cap (2): 1 + 0.5 * 2.
         assert environment.hype_index(5, 99, [1.0, 0.0, 10.0], [], cap) == pytest.approx(2.0)
 
+    def test_market_growth_needs_a_full_window_and_is_capped(self) -> None:
+        cap = _capital(growth_window_months=2)
+        assert environment.market_growth([1.0, 1.5], cap) == 0.0  # window not yet passed
+        assert environment.market_growth([0.0, 1.0, 1.5], cap) == 0.0  # empty market then
+        assert environment.market_growth([1.0, 9.0, 1.5], cap) == pytest.approx(0.5)
+        assert environment.market_growth([1.0, 0.0, 10.0], cap) == pytest.approx(
+            cap.growth_hype_cap
+        )
+
     def test_failures_weigh_within_memory_and_hype_has_a_floor(self) -> None:
         cap = _capital(chatgpt_shock=0.0, failure_penalty=0.3, failure_memory_months=12)
         # Bankruptcies in months 0 and 10; in month 12 only the second counts: 1 - 0.3.
@@ -307,6 +316,23 @@ class TestDecisions:
         assert entry_attractiveness(100, 5, 0.3, 12, 60, 10) < entry_attractiveness(
             100, 2, 0.3, 12, 60, 10
         )
+
+    def test_expected_spending_extrapolates_growth_over_the_horizon(self) -> None:
+        from sim.stages.decisions import expected_spend_multiple
+
+        # No weight or no growth: today's spending throughout (exactly 1).
+        assert expected_spend_multiple(3.0, 12, 0.0, 24) == 1.0
+        assert expected_spend_multiple(0.0, 12, 1.0, 24) == 1.0
+        assert expected_spend_multiple(-0.5, 12, 1.0, 24) == 1.0
+        # The market grew 4x over a 12-month window: g = 3 a year; the path 4^t over two years
+        # averages (4^2 - 1) / (2 ln 4).
+        assert expected_spend_multiple(3.0, 12, 1.0, 24) == pytest.approx(15 / (2 * math.log(4)))
+        # Half the weight: g = 1.5 a year, (2.5^2 - 1) / (2 ln 2.5).
+        assert expected_spend_multiple(3.0, 12, 0.5, 24) == pytest.approx(
+            5.25 / (2 * math.log(2.5))
+        )
+        # A 6-month window's growth of 1 (2x) is 3 a year (4x).
+        assert expected_spend_multiple(1.0, 6, 1.0, 24) == pytest.approx(15 / (2 * math.log(4)))
 
     def test_acquisition_value_by_hand(self) -> None:
         from sim.stages.decisions import acquisition_value

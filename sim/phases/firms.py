@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from sim.agents import FIRM_CLASSES, Firm, ProgrammeSet, Startup, VerticalFirm
-from sim.stages import decisions, finance
+from sim.stages import decisions, environment, finance
 from sim.state import LUCK_BLOCK_MONTHS, Account, Luck
 from sim.vocab import ACTIVE, APP_LAYER
 
@@ -124,6 +124,14 @@ class FirmLifecycle:
         # lifetime (the stock a firm must build is keep-up output / depreciation).
         catch_up = keep_up / tech.capability_obsolescence_per_month
         potential_spend = float((self.potential_m * self.seg_layer_spend_2023).sum())  # M RMB/month
+        # What the entrant expects to earn over its horizon: today's spending, grown at the
+        # weight it puts on the market's observed growth (1 with no weight: today's throughout).
+        potential_spend *= decisions.expected_spend_multiple(
+            environment.market_growth(self.market_history, sc.capital),
+            sc.capital.growth_window_months,
+            sc.entry.expected_growth_weight,
+            sc.entry.horizon_months,
+        )
         return decisions.entry_attractiveness(
             potential_spend,
             int(self.developers().sum()) if n_developers is None else n_developers,

@@ -8,6 +8,8 @@ them; tests check each against hand-computed cases.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from sim.state import BoolArray, FloatArray
@@ -91,6 +93,24 @@ def keep_up_cost_m_rmb_per_month(
         / ((1 - t) ** (1 - t) * t**t)
     )
     return needed / productivity * unit
+
+
+def expected_spend_multiple(
+    growth_over_window: float, window_months: int, weight: float, horizon_months: float
+) -> float:
+    """Spending an entrant expects over its horizon, as a multiple of today's (>= 1).
+
+    It extrapolates ``weight`` times the market's growth over the last ``window_months``
+    (``growth_over_window``: size now over then, less 1), as a yearly rate *g*, and averages the
+    spending path (1 + g)^t over t in [0, H] years: ((1 + g)^H - 1) / (H ln(1 + g)). Exactly 1
+    with no weight or no growth (today's spending throughout).
+    """
+    g_window = weight * max(growth_over_window, 0.0)
+    if g_window <= 0.0:
+        return 1.0
+    g = (1.0 + g_window) ** (12.0 / window_months) - 1.0
+    years = horizon_months / 12.0
+    return float(((1.0 + g) ** years - 1.0) / (years * math.log1p(g)))
 
 
 def entry_attractiveness(

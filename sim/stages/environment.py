@@ -14,6 +14,16 @@ def logistic(x: float | np.ndarray) -> float | np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def market_growth(market_history: list[float], cap: Capital) -> float:
+    """The market's growth over the last ``cap.growth_window_months`` months (its monthly size
+    now over then, less 1), capped at ``cap.growth_hype_cap``; 0 until the window has passed or
+    while the market was empty."""
+    w = cap.growth_window_months
+    if len(market_history) > w and market_history[-1 - w] > 0:
+        return min(market_history[-1] / market_history[-1 - w] - 1.0, cap.growth_hype_cap)
+    return 0.0
+
+
 def hype_index(
     month: int,
     chatgpt_month: int,
@@ -29,10 +39,7 @@ def hype_index(
     shock = 0.0
     if month >= chatgpt_month:
         shock = cap.chatgpt_shock * 0.5 ** ((month - chatgpt_month) / cap.hype_half_life_months)
-    growth = 0.0
-    w = cap.growth_window_months
-    if len(market_history) > w and market_history[-1 - w] > 0:
-        growth = min(market_history[-1] / market_history[-1 - w] - 1.0, cap.growth_hype_cap)
+    growth = market_growth(market_history, cap)
     failures = sum(1 for b in bankruptcy_months if month - b < cap.failure_memory_months)
     return max(
         cap.hype_floor,
