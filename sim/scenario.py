@@ -497,7 +497,9 @@ class Compute(Strict):
         "(about 160.7 bn RMB), rents for twice its price over a chip's life (chip_lifetime_months "
         "over chip_price_months): 80 bn RMB a year, 28 bn of it open to foundation models "
         "(fm_share_of_capacity), against iiMedia's 2024 AIGC core market of about 16.1 bn "
-        "(7.93 bn in 2023 at its implied 103.5 % growth): 1.7 (0.9 from depreciation alone)",
+        "(7.93 bn in 2023 at its implied 103.5 % growth): 1.7 (0.9 from depreciation alone). "
+        "A rough scale: that ratio is per RMB of all end spending, and the 28 bn includes the "
+        "model layer's own rentals; the bid is not deflated by inference efficiency",
         ge=0,
         le=20,
     )

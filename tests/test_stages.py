@@ -334,6 +334,19 @@ class TestDecisions:
         # A 6-month window's growth of 1 (2x) is 3 a year (4x).
         assert expected_spend_multiple(1.0, 6, 1.0, 24) == pytest.approx(15 / (2 * math.log(4)))
 
+    def test_expected_spending_stays_finite_and_at_least_one_at_the_schema_bounds(self) -> None:
+        from sim.stages.decisions import expected_spend_multiple
+
+        # Weight 3 on a 100-fold capped growth over a 1-month window, over 240 months: huge but
+        # finite (held in logs), never an overflow.
+        huge = expected_spend_multiple(100.0, 1, 3.0, 240)
+        assert math.isfinite(huge) and huge > 1e100
+        # Growth too small to move 1 + g in floating point: 1, not a division by zero.
+        assert expected_spend_multiple(1.0, 12, 1e-17, 36) == 1.0
+        assert expected_spend_multiple(1e-300, 60, 1.0, 36) >= 1.0
+        # A horizon near zero: today's spending, never less.
+        assert expected_spend_multiple(3.0, 12, 1.0, 1e-9) >= 1.0
+
     def test_acquisition_value_by_hand(self) -> None:
         from sim.stages.decisions import acquisition_value
 

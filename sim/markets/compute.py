@@ -32,7 +32,8 @@ def clear_compute(
         contracts_m_rmb: (n,) money each firm spends on training compute this month, M RMB (>= 0).
         capacity_h100e: H100e available to rent this month (>= 0).
         price_floor_m_rmb: cost-based price of one H100e-month, M RMB (> 0).
-        other_demand_m_rmb: money other uses bid for the same capacity (serving users), M RMB.
+        other_demand_m_rmb: money buyers outside the firms bid for the same capacity
+            (``outside_compute_money``), M RMB.
         previous_price_m_rmb: last month's price (None: move all the way to p*).
         adjustment: share of the log gap to p* closed this month, in (0, 1].
 

@@ -9,10 +9,15 @@ them; tests check each against hand-computed cases.
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 
 from sim.state import BoolArray, FloatArray
+
+#: Largest log-growth over a horizon ``expected_spend_multiple`` extrapolates (a numerical guard:
+#: half the largest float's log, so the multiple stays finite, about 1e152 at most).
+_MAX_LOG_GROWTH = math.log(sys.float_info.max) / 2
 
 
 def keeps_pretraining(
@@ -102,15 +107,19 @@ def expected_spend_multiple(
 
     It extrapolates ``weight`` times the market's growth over the last ``window_months``
     (``growth_over_window``: size now over then, less 1), as a yearly rate *g*, and averages the
-    spending path (1 + g)^t over t in [0, H] years: ((1 + g)^H - 1) / (H ln(1 + g)). Exactly 1
-    with no weight or no growth (today's spending throughout).
+    spending path (1 + g)^t over t in [0, T] years: ((1 + g)^T - 1) / (T ln(1 + g)) = expm1(x) / x
+    with x = T ln(1 + g). Exactly 1 with no weight or no growth (today's spending throughout).
+    Computed in logs, and x is held to at most ``_MAX_LOG_GROWTH``, so the schema's extreme values
+    neither overflow nor divide by zero; entry attractiveness is capped at 1 long before that.
     """
     g_window = weight * max(growth_over_window, 0.0)
     if g_window <= 0.0:
         return 1.0
-    g = (1.0 + g_window) ** (12.0 / window_months) - 1.0
-    years = horizon_months / 12.0
-    return float(((1.0 + g) ** years - 1.0) / (years * math.log1p(g)))
+    x = horizon_months / window_months * math.log1p(g_window)  # T ln(1 + g), T in years
+    if x <= 0.0:
+        return 1.0
+    x = min(x, _MAX_LOG_GROWTH)
+    return max(float(math.expm1(x) / x), 1.0)
 
 
 def entry_attractiveness(
