@@ -17,12 +17,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 from sim.calendar import parse_month
-from sim.runner import RunResult, run_many
 
 from .conftest import scenario_with
+from .paired import interval, paired_runs
 
 ROOT_SEEDS = (1, 2, 3)
 REPLICATIONS = 4
@@ -36,23 +35,13 @@ def runs() -> pd.DataFrame:
     )
     today = scenario_with(end="2023-07", name="today", demand=THIN)
     assert today.entry.expected_growth_weight == 0.0
-    parts = []
-    for root in ROOT_SEEDS:
-        res = run_many([expecting, today], REPLICATIONS, root_seed=root, record_firms=False)[0]
-        res.metrics["root"] = root
-        parts.append(res)
-    return RunResult.concat(parts).metrics
+    return paired_runs([expecting, today], ROOT_SEEDS, REPLICATIONS).metrics
 
 
 def paired(per: pd.DataFrame) -> np.ndarray:
     """Expecting minus today, one value per (root seed, replication)."""
     wide = per.unstack("scenario")
     return (wide["expecting"] - wide["today"]).to_numpy()
-
-
-def interval(d: np.ndarray) -> tuple[float, float]:
-    half = stats.t.ppf(0.95, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-    return float(d.mean() - half), float(d.mean() + half)
 
 
 def test_expecting_entrants_make_the_post_chatgpt_wave_larger(runs: pd.DataFrame) -> None:

@@ -18,11 +18,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
-from sim.runner import RunResult, run_many
+from sim.runner import run_many
 
 from .conftest import scenario_with
+from .paired import interval, paired_runs
 
 ROOT_SEEDS = (1, 2, 3)
 REPLICATIONS = 4
@@ -40,12 +40,7 @@ def runs() -> pd.DataFrame:
         compute={"outside_compute_per_rmb": 0.0},
     )
     assert outside.compute.outside_compute_per_rmb > 0
-    parts = []
-    for root in ROOT_SEEDS:
-        res = run_many([outside, alone], REPLICATIONS, root_seed=root, record_firms=False)[0]
-        res.metrics["root"] = root
-        parts.append(res)
-    m = RunResult.concat(parts).metrics
+    m = paired_runs([outside, alone], ROOT_SEEDS, REPLICATIONS).metrics
     m["price_over_floor"] = (
         m["compute_price_m_rmb_per_h100e_month"] / m["compute_price_floor_m_rmb"]
     )
@@ -58,11 +53,6 @@ def paired(m: pd.DataFrame, column: str) -> np.ndarray:
     window = m[m["date"].between(*WINDOW)]
     per = window.groupby(["scenario", "root", "replication"])[column].mean().unstack("scenario")
     return (per["outside"] - per["alone"]).to_numpy()
-
-
-def interval(d: np.ndarray) -> tuple[float, float]:
-    half = stats.t.ppf(0.95, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-    return float(d.mean() - half), float(d.mean() + half)
 
 
 def test_outside_buyers_raise_the_price_of_compute(runs: pd.DataFrame) -> None:

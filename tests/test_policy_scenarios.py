@@ -16,12 +16,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 from sim.calendar import parse_month
 from sim.runner import RunResult, run_many
 
 from .conftest import SCENARIOS, scenario_with
+from .paired import interval, paired_runs
 
 NAMES = (
     "baseline",
@@ -45,13 +45,7 @@ def runs() -> RunResult:
     from sim.scenario import load_scenario
 
     scenarios = [load_scenario(SCENARIOS / f"{n}.yaml", {"end": "2027-12"}) for n in NAMES]
-    parts = []
-    for root in ROOT_SEEDS:
-        result = run_many(scenarios, REPLICATIONS, root_seed=root, workers=2, record_firms=False)[0]
-        for table in (result.metrics, result.events):
-            table["root"] = root
-        parts.append(result)
-    return RunResult.concat(parts)
+    return paired_runs(scenarios, ROOT_SEEDS, REPLICATIONS, workers=2)
 
 
 def effect(
@@ -64,13 +58,6 @@ def effect(
     window = m[m["month"].between(lo, hi)]
     per = window.groupby(["scenario", "root", "replication"])[column].mean().unstack("scenario")
     return per[scenario] - per["baseline"]
-
-
-def interval(diff: pd.Series, level: float = 0.9) -> tuple[float, float]:
-    """Two-sided ``level`` t-interval of the mean paired difference."""
-    d = diff.to_numpy(dtype=float)
-    half = stats.t.ppf(0.5 + level / 2, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-    return float(d.mean() - half), float(d.mean() + half)
 
 
 def assert_positive(diff: pd.Series) -> None:

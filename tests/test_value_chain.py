@@ -15,11 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
-
-from sim.runner import RunResult, run_many
 
 from .conftest import scenario_with
+from .paired import interval, paired_runs
 
 ROOT_SEEDS = (1, 2, 3)
 REPLICATIONS = 4
@@ -31,12 +29,7 @@ def runs() -> pd.DataFrame:
     base = scenario_with(end="2025-12")
     thin = scenario_with(end="2025-12", name="idc_share", demand={"model_layer_share": IDC_SHARE})
     assert base.demand.model_layer_share == 1.0
-    parts = []
-    for root in ROOT_SEEDS:
-        res = run_many([base, thin], REPLICATIONS, root_seed=root, record_firms=False)[0]
-        res.metrics["root"] = root
-        parts.append(res)
-    return RunResult.concat(parts).metrics
+    return paired_runs([base, thin], ROOT_SEEDS, REPLICATIONS).metrics
 
 
 def paired(m: pd.DataFrame, year: str, how: str, column: str) -> np.ndarray:
@@ -45,11 +38,6 @@ def paired(m: pd.DataFrame, year: str, how: str, column: str) -> np.ndarray:
     window = m[m["date"].str.startswith(year)]
     per = window.groupby(["scenario", "root", "replication"])[column].agg(how).unstack("scenario")
     return (per["idc_share"] - per["baseline"]).to_numpy()
-
-
-def interval(d: np.ndarray) -> tuple[float, float]:
-    half = stats.t.ppf(0.95, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-    return float(d.mean() - half), float(d.mean() + half)
 
 
 def test_the_market_is_the_model_layers_revenue_over_its_share(runs: pd.DataFrame) -> None:
