@@ -1058,6 +1058,15 @@ class Capital(Strict):
         ge=0,
         le=100,
     )
+    growth_materiality_m_rmb_per_month: float = F(
+        0.0,
+        desc="smallest monthly market size growth is measured against, M RMB a month: below it "
+        "growth counts as the market's increase over this base (investors do not read a "
+        "tenfold rise of a negligible market as a boom); 0 measures growth on the market itself. "
+        "Used by the hype index and by entrants' expected growth",
+        ge=0,
+        le=1e6,
+    )
     hype_floor: float = F(
         0.1, desc="lowest value of the hype index (investors never vanish entirely)", ge=0, le=1
     )

@@ -44,6 +44,17 @@ class TestEnvironment:
             cap.growth_hype_cap
         )
 
+    def test_growth_on_a_base_below_materiality_counts_against_the_materiality(self) -> None:
+        cap = _capital(growth_window_months=2, growth_materiality_m_rmb_per_month=5.0)
+        # 1 -> 6 is 500 % on its own base but an increase of 5 on a material base of 5: 1.0.
+        assert environment.market_growth([1.0, 9.0, 6.0], cap) == pytest.approx(1.0)
+        # From an empty market too: 1.5 over the base of 5.
+        assert environment.market_growth([0.0, 1.0, 1.5], cap) == pytest.approx(0.3)
+        # Above the materiality the market's own base counts: 10 -> 15 is 0.5.
+        assert environment.market_growth([10.0, 1.0, 15.0], cap) == pytest.approx(0.5)
+        # Falling markets are measured the same way: 1 -> 0 is a fall of 1 on a base of 5.
+        assert environment.market_growth([1.0, 1.0, 0.0], cap) == pytest.approx(-0.2)
+
     def test_failures_weigh_within_memory_and_hype_has_a_floor(self) -> None:
         cap = _capital(chatgpt_shock=0.0, failure_penalty=0.3, failure_memory_months=12)
         # Bankruptcies in months 0 and 10; in month 12 only the second counts: 1 - 0.3.

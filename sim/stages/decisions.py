@@ -106,7 +106,8 @@ def expected_spend_multiple(
     """Spending an entrant expects over its horizon, as a multiple of today's (>= 1).
 
     It extrapolates ``weight`` times the market's growth over the last ``window_months``
-    (``growth_over_window``: size now over then, less 1), as a yearly rate *g*, and averages the
+    (``growth_over_window``: ``sim.stages.environment.market_growth``, the hype's measure), as a
+    yearly rate *g*, and averages the
     spending path (1 + g)^t over t in [0, T] years: ((1 + g)^T - 1) / (T ln(1 + g)) = expm1(x) / x
     with x = T ln(1 + g). Exactly 1 with no weight or no growth (today's spending throughout).
     Computed in logs, and x is held to at most ``_MAX_LOG_GROWTH``, so the schema's extreme values

@@ -15,12 +15,16 @@ def logistic(x: float | np.ndarray) -> float | np.ndarray:
 
 
 def market_growth(market_history: list[float], cap: Capital) -> float:
-    """The market's growth over the last ``cap.growth_window_months`` months (its monthly size
-    now over then, less 1), capped at ``cap.growth_hype_cap``; 0 until the window has passed or
-    while the market was empty."""
+    """The market's growth over the last ``cap.growth_window_months`` months: its monthly size
+    now less then, over its size then or ``cap.growth_materiality_m_rmb_per_month`` if larger
+    (growth on a base too small to matter counts in proportion to the base that would), capped
+    at ``cap.growth_hype_cap``; 0 until the window has passed or while the base is 0."""
     w = cap.growth_window_months
-    if len(market_history) > w and market_history[-1 - w] > 0:
-        return min(market_history[-1] / market_history[-1 - w] - 1.0, cap.growth_hype_cap)
+    if len(market_history) > w:
+        then = market_history[-1 - w]
+        base = max(then, cap.growth_materiality_m_rmb_per_month)
+        if base > 0:
+            return min((market_history[-1] - then) / base, cap.growth_hype_cap)
     return 0.0
 
 
