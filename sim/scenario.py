@@ -607,6 +607,17 @@ class Demand(Strict):
     usefulness_width_log10: float = F(
         0.25, desc="width of the usefulness ramp (logistic scale), log10", gt=0, le=5
     )
+    consumer_capability_premium_log10: float = F(
+        0.0,
+        desc="capability beyond useful_capability_log10 (log10) at which consumers find models "
+        "broadly useful, half of the consumer segments' potential unlocked (same ramp width); "
+        "0 unlocks consumers with firms. Rationale: mass-market users adopt once a model does "
+        "everyday tasks reliably, later than firms' pilots; CNNIC's users doubled in the half "
+        "year after free reasoning models arrived (249 M in 2024-12, 515 M in 2025-06). Fitted "
+        "by the calibration, not sourced",
+        ge=0,
+        le=5,
+    )
     bass_innovation_per_month: float = F(
         0.002, desc="Bass innovation coefficient p per month at a hype index of 1", ge=0, le=1
     )

@@ -5,9 +5,9 @@ material base (the baseline: 147 M RMB a month, the smallest 2023 market any stu
 Against the same scenario without it (growth on the market's own base, 0) and the same replication
 seeds (common random numbers) over three root seeds, the hype index in the eight months before
 ChatGPT must fall (the 2022 market rises from under 1 to about 40 M RMB a month: "200 %" growth,
-capped, doubled the index) and so must entry in those months, while the months after ChatGPT, when
-the market is material, keep their hype. Signs are asserted with a 90 % paired interval that
-excludes zero.
+capped, doubled the index) and so must entry in those months, while a few months after ChatGPT,
+when the index is dominated by the ChatGPT shock, the two stay within a tenth of each other. Signs
+are asserted with a 90 % paired interval that excludes zero.
 """
 
 from __future__ import annotations

@@ -426,6 +426,41 @@ class TestDemandAndMarkets:
         quarter = d.model_copy(update={"consumer_potential_multiple": 0.25})
         pot = potential_adopters(np.array([800.0, 1.0]), np.array([True, False]), 5.0, 0.5, quarter)
         np.testing.assert_allclose(pot, [300.0, 1.5])  # and usefulness 0.5 unlocks half
+        # Consumers unlocked apart (their own usefulness 0.1) while firms' segments take 0.5.
+        pot = potential_adopters(
+            np.array([800.0, 1.0]), np.array([True, False]), 5.0, 0.5, quarter, 0.1
+        )
+        np.testing.assert_allclose(pot, [60.0, 1.5])
+
+    def test_consumers_find_models_useful_later_by_their_premium(self) -> None:
+        from sim.scenario import Demand
+        from sim.stages.demand import usefulness_levels
+
+        seg = {
+            "name": "c",
+            "customer": "consumer",
+            "potential_users_m_2023": 1.0,
+            "sector": "s",
+            "monetisation": "api",
+            "spend_rmb_per_user_month_2023": 1.0,
+            "price_elasticity": 1.0,
+            "ecosystem_weight": 0.0,
+            "source": "test",
+        }
+        d = Demand.model_validate(
+            {
+                "segments": [seg],
+                "useful_capability_log10": 3.0,
+                "usefulness_width_log10": 0.5,
+                "consumer_capability_premium_log10": 1.0,
+            }
+        )
+        # At capability 3 firms are half-way (logistic(0)); consumers, 1 log10 later, at
+        # logistic(-2) = 0.1192; at 4 firms are at logistic(2) = 0.8808 and consumers half-way.
+        assert usefulness_levels(3.0, d) == pytest.approx((0.5, 0.11920292))
+        assert usefulness_levels(4.0, d) == pytest.approx((0.88079708, 0.5))
+        same = d.model_copy(update={"consumer_capability_premium_log10": 0.0})
+        assert usefulness_levels(3.5, same) == pytest.approx((0.73105858, 0.73105858))
 
     def test_satiation_bounds_usage_and_lowers_elasticity(self) -> None:
         from sim.stages.demand import satiated

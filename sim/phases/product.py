@@ -14,7 +14,7 @@ from sim.markets.users import (
     usage_by_firm,
 )
 from sim.stages import decisions, environment, finance
-from sim.stages.demand import potential_adopters, usage_growth
+from sim.stages.demand import potential_adopters, usage_growth, usefulness_levels
 from sim.state import Account, Luck
 
 
@@ -60,13 +60,14 @@ class ProductMarket:
         t = self.table
         best = float(t.capability_log10.max()) if t.n else 0.0
         floor = self.open_floor_log10()
-        usefulness = float(
-            environment.logistic(
-                (max(best, floor) - d.useful_capability_log10) / d.usefulness_width_log10
-            )
-        )
+        usefulness, consumer_usefulness = usefulness_levels(max(best, floor), d)
         potential = potential_adopters(
-            self.seg_potential_2023, self.seg_consumer, self.years_from_reference(), usefulness, d
+            self.seg_potential_2023,
+            self.seg_consumer,
+            self.years_from_reference(),
+            usefulness,
+            d,
+            consumer_usefulness,
         )
         p_eff = d.bass_innovation_per_month * self.hype * self.seg_innovation
         q = d.bass_imitation_per_month * self.seg_imitation

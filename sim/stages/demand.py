@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.scenario import Demand
+from sim.stages.environment import logistic
 from sim.state import BoolArray, FloatArray
 
 
@@ -14,6 +15,7 @@ def potential_adopters(
     years_from_2023: float,
     usefulness: float,
     d: Demand,
+    consumer_usefulness: float | None = None,
 ) -> FloatArray:
     """Potential adopters by segment (millions).
 
@@ -21,7 +23,8 @@ def potential_adopters(
     grows at ``potential_growth_per_year`` up to
     ``potential_growth_cap`` times its 2023 level; consumer segments together never exceed
     ``consumer_ceiling_m`` (the internet population); usefulness (0-1) of the best available
-    model unlocks it.
+    model unlocks it, for consumer segments ``consumer_usefulness`` where given (their own
+    threshold, ``consumer_capability_premium_log10``; see ``usefulness_levels``).
     """
     growth = min((1 + d.potential_growth_per_year) ** years_from_2023, d.potential_growth_cap)
     pot = potential_2023_m * d.demand_scale * growth
@@ -30,7 +33,28 @@ def potential_adopters(
     consumers = float(pot[consumer].sum())
     if consumers > d.consumer_ceiling_m:
         pot = np.where(consumer, pot * (d.consumer_ceiling_m / consumers), pot)
-    return pot * usefulness
+    if consumer_usefulness is None or consumer_usefulness == usefulness:
+        return pot * usefulness
+    return pot * np.where(consumer, consumer_usefulness, usefulness)
+
+
+def usefulness_levels(capability_log10: float, d: Demand) -> tuple[float, float]:
+    """How much of the potential the best available model (capability, log10) unlocks (0-1):
+    for firms' segments a logistic around ``useful_capability_log10`` of width
+    ``usefulness_width_log10``, for consumers the same ramp ``consumer_capability_premium_log10``
+    later."""
+    firms = float(
+        logistic((capability_log10 - d.useful_capability_log10) / d.usefulness_width_log10)
+    )
+    if d.consumer_capability_premium_log10 == 0.0:
+        return firms, firms
+    consumers = float(
+        logistic(
+            (capability_log10 - d.useful_capability_log10 - d.consumer_capability_premium_log10)
+            / d.usefulness_width_log10
+        )
+    )
+    return firms, consumers
 
 
 def usage_growth(years_from_2023: float, d: Demand) -> float:
