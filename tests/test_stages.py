@@ -619,9 +619,10 @@ def test_consumers_own_bass_coefficients_move_consumer_adoption() -> None:
         ).metrics.iloc[-1]
         return m["consumer_adopters_m"], m["adopters_m"] - m["consumer_adopters_m"]
 
+    d = scenario_with().demand  # the calibrated coefficients; slower and more viral than them
     base_c, base_e = adopters()
-    slow_c, slow_e = adopters(consumer_innovation_multiple=0.1)
-    viral_c, _ = adopters(consumer_imitation_multiple=4.0)
+    slow_c, slow_e = adopters(consumer_innovation_multiple=0.1 * d.consumer_innovation_multiple)
+    viral_c, _ = adopters(consumer_imitation_multiple=3.0 * d.consumer_imitation_multiple)
     assert slow_c < 0.6 * base_c and viral_c > 1.2 * base_c
     assert slow_e == pytest.approx(base_e, rel=0.1)  # enterprise adoption barely moves
 
