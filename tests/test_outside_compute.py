@@ -8,9 +8,9 @@ magnitude), against the same scenario with no outside buyers and the same replic
 random numbers) over three root seeds, the baseline's sourced 1.7 must raise the 2024-2025 compute
 price over its cost floor and lower the H100e the firms rent. Signs are asserted with a 90 % paired
 interval that excludes zero. Measured over these 12 pairs (baseline's other parameters, so the
-market is larger than iiMedia's): price over floor 1.02 without outside buyers and 2.30 with them;
-the firms rent about 71k H100e instead of 171k, own 47k instead of 87k and serve with 24k instead
-of 49k, earning about 13 % less.
+market is larger than iiMedia's): price over floor 1.02 without outside buyers and 2.41 with them;
+the firms rent about 66k H100e instead of 166k, own 46k instead of 89k and serve with 23k instead
+of 52k, earning about 14 % less.
 """
 
 from __future__ import annotations
