@@ -15,7 +15,11 @@ a fit is bounded before it starts:
    covariance times 2.38² / d) and takes it when the move stays inside the prior's bounds and
    its simulated distance is within the threshold (a Metropolis-Hastings step: the prior is
    flat on the search scale and the kernel symmetric, so no other ratio enters). Moves outside
-   the bounds are rejected without a simulation.
+   the bounds are rejected without a simulation. With ``max_moves`` above 1, a generation repeats
+   the move as often as the last acceptance rate needs for most particles to move at least once
+   (Drovandi & Pettitt's adaptive rule), at most ``max_moves`` times, so a population whose
+   moves are rarely accepted keeps mixing instead of filling with copies; the cost is then
+   bounded by ``particles x max_moves`` a generation.
 3. The population always holds ``particles`` draws, all within the current threshold, with equal
    weight; copies make it lumpy, so the diagnostics give the acceptance rate of the moves and the
    effective sample size of the distinct particles (Kish's, on their multiplicities). When the
@@ -147,6 +151,17 @@ def _distinct(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first[order], counts[order]
 
 
+def _moves(last: Generation, max_moves: int) -> int:
+    """MCMC moves for the next generation: ceil(ln 0.01 / ln(1 - a)), a the last acceptance
+    rate, held to 1..max_moves (max_moves when nothing was accepted)."""
+    a = last.acceptance_rate
+    if max_moves <= 1 or not math.isfinite(a) or a >= 0.99:
+        return 1
+    if a <= 0.0:
+        return max_moves
+    return int(min(max(math.ceil(math.log(0.01) / math.log1p(-a)), 1), max_moves))
+
+
 def abc_smc(
     priors: Sequence[Prior],
     simulate_batch: Callable[[list[dict[str, float]]], list[tuple[float, Any]]],
@@ -157,11 +172,16 @@ def abc_smc(
     min_accepted: int | None = None,
     seed: int = 0,
     on_generation: Callable[[Generation], None] | None = None,
+    max_moves: int = 1,
 ) -> AbcResult:
     """Run ABC-SMC (see the module docstring) and return the last generation's population.
 
     ``min_accepted``: the fewest particles kept alive when a generation sets its threshold
-    (default: an eighth of the population, at least 2).
+    (default: an eighth of the population, at least 2). ``max_moves``: the most MCMC moves a
+    particle tries in a generation; each generation tries R = ceil(ln 0.01 / ln(1 - a)) moves,
+    a the previous generation's acceptance rate, so that a particle moves at least once with
+    probability about 0.99 (Drovandi & Pettitt 2011), held to 1..``max_moves``; 1 (the default)
+    is one move a generation.
     """
     rng = np.random.default_rng(seed)
     d = len(priors)
@@ -209,24 +229,30 @@ def abc_smc(
         u[dead], dist[dead] = u[src], dist[src]
         for i, j in zip(dead.tolist(), src.tolist(), strict=True):
             recs[i] = recs[j]
-        # Move: one random-walk Metropolis-Hastings step for every particle, the population's
+        # Move: random-walk Metropolis-Hastings steps for every particle, the population's
         # covariance scaled by 2.38^2 / d (Roberts, Gelman & Gilks 1997; wider steps mostly
-        # leave the prior's bounds in many dimensions).
+        # leave the prior's bounds in many dimensions); as many steps as the last acceptance
+        # rate needs for most particles to move once, up to max_moves.
         cov = (2.38**2 / d) * np.atleast_2d(np.cov(u.T)) + np.eye(d) * 1e-8
-        prop = u + rng.standard_normal((n, d)) @ np.linalg.cholesky(cov).T
-        inside = np.all((prop >= 0) & (prop <= 1), axis=1)
-        tried = np.flatnonzero(inside)
-        d_new, r_new = run(prop[tried])
-        result.simulations += tried.size
-        take = d_new <= eps_t
-        moved = tried[take]
-        u[moved], dist[moved] = prop[moved], d_new[take]
-        for i, r in zip(
-            moved.tolist(), [r for r, ok in zip(r_new, take, strict=True) if ok], strict=True
-        ):
-            recs[i] = r
+        chol = np.linalg.cholesky(cov)
+        n_tried = n_moved = 0
+        for _ in range(_moves(result.generations[-1], max_moves) if t > 1 else 1):
+            prop = u + rng.standard_normal((n, d)) @ chol.T
+            inside = np.all((prop >= 0) & (prop <= 1), axis=1)
+            tried = np.flatnonzero(inside)
+            d_new, r_new = run(prop[tried])
+            result.simulations += tried.size
+            take = d_new <= eps_t
+            moved = tried[take]
+            u[moved], dist[moved] = prop[moved], d_new[take]
+            for i, r in zip(
+                moved.tolist(), [r for r, ok in zip(r_new, take, strict=True) if ok], strict=True
+            ):
+                recs[i] = r
+            n_tried += tried.size
+            n_moved += moved.size
         e, k = ess(u)
-        gen = Generation(t, eps_t, int(tried.size), int(moved.size), relaxed, e, k)
+        gen = Generation(t, eps_t, n_tried, n_moved, relaxed, e, k)
         result.generations.append(gen)
         if on_generation:
             on_generation(gen)

@@ -190,6 +190,14 @@ class PosteriorSettings(Strict):
     predictive_draws: int = F(
         24, desc="posterior draws re-run over the full horizon (out-of-sample check)", ge=1
     )
+    max_moves: int = F(
+        1,
+        desc="most MCMC moves a particle tries in a generation: as many as the last acceptance "
+        "rate needs for most particles to move once (Drovandi & Pettitt 2011), up to this; 1 is "
+        "one move a generation. The cost is at most particles x max_moves a generation",
+        ge=1,
+        le=20,
+    )
     seed: int = F(0, desc="seed of the ABC sampler", ge=0, le=2**32 - 1)
 
 
@@ -797,7 +805,14 @@ def fit_posterior(
         return [(r["distance"], r) for r in executor.map(evaluate, jobs, on_done=tick)]
 
     return abc_smc(
-        priors(cal), batch, st.particles, st.generations, st.keep, st.epsilon, seed=st.seed
+        priors(cal),
+        batch,
+        st.particles,
+        st.generations,
+        st.keep,
+        st.epsilon,
+        seed=st.seed,
+        max_moves=st.max_moves,
     )
 
 
@@ -1016,12 +1031,12 @@ def planned_runs(cal: Calibration) -> dict[str, tuple[int, int]]:
         "optimiser trials": (spec.optimizer.trials * reps, months),
         "profiles": (len(spec.parameters) * (spec.profile_points + 1) * reps, months),
         "final replications": (spec.final_replications, months),
-        "posterior (ABC-SMC)": (post.particles * post.generations * reps, months),
+        "posterior (ABC-SMC)": (post.particles * post.generations * post.max_moves * reps, months),
     }
     if spec.out_of_sample_until is not None:
         early = restricted(cal, spec.out_of_sample_until)
         plan["out-of-sample fit"] = (
-            post.particles * post.generations * reps,
+            post.particles * post.generations * post.max_moves * reps,
             parse_month(str(early.base_raw["end"])) + 1,
         )
         plan["out-of-sample predictions"] = ((post.predictive_draws + 1) * reps, months)
@@ -1293,7 +1308,12 @@ def write_report(cal: Calibration, fit: FitResult, report: Path) -> str:
         f" optimiser trials, {st.replications} replications per trial and particle (root seed "
         f"{st.seed}, the same seeds in every trial), {st.profile_points} profile points, "
         f"{st.final_replications} final replications, ABC-SMC with {st.posterior.particles} "
-        f"particles x {st.posterior.generations} generations.",
+        f"particles x {st.posterior.generations} generations"
+        + (
+            f" (up to {st.posterior.max_moves} MCMC moves a generation)."
+            if st.posterior.max_moves > 1
+            else "."
+        ),
         "",
         "## Best point",
         "",
@@ -1337,7 +1357,14 @@ def write_report(cal: Calibration, fit: FitResult, report: Path) -> str:
         "units on the medians of the replications (1 = every target met). Each generation's",
         f"threshold is the {st.posterior.keep:g} quantile of the population's distances, never",
         f"below {st.posterior.epsilon:g}; particles beyond it are replaced by copies of particles",
-        "within it, then every particle tries one random-walk move, taken when its distance is",
+        "within it, then every particle tries "
+        + (
+            "one random-walk move"
+            if st.posterior.max_moves == 1
+            else f"as many random-walk moves as the last acceptance rate needs for most to move "
+            f"once (up to {st.posterior.max_moves})"
+        )
+        + ", each taken when its distance is",
         "within the threshold. The posterior is the last population: "
         f"{int(gens['distinct'].iloc[-1])} distinct particles of {st.posterior.particles}",
         f"(weighted by multiplicity; effective sample size {last.ess:.1f}), threshold "
@@ -1557,7 +1584,12 @@ def runs_to_go(cal: Calibration, trials_left: int) -> int:
     ABC proposals (twice with an out-of-sample fit) and the out-of-sample predictions."""
     n_prof = len(cal.spec.parameters) * (cal.spec.profile_points + 1)
     post = cal.spec.posterior
-    n_abc = post.particles * post.generations * (2 if cal.spec.out_of_sample_until else 1)
+    n_abc = (
+        post.particles
+        * post.generations
+        * post.max_moves
+        * (2 if cal.spec.out_of_sample_until else 1)
+    )
     n_pred = planned_runs(cal).get("out-of-sample predictions", (0, 0))[0]
     return trials_left + n_prof + n_abc + n_pred
 
