@@ -201,6 +201,11 @@ class PosteriorSettings(Strict):
     seed: int = F(0, desc="seed of the ABC sampler", ge=0, le=2**32 - 1)
 
 
+def abc_budget(post: PosteriorSettings) -> int:
+    """The most parameter sets an ABC-SMC fit simulates: particles x generations x max_moves."""
+    return post.particles * post.generations * post.max_moves
+
+
 class CalibrationSpec(Strict):
     """A calibration file."""
 
@@ -1031,12 +1036,12 @@ def planned_runs(cal: Calibration) -> dict[str, tuple[int, int]]:
         "optimiser trials": (spec.optimizer.trials * reps, months),
         "profiles": (len(spec.parameters) * (spec.profile_points + 1) * reps, months),
         "final replications": (spec.final_replications, months),
-        "posterior (ABC-SMC)": (post.particles * post.generations * post.max_moves * reps, months),
+        "posterior (ABC-SMC)": (abc_budget(post) * reps, months),
     }
     if spec.out_of_sample_until is not None:
         early = restricted(cal, spec.out_of_sample_until)
         plan["out-of-sample fit"] = (
-            post.particles * post.generations * post.max_moves * reps,
+            abc_budget(post) * reps,
             parse_month(str(early.base_raw["end"])) + 1,
         )
         plan["out-of-sample predictions"] = ((post.predictive_draws + 1) * reps, months)
@@ -1584,12 +1589,7 @@ def runs_to_go(cal: Calibration, trials_left: int) -> int:
     ABC proposals (twice with an out-of-sample fit) and the out-of-sample predictions."""
     n_prof = len(cal.spec.parameters) * (cal.spec.profile_points + 1)
     post = cal.spec.posterior
-    n_abc = (
-        post.particles
-        * post.generations
-        * post.max_moves
-        * (2 if cal.spec.out_of_sample_until else 1)
-    )
+    n_abc = abc_budget(post) * (2 if cal.spec.out_of_sample_until else 1)
     n_pred = planned_runs(cal).get("out-of-sample predictions", (0, 0))[0]
     return trials_left + n_prof + n_abc + n_pred
 

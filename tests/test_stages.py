@@ -395,25 +395,29 @@ class TestDecisions:
         np.testing.assert_allclose(both[1], [0.0, 0.0])  # no margin, no staff, no upgrade
 
 
+def _segment(name: str, customer: str, potential_users_m: float) -> dict[str, object]:
+    """A demand segment with unit spending and elasticity, for the demand stage's hand cases."""
+    return {
+        "name": name,
+        "customer": customer,
+        "potential_users_m_2023": potential_users_m,
+        "sector": "s",
+        "monetisation": "api",
+        "spend_rmb_per_user_month_2023": 1.0,
+        "price_elasticity": 1.0,
+        "ecosystem_weight": 0.0,
+        "source": "test",
+    }
+
+
 class TestDemandAndMarkets:
     def test_potential_respects_the_consumer_ceiling_and_growth_cap(self) -> None:
         from sim.scenario import Demand
         from sim.stages.demand import potential_adopters
 
-        seg = {
-            "sector": "s",
-            "monetisation": "api",
-            "spend_rmb_per_user_month_2023": 1.0,
-            "price_elasticity": 1.0,
-            "ecosystem_weight": 0.0,
-            "source": "test",
-        }
         d = Demand.model_validate(
             {
-                "segments": [
-                    {**seg, "name": "c", "customer": "consumer", "potential_users_m_2023": 800},
-                    {**seg, "name": "e", "customer": "enterprise", "potential_users_m_2023": 1},
-                ],
+                "segments": [_segment("c", "consumer", 800), _segment("e", "enterprise", 1)],
                 "potential_growth_per_year": 1.0,
                 "potential_growth_cap": 3.0,
                 "consumer_ceiling_m": 1000,
@@ -436,20 +440,9 @@ class TestDemandAndMarkets:
         from sim.scenario import Demand
         from sim.stages.demand import usefulness_levels
 
-        seg = {
-            "name": "c",
-            "customer": "consumer",
-            "potential_users_m_2023": 1.0,
-            "sector": "s",
-            "monetisation": "api",
-            "spend_rmb_per_user_month_2023": 1.0,
-            "price_elasticity": 1.0,
-            "ecosystem_weight": 0.0,
-            "source": "test",
-        }
         d = Demand.model_validate(
             {
-                "segments": [seg],
+                "segments": [_segment("c", "consumer", 1.0)],
                 "useful_capability_log10": 3.0,
                 "usefulness_width_log10": 0.5,
                 "consumer_capability_premium_log10": 1.0,

@@ -13,8 +13,9 @@ from sim.markets.users import (
     reallocate_users,
     usage_by_firm,
 )
-from sim.stages import decisions, environment, finance
+from sim.stages import decisions, finance
 from sim.stages.demand import potential_adopters, usage_growth, usefulness_levels
+from sim.stages.demand import usefulness as demand_usefulness
 from sim.state import Account, Luck
 
 
@@ -136,9 +137,8 @@ class ProductMarket:
         t.users_spend_weight = t.users_m @ self.seg_spend_2023
 
         spend = self.seg_layer_spend_2023 * usage_growth(self.years_from_reference(), d)
-        own_use = environment.logistic(
-            (t.capability_log10 - d.useful_capability_log10) / d.usefulness_width_log10
-        ) / max(usefulness, 1e-12)  # a weaker model is used less than the best available
+        # A weaker model is used less than the best available.
+        own_use = demand_usefulness(t.capability_log10, d) / max(usefulness, 1e-12)
         demanded = own_use * usage_by_firm(
             t.users_m,
             t.price_index,

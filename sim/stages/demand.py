@@ -38,23 +38,24 @@ def potential_adopters(
     return pot * np.where(consumer, consumer_usefulness, usefulness)
 
 
-def usefulness_levels(capability_log10: float, d: Demand) -> tuple[float, float]:
-    """How much of the potential the best available model (capability, log10) unlocks (0-1):
-    for firms' segments a logistic around ``useful_capability_log10`` of width
-    ``usefulness_width_log10``, for consumers the same ramp ``consumer_capability_premium_log10``
-    later."""
-    firms = float(
-        logistic((capability_log10 - d.useful_capability_log10) / d.usefulness_width_log10)
+def usefulness(
+    capability_log10: float | FloatArray, d: Demand, premium_log10: float = 0.0
+) -> float | FloatArray:
+    """How much of the potential a model of this capability (log10) unlocks (0-1): a logistic
+    around ``useful_capability_log10`` (plus ``premium_log10``) of width
+    ``usefulness_width_log10``."""
+    return logistic(
+        (capability_log10 - d.useful_capability_log10 - premium_log10) / d.usefulness_width_log10
     )
+
+
+def usefulness_levels(capability_log10: float, d: Demand) -> tuple[float, float]:
+    """Usefulness of the best available model (capability, log10) for firms' segments and, the
+    same ramp ``consumer_capability_premium_log10`` later, for consumers."""
+    firms = float(usefulness(capability_log10, d))
     if d.consumer_capability_premium_log10 == 0.0:
         return firms, firms
-    consumers = float(
-        logistic(
-            (capability_log10 - d.useful_capability_log10 - d.consumer_capability_premium_log10)
-            / d.usefulness_width_log10
-        )
-    )
-    return firms, consumers
+    return firms, float(usefulness(capability_log10, d, d.consumer_capability_premium_log10))
 
 
 def usage_growth(years_from_2023: float, d: Demand) -> float:
