@@ -145,8 +145,20 @@ def parameter_table(baseline: Scenario | None = None) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Write the table to docs/parameters.md (or the path given)."""
-    args = sys.argv[1:] if argv is None else argv
-    out = Path(args[0]) if args else ROOT / "docs" / "parameters.md"
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m sim.docs",
+        description="Write the scenario parameter table generated from the schema.",
+    )
+    parser.add_argument(
+        "out",
+        nargs="?",
+        type=Path,
+        default=ROOT / "docs" / "parameters.md",
+        help="where to write it (default: docs/parameters.md)",
+    )
+    out = parser.parse_args(sys.argv[1:] if argv is None else argv).out
     out.write_text(parameter_table(), encoding="utf-8")
     print(f"wrote {out}")
 

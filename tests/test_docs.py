@@ -46,3 +46,19 @@ def test_odd_describes_every_schedule_stage() -> None:
     positions = [odd.find(f"`{stage}`") for stage in stages]
     assert all(p >= 0 for p in positions), dict(zip(stages, positions, strict=True))
     assert positions == sorted(positions)
+
+
+def test_docs_command_prints_help_instead_of_writing_a_file(tmp_path, monkeypatch, capsys) -> None:
+    """`python -m sim.docs --help` once wrote the table to a file named "--help"."""
+    import pytest
+
+    from sim.docs import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    assert "parameter table" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
+    main([str(tmp_path / "params.md")])
+    assert (tmp_path / "params.md").read_text(encoding="utf-8") == parameter_table()
