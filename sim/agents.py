@@ -390,6 +390,31 @@ class Government(mesa.Agent):
         for name, paid in zip(ps.names, amounts.sum(axis=1).tolist(), strict=True):
             self.spent_this_year[name] += paid
 
+    def co_invest(
+        self, ps: ProgrammeSet, firm_id: int, round_m_rmb: float, month: int
+    ) -> list[float]:
+        """What each programme of ``ps`` co-invests in one firm's round of ``round_m_rmb``
+        (M RMB): its rate of the round, within the firm's cap left and the programme's budget
+        left this month, booked against both. The one-firm case of ``caps_left``,
+        ``budgets_left`` and ``pay``, in scalars (a round is one firm at a time)."""
+        self._ledger_cells(ps, np.array([firm_id]))  # grows the ledger to hold the firm
+        ledger = self._ledger
+        amounts = [
+            min(rate * round_m_rmb, max(cap - float(ledger[row, firm_id]), 0.0), budget)
+            for row, cap, rate, budget in zip(
+                ps.rows.tolist(),
+                ps.caps.tolist(),
+                ps.rates.tolist(),
+                [self.budget_left(p, month) for p in ps.programmes],
+                strict=True,
+            )
+        ]
+        for row, name, amount in zip(ps.rows.tolist(), ps.names, amounts, strict=True):
+            paid = max(amount, 0.0)
+            ledger[row, firm_id] += paid
+            self.spent_this_year[name] += paid
+        return amounts
+
     def eligible(self, kinds: list[str] | set[str], kind_codes: np.ndarray) -> np.ndarray:
         """Whether each firm (by kind index, ``sim.vocab.KINDS``) is among ``kinds``."""
         return _kind_mask(frozenset(kinds))[kind_codes]

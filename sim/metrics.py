@@ -13,7 +13,7 @@ from numpy.typing import ArrayLike
 def _shares(values: ArrayLike) -> np.ndarray:
     v = np.asarray(values, dtype=float)
     v = v[v > 0]
-    total = v.sum()
+    total = np.add.reduce(v)
     return v / total if total > 0 else v
 
 
@@ -22,7 +22,7 @@ def concentration(values: ArrayLike, k: int = 3) -> tuple[float, float]:
     s = _shares(values)
     if not s.size:
         return 0.0, 0.0
-    return float(np.sum(s**2)), float(np.sort(s)[::-1][:k].sum())
+    return float(np.add.reduce(s**2)), float(np.add.reduce(np.sort(s)[::-1][:k]))
 
 
 def hhi(values: ArrayLike) -> float:

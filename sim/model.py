@@ -221,7 +221,7 @@ class GenAIMarket(FirmLifecycle, InputMarkets, ProductMarket, ExitDecisions, Rec
 
     def spend_shares(self) -> np.ndarray:
         """Each firm's share of all adopters, weighted by segments' 2023 spending (0-1), (n,)."""
-        total = float((self.adopters_m * self.seg_spend_2023).sum())
+        total = float(np.add.reduce(self.adopters_m * self.seg_spend_2023))
         if total <= 0:
             return np.zeros(self.table.n)
         return self.table.users_spend_weight / total
@@ -251,7 +251,7 @@ class GenAIMarket(FirmLifecycle, InputMarkets, ProductMarket, ExitDecisions, Rec
         pre-training, with at least the schema's training compute within the window (bool)."""
         t = self.table
         scale = self.scenario_params.firms.pretraining_min_h100e_months
-        return t.pretraining[rows] & (t.train_window[rows].sum(axis=1) >= scale)
+        return t.pretraining[rows] & (np.add.reduce(t.train_window[rows], axis=1) >= scale)
 
     def researcher_cost_m_rmb_per_year(self) -> float:
         """Yearly cost of one frontier researcher with the basic engineers each needs, M RMB."""
@@ -296,7 +296,7 @@ class GenAIMarket(FirmLifecycle, InputMarkets, ProductMarket, ExitDecisions, Rec
             t.pretraining_months_ytd = 0
         self.table.flows = 0.0
         new_block = (self.month - self.table.entry_month) % LUCK_BLOCK_MONTHS == 0
-        self.draw_luck(np.flatnonzero(new_block))
+        self.draw_luck(new_block.nonzero()[0])
         self.table.train_window[:, self.month % self.window] = 0.0
         self.month_flows = dict(_MONTH_FLOWS)
 

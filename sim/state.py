@@ -304,7 +304,7 @@ class FirmTable:
         out: dict[str, float] = {}
         for block, names in BLOCKS.items():
             if block != "int64":
-                sums = self._arrays[block][: self.n].sum(axis=0).tolist()
+                sums = np.add.reduce(self._arrays[block][: self.n], axis=0).tolist()
                 out.update(zip(names, sums, strict=True))
         return out
 
@@ -329,10 +329,10 @@ class FirmTable:
         n = self.n
         keep = np.ones(n, dtype=bool)
         keep[rows] = False
-        k = int(keep.sum())
+        k = int(np.count_nonzero(keep))
         gone = self._data["firm_id"][rows].tolist()
         first = int(np.min(rows))  # rows above the first removed one stay where they are
-        kept = np.flatnonzero(keep[first:]) + first
+        kept = keep[first:].nonzero()[0] + first
         for arr in self._arrays.values():
             arr[first:k] = arr[kept]
         self.n = k

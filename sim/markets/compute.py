@@ -42,7 +42,7 @@ def clear_compute(
         with ``sum(h100e_months) + other_demand / price * rationing <= capacity``.
     """
     contracts = np.asarray(contracts_m_rmb, dtype=float)
-    money = contracts.sum() + max(other_demand_m_rmb, 0.0)
+    money = np.add.reduce(contracts) + max(other_demand_m_rmb, 0.0)
     if capacity_h100e <= 0:
         return float(previous_price_m_rmb or price_floor_m_rmb), np.zeros_like(contracts)
     target = max(price_floor_m_rmb, money / capacity_h100e)
@@ -91,7 +91,7 @@ def ration_subsidy(claims_m_rmb: FloatArray, budget_left_m_rmb: float | FloatArr
     if claims.ndim == 1:
         return ration_supply(claims, float(budget_left_m_rmb))
     w = np.maximum(claims, 0.0)
-    total = w.sum(axis=1)
+    total = np.add.reduce(w, axis=1)
     budget = np.maximum(np.asarray(budget_left_m_rmb, dtype=float), 0.0)
     short = (total > budget) & (total > 0)
     if not short.any():
@@ -125,7 +125,7 @@ def voucher_contracts(
 def ration_supply(wanted: FloatArray, supply: float) -> FloatArray:
     """Share a fixed supply among buyers: in full if it suffices, else pro rata (same units)."""
     w = np.maximum(np.asarray(wanted, dtype=float), 0.0)
-    total = w.sum()
+    total = np.add.reduce(w)
     if total <= supply or total == 0:
         return w
     return w * (max(supply, 0.0) / total)

@@ -46,8 +46,8 @@ def allocate_staff(
     releases = np.maximum(held - desired, 0.0)
     kept = held - releases
     shortfall = np.maximum(desired - held, 0.0)
-    available = max(pool - kept.sum(), 0.0)
-    total_short = shortfall.sum()
+    available = max(pool - np.add.reduce(kept), 0.0)
+    total_short = np.add.reduce(shortfall)
     fill = 1.0 if total_short <= available else available / total_short
     hires = shortfall * fill
     return kept + hires, hires, releases

@@ -38,11 +38,11 @@ def logit_shares(
     else:
         u = utility if overwrite else np.array(utility, dtype=float)
     out_u = np.asarray(outside_utility, dtype=float)
-    top = np.maximum(u.max(axis=0, initial=-np.inf), out_u)
+    top = np.maximum(np.maximum.reduce(u, axis=0, initial=-np.inf), out_u)
     u -= top
     np.exp(u, out=u)
     e_out = np.exp(out_u - top)
-    denom = u.sum(axis=0) + e_out
+    denom = np.add.reduce(u, axis=0) + e_out
     u /= denom
     return u, e_out / denom
 
@@ -97,7 +97,7 @@ def reallocate_users(
         users, churn, inside_shares = users.copy(), churn.copy(), inside_shares.copy()
     movers = np.multiply(users, churn, out=churn)
     out_movers = outside * outside_churn
-    pool = movers.sum(axis=0) + out_movers + new_adopters + orphans
+    pool = np.add.reduce(movers, axis=0) + out_movers + new_adopters + orphans
     users -= movers
     inside_shares *= pool
     users += inside_shares
@@ -134,7 +134,7 @@ def usage_by_firm(
     power = price[:, None] ** (-elasticity_groups[None, :])
     if satiation is not None:
         power = satiation * power / (satiation - 1.0 + power)
-    return (by_group * power).sum(axis=1)
+    return np.add.reduce(by_group * power, axis=1)
 
 
 def bertrand_markup(share: FloatArray, price_sensitivity: float, max_markup: float) -> FloatArray:

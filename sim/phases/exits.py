@@ -26,7 +26,7 @@ class ExitDecisions:
             self._parent_review()
         self._stop_pretraining()
         self._sell_distressed()
-        broke = np.flatnonzero(t.cash_m_rmb < 0)
+        broke = (t.cash_m_rmb < 0).nonzero()[0]
         if broke.size:
             self._exit_rows(broke, "bankrupt", t.cash_m_rmb[broke], "")
             self.bankruptcy_months.extend([m] * broke.size)
@@ -37,7 +37,7 @@ class ExitDecisions:
         otherwise it cuts the budget."""
         f = self.scenario_params.firms
         t = self.table
-        leader = float(t.own_capability_log10.max())
+        leader = float(np.maximum.reduce(t.own_capability_log10))
         meets = (self.spend_shares() >= f.parent_hurdle_share) | (
             t.pretraining & (t.own_capability_log10 >= leader - f.parent_hurdle_gap_log10)
         )
@@ -74,7 +74,7 @@ class ExitDecisions:
         )
         starving = short & (m - t.last_funded_month > 3) & (m > t.entry_month)
         review = t.pretraining & (m - t.entry_month >= sc.firms.pivot_grace_months)
-        for i in np.flatnonzero(t.pretraining & ((review & ~keeps) | starving)):
+        for i in (t.pretraining & ((review & ~keeps) | starving)).nonzero()[0]:
             reason = "cash" if starving[i] else "below the open-weight floor"
             self.firm_agents[i].stop_pretraining(reason)
             self.month_flows["exits_pivoted"] += 1
@@ -132,7 +132,7 @@ class ExitDecisions:
                 acq.capability_value_per_log10,
             )
             able = payable & (value > cost)
-            deals = np.flatnonzero(able.any(axis=1))
+            deals = able.any(axis=1).nonzero()[0]
             if deals.size == 0:
                 return
             k = int(deals[0])  # sellers decide in table order; the first with a buyer sells
@@ -153,7 +153,7 @@ class ExitDecisions:
         t.flows[b, Account.ACQUISITION_COST] += price
         t.cash_m_rmb[b] -= price
         t.users_m[b] += t.users_m[i]
-        t.users_total_m[b] = t.users_m[b].sum()
+        t.users_total_m[b] = np.add.reduce(t.users_m[b])
         t.users_spend_weight[b] = t.users_m[b] @ self.seg_spend_2023
         t.frontier_staff[b] += t.frontier_staff[i]
         t.own_h100e[b] += t.own_h100e[i]
@@ -176,13 +176,15 @@ class ExitDecisions:
         staff return to the pool, chips to the clouds; one event and panel row each."""
         t = self.table
         firms = [self.firm_agents[i] for i in rows]
-        self.orphans_m = self.orphans_m + t.users_m[rows].sum(axis=0)
+        self.orphans_m = self.orphans_m + np.add.reduce(t.users_m[rows], axis=0)
         t.users_m[rows] = 0.0
         t.users_total_m[rows] = 0.0
         t.users_spend_weight[rows] = 0.0
         t.frontier_staff[rows] = 0.0
         self.month_flows[f"exits_{cause}"] += rows.size
-        self.month_flows["exited_revenue_m_rmb"] += float(t.flows[rows, Account.REVENUE].sum())
+        self.month_flows["exited_revenue_m_rmb"] += float(
+            np.add.reduce(t.flows[rows, Account.REVENUE])
+        )
         self.datacollector.log_events(self.month, t.firm_id[rows], cause, amounts, detail)
         self.datacollector.add_firms(self.month, t, rows, cause, self._panel_columns(rows))
         t.remove_rows(rows)

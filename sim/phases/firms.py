@@ -123,7 +123,9 @@ class FirmLifecycle:
         # Reaching the floor from nothing costs what holding it costs over one depreciation
         # lifetime (the stock a firm must build is keep-up output / depreciation).
         catch_up = keep_up / tech.capability_obsolescence_per_month
-        potential_spend = float((self.potential_m * self.seg_layer_spend_2023).sum())  # M RMB/month
+        potential_spend = float(
+            np.add.reduce(self.potential_m * self.seg_layer_spend_2023)
+        )  # M RMB/month
         # What the entrant expects to earn over its horizon: today's spending, grown at the
         # weight it puts on the market's observed growth (1 with no weight: today's throughout).
         potential_spend *= decisions.expected_spend_multiple(
@@ -134,7 +136,7 @@ class FirmLifecycle:
         )
         return decisions.entry_attractiveness(
             potential_spend,
-            int(self.developers().sum()) if n_developers is None else n_developers,
+            int(np.count_nonzero(self.developers())) if n_developers is None else n_developers,
             sc.entry.margin_share,
             sc.entry.horizon_months,
             catch_up,
@@ -146,7 +148,7 @@ class FirmLifecycle:
         installed = self.imported_installed + self.domestic_installed
         return max(
             self.scenario_params.compute.fm_share_of_capacity * installed
-            - float(self.table.own_h100e.sum()),
+            - float(np.add.reduce(self.table.own_h100e)),
             0.0,
         )
 
@@ -247,17 +249,7 @@ class FirmLifecycle:
             if ps is None:
                 continue
             # Government funds co-invest a share of the round, within caps and budgets.
-            ids = np.array([firm.unique_id])
-            amounts = [
-                min(rate * paid, cap_left, budget)
-                for rate, cap_left, budget in zip(
-                    ps.rates.tolist(),
-                    gov.caps_left(ps, ids)[:, 0].tolist(),
-                    gov.budgets_left(ps, m).tolist(),
-                    strict=True,
-                )
-            ]
-            gov.pay(ps, ids, np.array(amounts)[:, None])
+            amounts = gov.co_invest(ps, firm.unique_id, paid, m)
             for name, amount in zip(ps.names, amounts, strict=True):
                 if amount > 0:
                     cash[i] += amount
@@ -315,7 +307,7 @@ class FirmLifecycle:
         t.budget_m_rmb_per_month = finance.grow_commitments(
             t.budget_m_rmb_per_month, growth, t.entry_month < self.month
         )
-        top = float(t.rd_budget_m_rmb.max()) if t.n else 0.0  # last month's budgets
+        top = float(np.maximum.reduce(t.rd_budget_m_rmb)) if t.n else 0.0  # last month's budgets
         budget = finance.plan_budgets(
             t.budget_m_rmb_per_month,
             t.cash_m_rmb,

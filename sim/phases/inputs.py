@@ -20,6 +20,8 @@ from sim.stages.training import train
 from sim.state import Account
 from sim.vocab import KINDS
 
+_INSTITUTE = KINDS.index("institute")
+
 if TYPE_CHECKING:
     from sim.agents import ProgrammeSet
 
@@ -40,8 +42,8 @@ class InputMarkets:
         for fund in self.funds:
             fund.receive_inflow(inflow, sc.capital.vc_runoff_per_month)
 
-        employed = float(t.frontier_staff.sum())
-        institutes = int(((t.kind == KINDS.index("institute")) & t.pretraining).sum())
+        employed = float(np.add.reduce(t.frontier_staff))
+        institutes = int(np.count_nonzero((t.kind == _INSTITUTE) & t.pretraining))
         self.frontier_pool = environment.frontier_pool_step(
             self.frontier_pool,
             employed,
@@ -76,7 +78,7 @@ class InputMarkets:
         t.own_h100e *= 1 - retire  # firms' own accelerators age like everyone's
 
         due = ~t.approved & (t.approval_month >= 0) & (m >= t.approval_month)
-        for i in np.flatnonzero(due):
+        for i in due.nonzero()[0]:
             t.approved[i] = True
             self.log_event(m, self.firm_agents[i], "filing_approved", 0.0)
 
@@ -91,7 +93,7 @@ class InputMarkets:
         basic = tal.basic_per_frontier * tal.basic_wage_m_rmb_per_year
         staff_budget = sc.technology.talent_output_elasticity * t.rd_budget_m_rmb
         target = clearing_wage(
-            float(staff_budget.sum()),
+            float(np.add.reduce(staff_budget)),
             self.frontier_pool,
             basic,
             tal.frontier_wage_2021_m_rmb_per_year,
@@ -145,7 +147,7 @@ class InputMarkets:
         t.cash_m_rmb += from_parent - spend
         t.own_h100e += bought
         t.flows[:, Account.CHIP_PURCHASE] += spend
-        self.month_flows["chip_purchases_h100e"] += float(bought.sum())
+        self.month_flows["chip_purchases_h100e"] += float(np.add.reduce(bought))
 
         # Rentals: what own chips do not cover, bid at last month's price; vouchers add money.
         rent_want = np.maximum(plan - t.own_h100e, 0.0)
@@ -192,7 +194,7 @@ class InputMarkets:
         t.flows[:, Account.COMPUTE_COST] += (
             np.maximum(rented - serve_rented, 0.0) * self.compute_price
         )
-        self.inference_spend_m_rmb = float(serve_cost.sum())
+        self.inference_spend_m_rmb = float(np.add.reduce(serve_cost))
 
     def _caps_left(self, ps: ProgrammeSet) -> np.ndarray:
         """(programmes, firms): what each firm may still receive from each programme this year,
@@ -210,7 +212,7 @@ class InputMarkets:
         gov.pay(ps, t.firm_id, paid)
         for row in paid:
             t.flows[:, Account.SUBSIDY_IN] += row
-            self.month_flows["subsidies_paid_m_rmb"] += float(row.sum())
+            self.month_flows["subsidies_paid_m_rmb"] += float(np.add.reduce(row))
         # At least one RMB: rationing dust is no event.
         firm_rows, prog_rows = np.nonzero(paid.T > 1e-6)
         self.datacollector.log_events(
@@ -254,7 +256,7 @@ class InputMarkets:
         t.train_window[:, self.month % self.window] = compute
         t.own_trend = 0.8 * t.own_trend + 0.2 * (t.own_capability_log10 - before)
         released = t.capability_log10[t.open_source & t.pretraining] - tech.open_release_gap_log10
-        self.open_source_history.append(max(0.0, float(released.max(initial=0.0))))
+        self.open_source_history.append(max(0.0, float(np.maximum.reduce(released, initial=0.0))))
         self.floor_history.append(self.open_floor_log10())
         # The floor's long-run pace (log10 a month over a year), not the jump of one release.
         past = self.floor_history[-13] if len(self.floor_history) > 12 else self.floor_history[0]

@@ -59,7 +59,7 @@ class ProductMarket:
         within each firm's serving capacity; revenue. Unserved demand costs appeal and users."""
         d = self.scenario_params.demand
         t = self.table
-        best = float(t.capability_log10.max()) if t.n else 0.0
+        best = float(np.maximum.reduce(t.capability_log10)) if t.n else 0.0
         floor = self.open_floor_log10()
         usefulness, consumer_usefulness = usefulness_levels(max(best, floor), d)
         potential = potential_adopters(
@@ -133,7 +133,7 @@ class ProductMarket:
             overwrite=True,
         )
         self.orphans_m = np.zeros(self.n_segments)
-        t.users_total_m = t.users_m.sum(axis=1)
+        t.users_total_m = np.add.reduce(t.users_m, axis=1)
         t.users_spend_weight = t.users_m @ self.seg_spend_2023
 
         spend = self.seg_layer_spend_2023 * usage_growth(self.years_from_reference(), d)

@@ -26,16 +26,17 @@ class Recording:
         users = t.users_total_m
         revenue = t.revenue_m_rmb
         dev = self.developers()
+        n_dev = int(np.count_nonzero(dev))
         # The model layer's revenue counts this month's revenue of firms that exited at its end as
         # well; the AIGC core market adds what applications and integrators keep.
-        layer_m_rmb = float(revenue.sum()) + self.month_flows["exited_revenue_m_rmb"]
+        layer_m_rmb = float(np.add.reduce(revenue)) + self.month_flows["exited_revenue_m_rmb"]
         market_m_rmb = layer_m_rmb / d.model_layer_share
         self.market_history.append(market_m_rmb)
-        best = float(t.capability_log10.max()) if t.n else 0.0
+        best = float(np.maximum.reduce(t.capability_log10)) if t.n else 0.0
         installed = self.imported_installed + self.domestic_installed
         counts = np.bincount(t.kind[dev], minlength=len(KINDS))
         weights = users + 1e-12
-        mean_price = float(t.price_index @ weights / weights.sum()) if t.n else np.nan
+        mean_price = float(t.price_index @ weights / np.add.reduce(weights)) if t.n else np.nan
         total = t.column_sums()
         demanded = total["demand_usage_m_rmb"]
         served = total["served_usage_m_rmb"]
@@ -44,7 +45,7 @@ class Recording:
         startups = (t.kind == _STARTUP) & t.pretraining
         row: dict[str, Any] = {
             "month": m,
-            "active_developers": int(dev.sum()),
+            "active_developers": n_dev,
             **dict(zip(_ACTIVE_KEYS, counts.tolist(), strict=True)),
             "app_layer_firms": t.n - int(total["pretraining"]),
             "pretraining_firms": int(total["pretraining"]),
@@ -58,13 +59,13 @@ class Recording:
             "market_m_rmb": market_m_rmb,
             "revenue_m_rmb": layer_m_rmb,
             "users_m": total["users_total_m"],
-            "outside_users_m": float(self.outside_users_m.sum()),
-            "users_awaiting_choice_m": float(self.orphans_m.sum()),
-            "adopters_m": float(self.adopters_m.sum()),
-            "consumer_adopters_m": float(self.adopters_m[self.seg_consumer].sum()),
-            "potential_adopters_m": float(self.potential_m.sum()),
-            "startup_revenue_m_rmb": float(revenue[startups].sum()),
-            "startup_net_loss_m_rmb": float(t.net_burn_m_rmb[startups].sum()),
+            "outside_users_m": float(np.add.reduce(self.outside_users_m)),
+            "users_awaiting_choice_m": float(np.add.reduce(self.orphans_m)),
+            "adopters_m": float(np.add.reduce(self.adopters_m)),
+            "consumer_adopters_m": float(np.add.reduce(self.adopters_m[self.seg_consumer])),
+            "potential_adopters_m": float(np.add.reduce(self.potential_m)),
+            "startup_revenue_m_rmb": float(np.add.reduce(revenue[startups])),
+            "startup_net_loss_m_rmb": float(np.add.reduce(t.net_burn_m_rmb[startups])),
             "startup_loss_to_revenue_ytd": self._startup_loss_ratio(startups),
             "usage_demanded_m_rmb": demanded,
             "usage_served_m_rmb": served,
@@ -94,7 +95,7 @@ class Recording:
             "acquisition_spend_m_rmb": self.month_flows["acquisition_spend_m_rmb"],
             "vc_dry_powder_m_rmb": float(self.dry_powder_m_rmb()),
             "hype_index": self.hype,
-            "entry_attractiveness": self.entry_attractiveness(int(dev.sum())),
+            "entry_attractiveness": self.entry_attractiveness(n_dev),
             "best_capability_log10": best,
             "open_floor_log10": self.open_floor_log10(),
             "global_frontier_log10": self.global_frontier_log10(),

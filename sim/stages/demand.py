@@ -30,7 +30,7 @@ def potential_adopters(
     pot = potential_2023_m * d.demand_scale * growth
     if d.consumer_potential_multiple != 1.0:
         pot = np.where(consumer, pot * d.consumer_potential_multiple, pot)
-    consumers = float(pot[consumer].sum())
+    consumers = float(np.add.reduce(pot[consumer]))
     if consumers > d.consumer_ceiling_m:
         pot = np.where(consumer, pot * (d.consumer_ceiling_m / consumers), pot)
     if consumer_usefulness is None or consumer_usefulness == usefulness:

@@ -45,7 +45,7 @@ def train(
     if learning is not None and stock.size:
         # Spillovers: a firm that trains closes a share of the gap to the domestic leader's
         # stock (papers, open research, people moving), so leaders cannot run away for ever.
-        leader = stock.max()
+        leader = np.maximum.reduce(stock)
         stock = stock + tech.spillover_per_month * learning * np.maximum(leader - stock, 0.0)
     data_bonus = tech.data_feedback_log10_per_decade_users * np.log10(
         1.0 + users_total_m / tech.data_reference_users_m
