@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from sim.model import GenAIMarket
     from sim.scenario import SubsidyProgramme
 
+#: Shape of a firm's block of luck: one row per kind of luck, one column per month.
+_LUCK_SHAPE = (len(Luck), LUCK_BLOCK_MONTHS)
+
 __all__ = [
     "ACTIVE",
     "FIRM_CLASSES",
@@ -103,15 +106,16 @@ class Firm(mesa.Agent):
             return 0
         return max(int(self.stream.geometric(1.0 / (1.0 + mean_months))) - 1, 0)
 
-    def draw_luck(self) -> np.ndarray:
+    def draw_luck(self, out: np.ndarray | None = None) -> np.ndarray:
         """The firm's luck for its next ``LUCK_BLOCK_MONTHS`` months: standard-normal draws,
         one row per kind of luck (``sim.state.Luck``: users' taste, funds' reading of its pitch).
 
         Drawn by the calendar rather than on use, so the luck a firm has in a month is the same
         whatever it did before (whether it sought money last year, say): common random numbers
-        hold across scenarios that change what firms do.
+        hold across scenarios that change what firms do. ``out``: an array to fill (the firm's
+        rows of the table's luck) instead of a new one; the same draws.
         """
-        return self.stream.standard_normal((len(Luck), LUCK_BLOCK_MONTHS))
+        return self.stream.standard_normal(_LUCK_SHAPE, out=out)
 
     def stop_pretraining(self, reason: str) -> None:
         """Stop pre-training its own base model and build on others' (join the application
@@ -362,7 +366,7 @@ class Government(mesa.Agent):
         """The set of ``progs`` and the index of its (programme, firm id) cells in the per-firm
         ledger, grown to hold ``firm_ids``."""
         ids = np.asarray(firm_ids, dtype=np.int64)
-        need = int(ids.max()) + 1 if ids.size else 0
+        need = int(np.maximum.reduce(ids)) + 1 if ids.size else 0
         if self._ledger.shape[1] < need:
             grown = np.zeros((self._ledger.shape[0], max(need, 2 * self._ledger.shape[1])))
             grown[:, : self._ledger.shape[1]] = self._ledger
@@ -380,15 +384,17 @@ class Government(mesa.Agent):
         """The programme's rate, scaled by the subsidy lever and kept below the policy maximum."""
         return min(prog.rate * self.subsidy_scale, self.max_rate)
 
-    def pay(self, progs: Programmes, firm_ids: np.ndarray, amounts: np.ndarray) -> None:
+    def pay(self, progs: Programmes, firm_ids: np.ndarray, amounts: np.ndarray) -> list[float]:
         """Book (programmes, firms) payments (M RMB, >= 0) against each programme's budget
-        and each firm's cap (firm ids are unique)."""
+        and each firm's cap (firm ids are unique). Returns each programme's total paid."""
         ps, cells = self._ledger_cells(progs, firm_ids)
         shape = (cells[0].shape[0], cells[1].shape[1])
         amounts = np.maximum(np.asarray(amounts, dtype=float).reshape(shape), 0.0)
         self._ledger[cells] += amounts  # (programme, firm) pairs
-        for name, paid in zip(ps.names, amounts.sum(axis=1).tolist(), strict=True):
+        totals = np.add.reduce(amounts, axis=1).tolist()
+        for name, paid in zip(ps.names, totals, strict=True):
             self.spent_this_year[name] += paid
+        return totals
 
     def co_invest(
         self, ps: ProgrammeSet, firm_id: int, round_m_rmb: float, month: int

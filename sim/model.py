@@ -217,7 +217,7 @@ class GenAIMarket(FirmLifecycle, InputMarkets, ProductMarket, ExitDecisions, Rec
 
     def dry_powder_m_rmb(self) -> float:
         """The venture funds' dry powder together, M RMB."""
-        return sum(f.dry_powder_m_rmb for f in self.funds)
+        return sum([f.dry_powder_m_rmb for f in self.funds])
 
     def spend_shares(self) -> np.ndarray:
         """Each firm's share of all adopters, weighted by segments' 2023 spending (0-1), (n,)."""

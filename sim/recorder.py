@@ -131,8 +131,9 @@ class Recorder:
     def add_metrics(self, step: float, row: dict[str, Any]) -> None:
         """Append one month's metrics (one value per metric)."""
         self._collection_steps.append(step)
+        model_vars = self.model_vars
         for key, value in row.items():
-            self.model_vars[key].append(value)
+            model_vars[key].append(value)
 
     def add_firms(
         self,
@@ -155,7 +156,7 @@ class Recorder:
         chunk["month"] = np.full(size, month, dtype=np.int64)
         chunk["status"] = self._codes(status, size, which)
         for col in _MODEL_COLUMNS:
-            chunk[col] = np.atleast_1d(computed[col]).copy()
+            chunk[col] = np.array(computed[col], ndmin=1)  # a copy
         self._panel.append(chunk)
 
     def _code(self, label: str) -> int:

@@ -146,7 +146,7 @@ def bertrand_markup(share: FloatArray, price_sensitivity: float, max_markup: flo
     price is held down by the outside option and the threat of entry (a contestable market).
     """
     a = float(price_sensitivity)
-    s = np.clip(np.asarray(share, dtype=float), 0.0, 1.0)
+    s = np.minimum(np.maximum(np.asarray(share, dtype=float), 0.0), 1.0)  # np.clip, cheaper
     numer = a * (1.0 - s)
     denom = numer - 1.0
     # p/c <= cap  <=>  denom >= numer / cap; beyond that (near-monopoly) the cap applies.

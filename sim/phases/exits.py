@@ -88,9 +88,9 @@ class ExitDecisions:
         # Distress is judged on the burn a firm cannot cut: without its discretionary research.
         discretionary = np.maximum(t.rd_budget_m_rmb - t.budget_m_rmb_per_month, 0.0)
         runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb - discretionary)
-        sellers = np.flatnonzero(
+        sellers = (
             ~t.parent_backed & ((t.cash_m_rmb < 0) | (runway < acq.distress_runway_months))
-        )
+        ).nonzero()[0]
         if sellers.size == 0:
             return
         monthly_cost = self.researcher_cost_m_rmb_per_year() / 12

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 import statistics
 from typing import Any
 
@@ -12,6 +13,8 @@ from sim.agents import FIRM_CLASSES, Firm, ProgrammeSet, Startup, VerticalFirm
 from sim.stages import decisions, environment, finance
 from sim.state import LUCK_BLOCK_MONTHS, Account, Luck
 from sim.vocab import ACTIVE, APP_LAYER
+
+_DRY_POWDER = operator.attrgetter("dry_powder_m_rmb")  # a fund's
 
 
 class FirmLifecycle:
@@ -98,7 +101,7 @@ class FirmLifecycle:
     def _syndicate(self, want_m_rmb: float) -> float:
         """Raise up to ``want_m_rmb`` from the funds, the one with most dry powder leading."""
         paid = 0.0
-        for fund in sorted(self.funds, key=lambda f: -f.dry_powder_m_rmb):
+        for fund in sorted(self.funds, key=_DRY_POWDER, reverse=True):  # stable: ties in order
             if paid >= want_m_rmb:
                 break
             paid += fund.invest(want_m_rmb - paid)
@@ -156,13 +159,13 @@ class FirmLifecycle:
         """Firms at ``rows`` draw their luck for the next block of months (``Firm.draw_luck``)."""
         t = self.table
         for i in rows:
-            t.luck[i] = self.firm_agents[i].draw_luck()
+            self.firm_agents[i].draw_luck(out=t.luck[i])
 
     def luck(self, kind: Luck, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
         """This month's standard-normal luck of ``kind`` for the firms at ``rows``."""
         t = self.table
         slot = (self.month - t.entry_month[rows]) % LUCK_BLOCK_MONTHS
-        return t.luck[np.arange(t.n)[rows], kind, slot]
+        return t.luck[np.arange(t.n)[rows], int(kind), slot]
 
     def _admit(self, firm: Firm, home_sectors: list[str], capability: float, **values: Any) -> None:
         """Give an entrant its row in the firm table and file it if the filing duty applies."""
@@ -200,13 +203,13 @@ class FirmLifecycle:
         self._list_firms()
         venture = self.kind_venture[t.kind]
         runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb)
-        seeking = np.flatnonzero(
+        seeking = (
             ~t.parent_backed
             & venture
             & (t.entry_month < m)
             & (runway < cap.raise_below_runway_months)
             & (m - t.last_funded_month >= cap.min_months_between_rounds)
-        )
+        ).nonzero()[0]
         if seeking.size == 0:
             return
         noise = cap.screening_noise_sd * self.luck(Luck.PITCH, seeking)
@@ -232,7 +235,7 @@ class FirmLifecycle:
             firm = self.firm_agents[i]
             want = cap.round_runway_months * max(t.net_burn_m_rmb[i], cap.min_round_burn_m_rmb)
             # A syndicate: the fund with the most dry powder leads, others fill the round.
-            fund = max(funds, key=lambda f: f.dry_powder_m_rmb)
+            fund = max(funds, key=_DRY_POWDER)
             paid = self._syndicate(want)
             if paid <= 0:
                 break
@@ -281,14 +284,14 @@ class FirmLifecycle:
         t, m = self.table, self.month
         if self.ipo_from is None or m < self.ipo_from:
             return
-        ready = np.flatnonzero(
+        ready = (
             ~t.parent_backed
             & ~t.public
             & t.pretraining
             & self.kind_venture[t.kind]
             & (m - t.entry_month >= cap.ipo_min_age_months)
             & (12 * t.revenue_m_rmb >= cap.ipo_min_annual_revenue_m_rmb)
-        )
+        ).nonzero()[0]
         for i in ready:
             raised = min(
                 cap.ipo_revenue_multiple * 12 * t.revenue_m_rmb[i], cap.ipo_max_raise_m_rmb

@@ -208,11 +208,12 @@ class InputMarkets:
         rata when short): book them against budgets and caps, as subsidy income and as one
         event per payment, firm by firm. Returns what was paid, same shape."""
         gov, t = self.government, self.table
-        paid = ration_subsidy(claims, gov.budgets_left(ps, self.month))
-        gov.pay(ps, t.firm_id, paid)
-        for row in paid:
-            t.flows[:, Account.SUBSIDY_IN] += row
-            self.month_flows["subsidies_paid_m_rmb"] += float(np.add.reduce(row))
+        paid = ration_subsidy(claims, gov.budgets_left(ps, self.month))  # (>= 0)
+        totals = gov.pay(ps, t.firm_id, paid)  # by programme
+        subsidy_in = t.flows[:, Account.SUBSIDY_IN]
+        for row, total in zip(paid, totals, strict=True):
+            subsidy_in += row
+            self.month_flows["subsidies_paid_m_rmb"] += total
         # At least one RMB: rationing dust is no event.
         firm_rows, prog_rows = np.nonzero(paid.T > 1e-6)
         self.datacollector.log_events(

@@ -64,10 +64,10 @@ def prices_for_penetration(
     """
     can_fund = parent_backed | (runway_months >= min_runway_months)
     contender = user_share >= 0.5 * target_share
-    cheapest = np.min(np.where(contender, price, np.inf), initial=np.inf)
+    offers = np.where(contender, price, np.inf)
+    cheapest = np.minimum.reduce(offers, initial=np.inf)
     # A firm does not count itself as the threat: use the cheapest other contender.
-    order = np.argsort(np.where(contender, price, np.inf), kind="stable")
-    second = np.where(contender, price, np.inf)[order[1]] if price.size > 1 else np.inf
+    second = np.partition(offers, 1)[1] if price.size > 1 else np.inf
     rival = np.where(contender & (price <= cheapest), second, cheapest)
     threatened = rival < (1 - undercut) * marginal_cost
     return (user_share < target_share) & can_fund & threatened

@@ -6,6 +6,8 @@ return new arrays; money is in M RMB.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from sim.state import Account, BoolArray, FloatArray, IntArray
@@ -13,7 +15,8 @@ from sim.state import Account, BoolArray, FloatArray, IntArray
 
 def runway_months(cash_m_rmb: FloatArray, net_burn_m_rmb: FloatArray) -> FloatArray:
     """Months of cash left at last month's net burn (infinite when not burning)."""
-    out = np.full(np.shape(net_burn_m_rmb), np.inf)
+    out = np.empty_like(net_burn_m_rmb, dtype=float)
+    out.fill(np.inf)  # (cheaper than np.full on the firm table's small arrays)
     return np.divide(
         np.maximum(cash_m_rmb, 0.0), net_burn_m_rmb, out=out, where=net_burn_m_rmb > 1e-9
     )
@@ -105,7 +108,7 @@ def settle(
     cash = cash_m_rmb + (inflow - costs)
     limit = (
         np.full_like(cash, np.inf)
-        if np.isinf(loss_cover_multiple)
+        if math.isinf(loss_cover_multiple)
         else loss_cover_multiple * budget_m_rmb_per_month
     )
     cover = np.where(parent_backed & (cash < 0), np.minimum(-cash, limit), 0.0)
