@@ -19,10 +19,12 @@ def _shares(values: ArrayLike) -> np.ndarray:
 
 def concentration(values: ArrayLike, k: int = 3) -> tuple[float, float]:
     """``(hhi(values), concentration_ratio(values, k))`` from one computation of the shares."""
-    s = _shares(values)
+    s = _shares(values)  # a new array
     if not s.size:
         return 0.0, 0.0
-    return float(np.add.reduce(s**2)), float(np.add.reduce(np.sort(s)[::-1][:k]))
+    hhi = float(np.add.reduce(s**2))
+    s.sort()
+    return hhi, float(np.add.reduce(s[: -k - 1 : -1]))  # the k largest, largest first
 
 
 def hhi(values: ArrayLike) -> float:

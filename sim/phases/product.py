@@ -32,6 +32,8 @@ class ProductMarket:
             return
         mc = self.serving_intensity() * self.compute_price
         shares = self.spend_shares()
+        price = t.price_index
+        new = np.isnan(price)  # entrants not yet priced
         markup = bertrand_markup(shares, sc.demand.price_sensitivity, pr.max_markup)
         runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb)
         bertrand = mc * markup
@@ -39,16 +41,14 @@ class ProductMarket:
             shares,
             runway,
             t.parent_backed,
-            np.where(np.isnan(t.price_index), np.inf, t.price_index),
+            np.where(new, np.inf, price),  # not yet priced: no threat
             mc,
             pr.penetration_target_share,
             pr.penetration_min_runway_months,
             pr.war_undercut,
         )
         target = np.where(penetrate, mc * (1 - pr.penetration_discount), bertrand)
-        price = t.price_index
         k = pr.adjustment_per_month
-        new = np.isnan(price)
         base = np.where(new, 1.0, price)
         adjusted = np.exp(np.log(base) + k * np.log(target / base))
         t.price_index = np.where(new, target, adjusted)
@@ -87,7 +87,8 @@ class ProductMarket:
             - d.price_sensitivity * math.log(outside_price)
             + d.outside_option_utility
         )
-        outside_u = np.full(self.n_segments, np.logaddexp(self_host, d.no_ai_utility))
+        outside_u = np.empty(self.n_segments)
+        outside_u.fill(np.logaddexp(self_host, d.no_ai_utility))
         if t.n == 0:
             self.outside_users_m = self.outside_users_m + new + self.orphans_m
             self.orphans_m = np.zeros(self.n_segments)
@@ -151,8 +152,9 @@ class ProductMarket:
         served = np.minimum(demanded, t.serve_h100e / intensity)
         t.demand_usage_m_rmb = demanded
         t.served_usage_m_rmb = served
-        safe = np.where(demanded > 0, demanded, 1.0)
-        t.served_share = np.where(demanded > 0, served / safe, 1.0)
+        demanding = demanded > 0
+        safe = np.where(demanding, demanded, 1.0)
+        t.served_share = np.where(demanding, served / safe, 1.0)
         t.flows[:, Account.REVENUE] += served * t.price_index  # M RMB (users in millions)
 
     def settle_accounts(self) -> None:

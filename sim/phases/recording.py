@@ -34,6 +34,7 @@ class Recording:
         self.market_history.append(market_m_rmb)
         best = float(np.maximum.reduce(t.capability_log10)) if t.n else 0.0
         installed = self.imported_installed + self.domestic_installed
+        frontier = self.global_frontier_log10()
         counts = np.bincount(t.kind[dev], minlength=len(KINDS))
         weights = users + 1e-12
         mean_price = float(t.price_index @ weights / np.add.reduce(weights)) if t.n else np.nan
@@ -98,8 +99,8 @@ class Recording:
             "entry_attractiveness": self.entry_attractiveness(n_dev),
             "best_capability_log10": best,
             "open_floor_log10": self.open_floor_log10(),
-            "global_frontier_log10": self.global_frontier_log10(),
-            "capability_gap_log10": self.global_frontier_log10() - best,
+            "global_frontier_log10": frontier,
+            "capability_gap_log10": frontier - best,
         }
         self.datacollector.add_metrics(self.time, row)
         rows = slice(0, t.n)
@@ -119,7 +120,8 @@ class Recording:
         if not full.any():
             return np.nan
         revenue = t.revenue_ytd_m_rmb[full]
-        ratio = np.full(revenue.size, np.inf)
+        ratio = np.empty(revenue.size)
+        ratio.fill(np.inf)
         np.divide(t.loss_ytd_m_rmb[full], revenue, out=ratio, where=revenue > 0)
         return statistics.median(ratio.tolist())  # np.median costs ten times more on a few
 

@@ -39,8 +39,9 @@ def keeps_pretraining(
     """
     above = own_log10 >= floor_log10
     closing = own_trend - floor_trend
-    safe = np.where(closing > 0, closing, 1.0)
-    months = np.where(closing > 0, (floor_log10 - own_log10) / safe, np.inf)
+    gaining = closing > 0
+    safe = np.where(gaining, closing, 1.0)
+    months = np.where(gaining, (floor_log10 - own_log10) / safe, np.inf)
     return above | (months <= horizon_months) | (user_share >= defend_share)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,13 +39,17 @@ def hype_index(
     """Hype index: 1 + decaying ChatGPT shock + market growth - recent failures (>= the floor).
 
     Growth is the change in monthly market size over ``cap.growth_window_months`` (capped at
-    ``cap.growth_hype_cap``); failures are bankruptcies within ``cap.failure_memory_months``.
+    ``cap.growth_hype_cap``); failures are bankruptcies within ``cap.failure_memory_months``
+    (``bankruptcy_months`` in ascending order, as the model appends them).
     """
     shock = 0.0
     if month >= chatgpt_month:
         shock = cap.chatgpt_shock * 0.5 ** ((month - chatgpt_month) / cap.hype_half_life_months)
     growth = market_growth(market_history, cap)
-    failures = sum(1 for b in bankruptcy_months if month - b < cap.failure_memory_months)
+    # month - b < memory  <=>  b > month - memory: the months after a bisection of the sorted list
+    failures = len(bankruptcy_months) - bisect.bisect_right(
+        bankruptcy_months, month - cap.failure_memory_months
+    )
     return max(
         cap.hype_floor,
         1.0 + shock + cap.growth_hype_weight * max(growth, 0.0) - cap.failure_penalty * failures,
