@@ -377,8 +377,10 @@ class Government(mesa.Agent):
     def caps_left(self, progs: Programmes, firm_ids: np.ndarray) -> np.ndarray:
         """(programmes, firms): money each firm (by id) may still receive from each programme
         this year, M RMB."""
-        ps, cells = self._ledger_cells(progs, firm_ids)
-        return np.maximum(ps.caps[:, None] - self._ledger[cells], 0.0)
+        ps, (_, ids) = self._ledger_cells(progs, firm_ids)
+        # self._ledger[cells], gathered a dimension at a time (a third of the cost)
+        paid = self._ledger.take(ps.rows, axis=0).take(ids[0], axis=1)
+        return np.maximum(ps.caps[:, None] - paid, 0.0)
 
     def rate(self, prog: SubsidyProgramme) -> float:
         """The programme's rate, scaled by the subsidy lever and kept below the policy maximum."""

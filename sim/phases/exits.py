@@ -119,10 +119,10 @@ class ExitDecisions:
             )
             # Every remaining seller (rows of the matrix) against every buyer (columns).
             value = decisions.acquisition_value(
-                t.operating_margin_m_rmb[rows, None],
+                t.operating_margin_m_rmb[rows][:, None],
                 self.spend_shares(),
-                t.frontier_staff[rows, None],
-                t.own_capability_log10[rows, None],
+                t.frontier_staff[rows][:, None],
+                t.own_capability_log10[rows][:, None],
                 t.own_capability_log10,
                 t.revenue_m_rmb,
                 shortfall,
@@ -183,7 +183,7 @@ class ExitDecisions:
         t.frontier_staff[rows] = 0.0
         self.month_flows[f"exits_{cause}"] += rows.size
         self.month_flows["exited_revenue_m_rmb"] += float(
-            np.add.reduce(t.flows[rows, Account.REVENUE])
+            np.add.reduce(t.flows[:, Account.REVENUE][rows])
         )
         self.datacollector.log_events(self.month, t.firm_id[rows], cause, amounts, detail)
         self.datacollector.add_firms(self.month, t, rows, cause, self._panel_columns(rows))

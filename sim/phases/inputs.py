@@ -200,7 +200,7 @@ class InputMarkets:
         """(programmes, firms): what each firm may still receive from each programme this year,
         zero where the programme does not fund the firm's kind."""
         gov, t = self.government, self.table
-        eligible = ps.eligible[:, t.kind]  # (programmes, kinds) -> (programmes, firms)
+        eligible = ps.eligible.take(t.kind, axis=1)  # (programmes, kinds) -> (programmes, firms)
         return np.where(eligible, gov.caps_left(ps, t.firm_id), 0.0)
 
     def _pay_programmes(self, ps: ProgrammeSet, claims: np.ndarray) -> np.ndarray:
