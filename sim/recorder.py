@@ -153,7 +153,8 @@ class Recorder:
             rows = np.atleast_1d(rows)
         chunk = table.snapshot(rows)
         size = chunk["flows"].shape[0]
-        chunk["month"] = np.full(size, month, dtype=np.int64)
+        chunk["month"] = np.empty(size, dtype=np.int64)
+        chunk["month"].fill(month)
         chunk["status"] = self._codes(status, size, which)
         for col in _MODEL_COLUMNS:
             chunk[col] = np.array(computed[col], ndmin=1)  # a copy

@@ -250,7 +250,10 @@ class FirmTable:
     def __setattr__(self, name: str, value: Any) -> None:
         if name in COLUMNS:  # a column: write into its rows
             view = self.__dict__.get(name)
-            (getattr(self, name) if view is None else view)[...] = value
+            if view is None:
+                view = getattr(self, name)
+            if value is not view:  # (a stage that updated the column in place hands it back)
+                view[...] = value
         else:
             object.__setattr__(self, name, value)
 

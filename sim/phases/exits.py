@@ -94,15 +94,14 @@ class ExitDecisions:
         if sellers.size == 0:
             return
         monthly_cost = self.researcher_cost_m_rmb_per_year() / 12
-        queue = [self.firm_agents[i] for i in sellers]  # rows move after each deal; agents do not
 
-        while queue:
+        rows = sellers  # the sellers still in the queue, in table order
+        while rows.size:
             # Who can buy: pre-training and not distressed, with at least the deal cost in cash.
             runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb)
             can = t.pretraining & (t.parent_backed | (runway >= acq.distress_runway_months))
             if not (can & (t.cash_m_rmb >= acq.integration_cost_m_rmb)).any():
                 return
-            rows = np.array([f.row for f in queue])
             price = np.maximum(-t.cash_m_rmb[rows], 0.0) + acq.fire_sale_share * (
                 acq.talent_value_years_of_wage * self.frontier_wage * t.frontier_staff[rows]
             )
@@ -137,9 +136,10 @@ class ExitDecisions:
                 return
             k = int(deals[0])  # sellers decide in table order; the first with a buyer sells
             b = int(np.argmax(np.where(able[k], value[k] - cost[k], -np.inf)))
-            seller = queue[k]
-            queue = queue[k + 1 :]
+            seller = self.firm_agents[rows[k]]
+            queue = [self.firm_agents[i] for i in rows[k + 1 :]]  # rows move; agents do not
             self._acquire(self.firm_agents[b], seller, float(price[k]), acq.integration_cost_m_rmb)
+            rows = np.array([f.row for f in queue], dtype=np.intp)
 
     def _acquire(self, buyer: Firm, target: Firm, price: float, deal_cost: float) -> None:
         t = self.table

@@ -136,13 +136,12 @@ class InputMarkets:
         parent_capex = np.where(
             t.parent_backed, sc.firms.parent_loss_cover_multiple * t.budget_m_rmb_per_month, 0.0
         )
-        funds = np.maximum(t.cash_m_rmb, 0.0) + parent_capex
+        cash = np.maximum(t.cash_m_rmb, 0.0)
+        funds = cash + parent_capex
         wanted = np.minimum(wanted, funds / chip_price)
         bought = ration_supply(wanted, self.new_supply_h100e)
         spend = bought * chip_price
-        from_parent = np.minimum(
-            np.maximum(spend - np.maximum(t.cash_m_rmb, 0.0), 0.0), parent_capex
-        )
+        from_parent = np.minimum(np.maximum(spend - cash, 0.0), parent_capex)
         t.flows[:, Account.PARENT] += from_parent
         t.cash_m_rmb += from_parent - spend
         t.own_h100e += bought
