@@ -8,8 +8,8 @@ of 2024, and firms' adoption (enterprise segments) must not fall with it (their 
 Because the ramp follows the best available capability, starving the firms of compute (no imports
 from 2023, domestic output capped; ``scenarios/total_embargo.yaml``) must cost consumers more
 adopters in 2025 with the premium than without it. Signs are asserted with a 90 % paired interval
-that excludes zero. Measured over these 9 pairs: 67 M consumer adopters in 2024-12 instead of
-393 M; the embargo costs 49 M of 144 M in 2025-06 with the premium, 1 M of 481 M without it.
+that excludes zero. Measured over these 9 pairs: 23 M consumer adopters in 2024-12 instead of
+424 M; the embargo costs 13 M of 42 M in 2025-06 with the premium, none of 595 M without it.
 """
 
 from __future__ import annotations

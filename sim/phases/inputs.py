@@ -161,8 +161,8 @@ class InputMarkets:
             for paid in self._pay_programmes(ps, claims):
                 contracts += paid
         self.rental_pool_h100e = self._free_pool() + gov.public_capacity_h100e
-        # Buyers outside the model layer bid in the same clearing: zero while the model layer
-        # earns the whole market (share 1), so the baseline's pool is the firms' alone.
+        # Buyers outside the model layer bid in the same clearing (nothing while the model layer
+        # earns the whole market, share 1).
         outside = outside_compute_money(
             self.market_history[-1] if self.market_history else 0.0,
             sc.demand.model_layer_share,
