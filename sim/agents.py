@@ -403,9 +403,10 @@ class Government(mesa.Agent):
     ) -> list[float]:
         """What each programme of ``ps`` co-invests in one firm's round of ``round_m_rmb``
         (M RMB): its rate of the round, within the firm's cap left and the programme's budget
-        left this month, booked against both. The one-firm case of ``caps_left``,
-        ``budgets_left`` and ``pay``, in scalars (a round is one firm at a time)."""
-        self._ledger_cells(ps, np.array([firm_id]))  # grows the ledger to hold the firm
+        left this month, booked against both with ``pay``. The one-firm case of ``caps_left``
+        and ``budgets_left``, in scalars (a round is one firm at a time)."""
+        ids = np.array([firm_id])
+        self._ledger_cells(ps, ids)  # grows the ledger to hold the firm
         ledger = self._ledger
         amounts = [
             min(rate * round_m_rmb, max(cap - float(ledger[row, firm_id]), 0.0), budget)
@@ -417,10 +418,7 @@ class Government(mesa.Agent):
                 strict=True,
             )
         ]
-        for row, name, amount in zip(ps.rows.tolist(), ps.names, amounts, strict=True):
-            paid = max(amount, 0.0)
-            ledger[row, firm_id] += paid
-            self.spent_this_year[name] += paid
+        self.pay(ps, ids, np.array(amounts)[:, None])
         return amounts
 
     def eligible(self, kinds: list[str] | set[str], kind_codes: np.ndarray) -> np.ndarray:

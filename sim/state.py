@@ -12,6 +12,7 @@ Money flows of the month live in ``table.flows``, an ``(n, len(Account))`` array
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import IntEnum
 from typing import Any
 
@@ -301,9 +302,12 @@ class FirmTable:
         self._row_of[firm_id] = i
         return i
 
-    def column_sums(self) -> dict[str, float]:
+    def column_sums(self, names: Sequence[str] | None = None) -> dict[str, float]:
         """Sum over active firms of every float and bool column (bools count), one reduction per
-        block: for metrics that total many columns."""
+        block: for metrics that total many columns; or, given ``names``, of those columns only,
+        one reduction each (cheaper for a few)."""
+        if names is not None:
+            return {c: float(np.add.reduce(getattr(self, c))) for c in names}
         out: dict[str, float] = {}
         for block, names in BLOCKS.items():
             if block != "int64":

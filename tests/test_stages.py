@@ -218,6 +218,10 @@ class TestFirmTable:
         sums = t.column_sums()
         assert sums["cash_m_rmb"] == pytest.approx(4.5)
         assert sums["pretraining"] == 2
+        assert t.column_sums(["cash_m_rmb", "pretraining"]) == {
+            "cash_m_rmb": sums["cash_m_rmb"],
+            "pretraining": 2.0,
+        }
         snap = t.snapshot(np.array([2, 0]))
         block, j = LAYOUT["cash_m_rmb"]
         np.testing.assert_allclose(snap[block][:, j], [2.5, 0.5])

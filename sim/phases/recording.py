@@ -48,9 +48,7 @@ class Recording:
         counts = np.bincount(t.kind[dev], minlength=len(KINDS))
         weights = users + 1e-12
         mean_price = float(t.price_index @ weights / np.add.reduce(weights)) if t.n else np.nan
-        # Totals of the columns the metrics report: a reduction each (cheaper, for these few, than
-        # summing every column of the table's blocks with t.column_sums()).
-        total = {c: float(np.add.reduce(getattr(t, c))) for c in _TOTALLED}
+        total = t.column_sums(_TOTALLED)
         pretraining = int(np.count_nonzero(t.pretraining))
         demanded = total["demand_usage_m_rmb"]
         served = total["served_usage_m_rmb"]
