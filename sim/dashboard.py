@@ -165,7 +165,7 @@ class DashboardRun:
     @property
     def months_done(self) -> int:
         """Months simulated so far."""
-        return len(self.model.datacollector.model_vars["month"])
+        return self.model.datacollector.n_metric_months
 
     @property
     def n_months(self) -> int:

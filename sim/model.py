@@ -83,6 +83,7 @@ class GenAIMarket(FirmLifecycle, InputMarkets, ProductMarket, ExitDecisions, Rec
         self.seg_elasticity = np.array([s.price_elasticity for s in segs])
         self.seg_eco_weight = np.array([s.ecosystem_weight for s in segs])
         self.seg_consumer = np.array([s.customer == "consumer" for s in segs])
+        self.seg_consumer_index = self.seg_consumer.nonzero()[0]
         # Bass coefficients by segment, relative to the demand block's (consumers apart).
         self.seg_innovation = np.where(
             self.seg_consumer, sc.demand.consumer_innovation_multiple, 1.0
@@ -95,6 +96,7 @@ class GenAIMarket(FirmLifecycle, InputMarkets, ProductMarket, ExitDecisions, Rec
         self.seg_churn_eco = (
             sc.demand.ecosystem_churn_reduction * self.seg_churn * self.seg_eco_weight
         )
+        self.seg_churn_eco_neg = -self.seg_churn_eco
         self.elasticity_groups, self.seg_elasticity_group = np.unique(
             self.seg_elasticity, return_inverse=True
         )

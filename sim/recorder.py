@@ -10,7 +10,6 @@ recording path beside the tidy tables.
 from __future__ import annotations
 
 import array
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -99,7 +98,7 @@ class Recorder:
 
     def __init__(self, record_firms: bool = True) -> None:
         self.record_firms = record_firms
-        self.model_vars: dict[str, list[Any]] = defaultdict(list)  # Mesa DataCollector name
+        self._metric_rows: list[dict[str, Any]] = []  # one dict a month; see ``model_vars``
         self._collection_steps: list[float] = []
         self._agent_records: dict[float, list[Any]] = {}  # batch_run reads these
         self._agenttype_records: dict[float, dict[Any, list[Any]]] = {}
@@ -114,6 +113,7 @@ class Recorder:
             if c not in _IDENT
         }
         self._labels: dict[str, int] = {}
+        self._label_codes: dict[tuple[str, ...], np.ndarray] = {}  # see ``_codes``
         self._panel: list[dict[str, np.ndarray]] = []  # the firm panel, a chunk a month
         self._names: dict[int, tuple[str, str, bool]] = {}  # firm id -> (name, kind, roster)
 
@@ -129,11 +129,25 @@ class Recorder:
         self._names[firm_id] = (name, kind, roster)
 
     def add_metrics(self, step: float, row: dict[str, Any]) -> None:
-        """Append one month's metrics (one value per metric)."""
+        """Append one month's metrics (one value per metric; every month the same metrics). The
+        dict is kept as it is (the caller hands it over): ``model_vars`` turns rows into series
+        when read, which costs less than appending to some 70 lists every month."""
         self._collection_steps.append(step)
-        model_vars = self.model_vars
-        for key, value in row.items():
-            model_vars[key].append(value)
+        self._metric_rows.append(row)
+
+    @property
+    def n_metric_months(self) -> int:
+        """Number of months whose metrics are recorded."""
+        return len(self._metric_rows)
+
+    @property
+    def model_vars(self) -> dict[str, list[Any]]:
+        """Metric name -> one value per recorded month (the name and shape of Mesa's
+        ``DataCollector.model_vars``, which ``mesa.batch_run`` reads); built when read."""
+        rows = self._metric_rows
+        if not rows:
+            return {}
+        return {key: [row[key] for row in rows] for key in rows[0]}
 
     def add_firms(
         self,
@@ -174,8 +188,11 @@ class Recorder:
         label is ``labels[which[k]]``."""
         if isinstance(labels, str):
             return np.full(n, self._code(labels), dtype=np.int64)
-        codes = np.array([self._code(x) for x in labels], dtype=np.int64)
-        return codes if which is None else codes[np.asarray(which, dtype=np.intp)]
+        key = tuple(labels)
+        codes = self._label_codes.get(key)
+        if codes is None:  # codes never change once given, so a tuple's are kept
+            codes = self._label_codes[key] = np.array([self._code(x) for x in key], dtype=np.int64)
+        return codes.copy() if which is None else codes[np.asarray(which, dtype=np.intp)]
 
     def log_event(
         self, month: int, firm: Any, event: str, amount_m_rmb: float, detail: str = ""

@@ -91,13 +91,14 @@ def ration_subsidy(claims_m_rmb: FloatArray, budget_left_m_rmb: float | FloatArr
     if claims.ndim == 1:
         return ration_supply(claims, float(budget_left_m_rmb))
     w = np.maximum(claims, 0.0)
-    total = np.add.reduce(w, axis=1)
-    budget = np.maximum(np.asarray(budget_left_m_rmb, dtype=float), 0.0)
-    short = (total > budget) & (total > 0)
-    if not short.any():
-        return w
-    factor = np.where(short, budget / np.where(short, total, 1.0), 1.0)
-    return np.where(short[:, None], w * factor[:, None], w)
+    totals = np.add.reduce(w, axis=1).tolist()
+    budgets = np.broadcast_to(budget_left_m_rmb, (len(totals),)).tolist()
+    # A few programmes: their rows are rationed one by one, in plain floats.
+    for row, (total, budget) in enumerate(zip(totals, budgets, strict=True)):
+        budget = max(budget, 0.0)
+        if total > budget and total > 0:
+            w[row] *= budget / total
+    return w
 
 
 def voucher_contracts(
@@ -114,7 +115,9 @@ def voucher_contracts(
     """
     b = np.asarray(own_money_m_rmb, dtype=float)
     r = np.asarray(rate, dtype=float)
-    if ((r < 0) | (r >= 1)).any():
+    if r.size and not (
+        0.0 <= float(np.minimum.reduce(r, axis=None)) and float(np.maximum.reduce(r, axis=None)) < 1
+    ):
         raise ValueError("voucher rates must lie in [0, 1) (policy.max_subsidy_rate keeps them so)")
     cap = np.maximum(np.asarray(cap_left_m_rmb, dtype=float), 0.0)
     uncapped = b / (1.0 - r)

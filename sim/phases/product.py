@@ -19,6 +19,18 @@ from sim.stages.demand import usefulness as demand_usefulness
 from sim.state import Account, Luck
 
 
+def _logaddexp(a: float, b: float) -> float:
+    """``log(exp(a) + exp(b))`` of two floats without overflow: numpy's ``logaddexp`` formula
+    (same libm calls, so the same bits), without the cost of a ufunc call on scalars."""
+    if a == b:
+        return a + _LN2
+    d = a - b
+    return a + math.log1p(math.exp(-d)) if d > 0 else b + math.log1p(math.exp(d))
+
+
+_LN2 = math.log(2.0)
+
+
 class ProductMarket:
     """Prices, users and the month's accounts."""
 
@@ -88,14 +100,16 @@ class ProductMarket:
             + d.outside_option_utility
         )
         outside_u = np.empty(self.n_segments)
-        outside_u.fill(np.logaddexp(self_host, d.no_ai_utility))
+        outside_u.fill(_logaddexp(self_host, d.no_ai_utility))
         if t.n == 0:
             self.outside_users_m = self.outside_users_m + new + self.orphans_m
             self.orphans_m = np.zeros(self.n_segments)
             return
 
         shocks = d.taste_shock_sd * self.luck(Luck.TASTE)
-        t.taste = d.taste_persistence * t.taste + shocks
+        taste = t.taste
+        taste *= d.taste_persistence
+        taste += shocks
         firm_u = (
             d.capability_weight * (t.capability_log10 - best)
             - d.price_sensitivity * np.log(t.price_index)
@@ -109,14 +123,15 @@ class ProductMarket:
         utility += firm_u[:, None]
         utility += t.fit
         # Awaiting filing approval: a firm may not serve consumer segments (utility -inf).
-        waiting = np.ix_(~t.approved, self.seg_consumer) if not t.approved.all() else None
-        if waiting is not None:
+        waiting = None
+        if not np.logical_and.reduce(t.approved):
+            waiting = ((~t.approved).nonzero()[0][:, None], self.seg_consumer_index)
             utility[waiting] = -np.inf
         inside, outside = logit_shares(utility, None, outside_u, overwrite=True)
         # Churn: the segment's rate, lowered by an ecosystem where the segment values it, raised
         # for a provider that could not serve its users last month.
         churn = self._scratch("churn")
-        np.multiply.outer(t.ecosystem, -self.seg_churn_eco, out=churn)
+        np.multiply.outer(t.ecosystem, self.seg_churn_eco_neg, out=churn)
         churn += self.seg_churn
         churn += (d.rationing_churn * (1 - t.served_share))[:, None]
         np.minimum(churn, 1.0, out=churn)
@@ -152,9 +167,9 @@ class ProductMarket:
         served = np.minimum(demanded, t.serve_h100e / intensity)
         t.demand_usage_m_rmb = demanded
         t.served_usage_m_rmb = served
-        demanding = demanded > 0
-        safe = np.where(demanding, demanded, 1.0)
-        t.served_share = np.where(demanding, served / safe, 1.0)
+        share = t.served_share
+        share.fill(1.0)
+        np.divide(served, demanded, out=share, where=demanded > 0)
         t.flows[:, Account.REVENUE] += served * t.price_index  # M RMB (users in millions)
 
     def settle_accounts(self) -> None:
