@@ -92,7 +92,9 @@ def ration_subsidy(claims_m_rmb: FloatArray, budget_left_m_rmb: float | FloatArr
         return ration_supply(claims, float(budget_left_m_rmb))
     w = np.maximum(claims, 0.0)
     totals = np.add.reduce(w, axis=1).tolist()
-    budgets = np.broadcast_to(budget_left_m_rmb, (len(totals),)).tolist()
+    budgets = np.asarray(budget_left_m_rmb, dtype=float).tolist()
+    if not isinstance(budgets, list):  # one budget for every programme
+        budgets = [budgets] * len(totals)
     # A few programmes: their rows are rationed one by one, in plain floats.
     for row, (total, budget) in enumerate(zip(totals, budgets, strict=True)):
         budget = max(budget, 0.0)

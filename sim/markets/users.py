@@ -60,7 +60,12 @@ def bass_new_adopters(
     """
     a = np.asarray(adopters, dtype=float)
     m = np.asarray(potential, dtype=float)
-    frac = np.divide(a, m, out=np.zeros_like(m), where=m > 0)
+    known = m > 0
+    if np.logical_and.reduce(known):
+        frac = a / m
+    else:  # segments with no potential yet: no imitation
+        frac = np.zeros(m.shape)
+        np.divide(a, m, out=frac, where=known)
     rate = np.minimum(np.maximum(np.asarray(p, dtype=float) + q * frac, 0.0), 1.0)
     return np.maximum(rate * (m - a), 0.0)
 
