@@ -99,6 +99,7 @@ class Recorder:
     def __init__(self, record_firms: bool = True) -> None:
         self.record_firms = record_firms
         self._metric_rows: list[dict[str, Any]] = []  # one dict a month; see ``model_vars``
+        self._vars: tuple[int, dict[str, list[Any]]] = (0, {})  # model_vars as last built
         self._collection_steps: list[float] = []
         self._agent_records: dict[float, list[Any]] = {}  # batch_run reads these
         self._agenttype_records: dict[float, dict[Any, list[Any]]] = {}
@@ -145,9 +146,9 @@ class Recorder:
         """Metric name -> one value per recorded month (the name and shape of Mesa's
         ``DataCollector.model_vars``, which ``mesa.batch_run`` reads); built when read."""
         rows = self._metric_rows
-        if not rows:
-            return {}
-        return {key: [row[key] for row in rows] for key in rows[0]}
+        if self._vars[0] != len(rows):  # built once per recorded month, however often read
+            self._vars = (len(rows), {key: [row[key] for row in rows] for key in rows[0]})
+        return self._vars[1]
 
     def add_firms(
         self,

@@ -648,3 +648,18 @@ def test_the_parent_hurdle_gap_decides_which_units_keep_a_growing_budget() -> No
     assert wide.all()
     assert (~none).sum() >= 2  # megatechs lagging the leader miss the hurdle and are cut
     assert none_budgets.sum() < wide_budgets.sum()
+
+
+def test_recorder_model_vars_follow_the_recorded_months() -> None:
+    """``model_vars`` (what Mesa's tools read) gives each metric's values in recording order and
+    is rebuilt when a month is added after it was read."""
+    from sim.recorder import Recorder
+
+    rec = Recorder(record_firms=False)
+    assert rec.model_vars == {} and rec.n_metric_months == 0
+    rec.add_metrics(1.0, {"month": 0, "users_m": 2.5})
+    rec.add_metrics(2.0, {"month": 1, "users_m": 4.0})
+    assert rec.model_vars == {"month": [0, 1], "users_m": [2.5, 4.0]}
+    rec.add_metrics(3.0, {"month": 2, "users_m": 3.0})
+    assert rec.model_vars["users_m"] == [2.5, 4.0, 3.0] and rec.n_metric_months == 3
+    assert rec.metrics_frame()["month"].tolist() == [0, 1, 2]
