@@ -72,8 +72,8 @@ class ExitDecisions:
             t.rd_budget_m_rmb < team_rd,
             np.maximum(t.cash_m_rmb, 0.0) < sc.firms.stop_runway_months * team_rd,
         )
-        starving = short & (m - t.last_funded_month > 3) & (m > t.entry_month)
-        review = t.pretraining & (m - t.entry_month >= sc.firms.pivot_grace_months)
+        starving = short & (t.last_funded_month < m - 3) & (t.entry_month < m)
+        review = t.pretraining & (t.entry_month <= m - sc.firms.pivot_grace_months)
         for i in (t.pretraining & ((review & ~keeps) | starving)).nonzero()[0].tolist():
             reason = "cash" if starving[i] else "below the open-weight floor"
             self.firm_agents[i].stop_pretraining(reason)

@@ -213,7 +213,7 @@ class FirmLifecycle:
             & venture
             & (t.entry_month < m)
             & (runway < cap.raise_below_runway_months)
-            & (m - t.last_funded_month >= cap.min_months_between_rounds)
+            & (t.last_funded_month <= m - cap.min_months_between_rounds)
         ).nonzero()[0]
         if seeking.size == 0:
             return
@@ -298,7 +298,7 @@ class FirmLifecycle:
             & ~t.public
             & t.pretraining
             & self.kind_venture[t.kind]
-            & (m - t.entry_month >= cap.ipo_min_age_months)
+            & (t.entry_month <= m - cap.ipo_min_age_months)
         ).nonzero()[0]
         for i in ready:
             raised = min(
