@@ -228,6 +228,7 @@ class Government(mesa.Agent):
         self.subsidy_scale = policy.subsidy_scale
         self.max_rate = policy.max_subsidy_rate
         self.programmes: list[SubsidyProgramme] = []
+        self._active: dict[str, list[SubsidyProgramme]] = {}  # active_programmes, by kind
         self.public_capacity_h100e = 0.0
         self.public_discount = 0.0
         self.public_eligible: set[str] = set()
@@ -299,8 +300,10 @@ class Government(mesa.Agent):
             self.vc_inflow_factor = item.vc_inflow_factor
         elif what == "subsidy_start":
             self.programmes.append(item)
+            self._active.clear()
         elif what == "subsidy_end":
             self.programmes = [p for p in self.programmes if p is not item]
+            self._active.clear()
         elif what == "public_compute":
             self.public_capacity_h100e += item.capacity_h100e
             self.public_discount = max(self.public_discount, item.discount)
@@ -321,8 +324,12 @@ class Government(mesa.Agent):
         self._ledger[:] = 0.0
 
     def active_programmes(self, kind: str) -> list[SubsidyProgramme]:
-        """Programmes of one kind (compute_voucher, cofunding, equity_fund) in force now."""
-        return [p for p in self.programmes if p.kind == kind]
+        """Programmes of one kind (compute_voucher, cofunding, equity_fund) in force now (a list
+        kept until programmes start or end: read it, do not change it)."""
+        found = self._active.get(kind)
+        if found is None:
+            found = self._active[kind] = [p for p in self.programmes if p.kind == kind]
+        return found
 
     def budgets_left(self, ps: ProgrammeSet, month: int) -> np.ndarray:
         """``budget_left`` of each programme of the set, (programmes,)."""
@@ -347,7 +354,7 @@ class Government(mesa.Agent):
         per combination of programmes in force (a set given is returned as it is)."""
         if isinstance(progs, ProgrammeSet):
             return progs
-        key = tuple(id(p) for p in progs)
+        key = tuple(map(id, progs))
         found = self._sets.get(key)
         if found is None:
             found = self._sets[key] = ProgrammeSet(
@@ -366,13 +373,18 @@ class Government(mesa.Agent):
         """The set of ``progs`` and the index of its (programme, firm id) cells in the per-firm
         ledger, grown to hold ``firm_ids``."""
         ids = np.asarray(firm_ids, dtype=np.int64)
-        need = int(np.maximum.reduce(ids)) + 1 if ids.size else 0
-        if self._ledger.shape[1] < need:
-            grown = np.zeros((self._ledger.shape[0], max(need, 2 * self._ledger.shape[1])))
-            grown[:, : self._ledger.shape[1]] = self._ledger
-            self._ledger = grown
+        if ids.size:
+            self._hold(int(np.maximum.reduce(ids)))
         ps = self.programme_set(progs)
         return ps, (ps.rows[:, None], ids[None, :])
+
+    def _hold(self, firm_id: int) -> None:
+        """Grow the per-firm ledger to hold ``firm_id`` (doubling its columns)."""
+        width = self._ledger.shape[1]
+        if width <= firm_id:
+            grown = np.zeros((self._ledger.shape[0], max(firm_id + 1, 2 * width)))
+            grown[:, :width] = self._ledger
+            self._ledger = grown
 
     def caps_left(self, progs: Programmes, firm_ids: np.ndarray) -> np.ndarray:
         """(programmes, firms): money each firm (by id) may still receive from each programme
@@ -403,22 +415,26 @@ class Government(mesa.Agent):
     ) -> list[float]:
         """What each programme of ``ps`` co-invests in one firm's round of ``round_m_rmb``
         (M RMB): its rate of the round, within the firm's cap left and the programme's budget
-        left this month, booked against both with ``pay``. The one-firm case of ``caps_left``
-        and ``budgets_left``, in scalars (a round is one firm at a time)."""
-        ids = np.array([firm_id])
-        self._ledger_cells(ps, ids)  # grows the ledger to hold the firm
+        left this month, booked against both. The one-firm case of ``caps_left``,
+        ``budgets_left`` and ``pay``, in scalars (a round is one firm at a time)."""
+        self._hold(firm_id)
         ledger = self._ledger
+        rows = ps.rows.tolist()
         amounts = [
             min(rate * round_m_rmb, max(cap - float(ledger[row, firm_id]), 0.0), budget)
             for row, cap, rate, budget in zip(
-                ps.rows.tolist(),
+                rows,
                 ps.caps.tolist(),
                 ps.rates.tolist(),
                 [self.budget_left(p, month) for p in ps.programmes],
                 strict=True,
             )
         ]
-        self.pay(ps, ids, np.array(amounts)[:, None])
+        # Booked as ``pay`` books them: against the firm's cap and the programme's budget.
+        for row, name, amount in zip(rows, ps.names, amounts, strict=True):
+            paid = max(amount, 0.0)
+            ledger[row, firm_id] += paid
+            self.spent_this_year[name] += paid
         return amounts
 
     def eligible(self, kinds: list[str] | set[str], kind_codes: np.ndarray) -> np.ndarray:

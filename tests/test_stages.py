@@ -523,6 +523,58 @@ def test_programme_ledger_keeps_caps_per_firm_and_programme() -> None:
     np.testing.assert_allclose(gov.caps_left(progs, ids)[0], [caps[0], caps[0]])
 
 
+def test_co_investment_books_as_pay_books_it() -> None:
+    """``co_invest`` (one firm, in scalars) leaves the ledger and the budgets as ``pay`` would
+    with the same amounts: caps and budgets bind, and a firm beyond the ledger is held."""
+    from sim.model import GenAIMarket
+
+    from .conftest import scenario_with
+
+    def government():
+        model = GenAIMarket(scenario_with(end="2023-06"), seed=1)
+        gov = model.government
+        progs = [p for p in model.scenario_params.policy.subsidies if p.kind == "equity_fund"]
+        return gov, gov.programme_set(progs)
+
+    gov, ps = government()
+    firm = 700  # beyond the ledger's first allocation
+    first = gov.co_invest(ps, firm, 1_000.0, 5)
+    again = gov.co_invest(ps, firm, 1_000_000.0, 5)  # caps or budgets bind now
+    assert all(a >= 0 for a in first + again)
+    by_pay, ps_pay = government()
+    by_pay.pay(ps_pay, np.array([firm]), np.array(first)[:, None])
+    by_pay.pay(ps_pay, np.array([firm]), np.array(again)[:, None])
+    np.testing.assert_array_equal(gov.caps_left(ps, [firm]), by_pay.caps_left(ps_pay, [firm]))
+    assert dict(gov.spent_this_year) == dict(by_pay.spent_this_year)
+    # After a round far beyond them, each programme has reached the firm's cap or its budget.
+    assert np.all((gov.caps_left(ps, [firm])[:, 0] == 0) | (gov.budgets_left(ps, 5) == 0))
+
+
+def test_distressed_firms_sell_only_to_firms_that_can_buy() -> None:
+    """With cheap deals and valuable models, distressed start-ups are bought, never by
+    themselves, and by buyers still in the market and pre-training when they buy."""
+    from sim.runner import run_replication
+
+    from .conftest import scenario_with
+
+    sc = scenario_with(
+        end="2024-12",
+        acquisitions={
+            "capability_value_per_log10": 20.0,
+            "integration_cost_m_rmb": 20.0,
+            "price_to_annual_revenue": 20.0,
+        },
+    )
+    ev = run_replication(sc, seed=1).events
+    deals = ev[ev["event"] == "acquired"]
+    assert len(deals) > 5
+    assert (deals["detail"] != deals["firm"]).all()
+    stopped = ev[ev["event"].isin(["pivoted", "bankrupt", "acquired"])]
+    for month, buyer in zip(deals["month"], deals["detail"], strict=True):
+        gone = stopped[(stopped["firm"] == buyer) & (stopped["month"] < month)]
+        assert gone.empty, f"{buyer} bought a firm in month {month} after leaving pre-training"
+
+
 def test_the_benchmark_field_stays_fixed() -> None:
     """The scale benchmark's scenario keeps its firms and segments (no entry, sale or failure)."""
     from sim.bench import scale_scenario

@@ -72,9 +72,9 @@ class ExitDecisions:
             t.rd_budget_m_rmb < team_rd,
             np.maximum(t.cash_m_rmb, 0.0) < sc.firms.stop_runway_months * team_rd,
         )
-        starving = short & (m - t.last_funded_month > 3) & (m > t.entry_month)
-        review = t.pretraining & (m - t.entry_month >= sc.firms.pivot_grace_months)
-        for i in (t.pretraining & ((review & ~keeps) | starving)).nonzero()[0]:
+        starving = short & (t.last_funded_month < m - 3) & (t.entry_month < m)
+        review = t.pretraining & (t.entry_month <= m - sc.firms.pivot_grace_months)
+        for i in (t.pretraining & ((review & ~keeps) | starving)).nonzero()[0].tolist():
             reason = "cash" if starving[i] else "below the open-weight floor"
             self.firm_agents[i].stop_pretraining(reason)
             self.month_flows["exits_pivoted"] += 1
@@ -99,31 +99,35 @@ class ExitDecisions:
         while rows.size:
             # Who can buy: pre-training and not distressed, with at least the deal cost in cash.
             runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb)
-            can = t.pretraining & (t.parent_backed | (runway >= acq.distress_runway_months))
-            if not (can & (t.cash_m_rmb >= acq.integration_cost_m_rmb)).any():
+            buyers = (
+                t.pretraining
+                & (t.parent_backed | (runway >= acq.distress_runway_months))
+                & (t.cash_m_rmb >= acq.integration_cost_m_rmb)
+            ).nonzero()[0]
+            if buyers.size == 0:
                 return
             price = np.maximum(-t.cash_m_rmb[rows], 0.0) + acq.fire_sale_share * (
                 acq.talent_value_years_of_wage * self.frontier_wage * t.frontier_staff[rows]
             )
-            # A buyer pays the price and the deal's cost, and must not be distressed itself.
+            # A buyer pays the price and the deal's cost, and must not be distressed itself; no
+            # firm buys itself. Every remaining seller (rows of the matrices) against every
+            # possible buyer (columns).
             cost = (price + acq.integration_cost_m_rmb)[:, None]
-            payable = can & (t.cash_m_rmb >= cost)
-            payable[np.arange(rows.size), rows] = False  # no firm buys itself
+            payable = (t.cash_m_rmb[buyers] >= cost) & (rows[:, None] != buyers)
             if not payable.any():
                 return
             shortfall = np.maximum(
-                sc.technology.talent_output_elasticity * t.rd_budget_m_rmb / monthly_cost
-                - t.frontier_staff,
+                sc.technology.talent_output_elasticity * t.rd_budget_m_rmb[buyers] / monthly_cost
+                - t.frontier_staff[buyers],
                 0.0,
             )
-            # Every remaining seller (rows of the matrix) against every buyer (columns).
             value = decisions.acquisition_value(
                 t.operating_margin_m_rmb[rows][:, None],
-                self.spend_shares(),
+                self.spend_shares()[buyers],
                 t.frontier_staff[rows][:, None],
                 t.own_capability_log10[rows][:, None],
-                t.own_capability_log10,
-                t.revenue_m_rmb,
+                t.own_capability_log10[buyers],
+                t.revenue_m_rmb[buyers],
                 shortfall,
                 self.frontier_wage,
                 acq.price_to_annual_revenue,
@@ -135,7 +139,7 @@ class ExitDecisions:
             if deals.size == 0:
                 return
             k = int(deals[0])  # sellers decide in table order; the first with a buyer sells
-            b = int(np.argmax(np.where(able[k], value[k] - cost[k], -np.inf)))
+            b = int(buyers[np.argmax(np.where(able[k], value[k] - cost[k], -np.inf))])
             seller = self.firm_agents[rows[k]]
             queue = [self.firm_agents[i] for i in rows[k + 1 :]]  # rows move; agents do not
             self._acquire(self.firm_agents[b], seller, float(price[k]), acq.integration_cost_m_rmb)
@@ -175,7 +179,8 @@ class ExitDecisions:
         """Firms at table ``rows`` (ascending) leave the market together: users re-choose,
         staff return to the pool, chips to the clouds; one event and panel row each."""
         t = self.table
-        firms = [self.firm_agents[i] for i in rows]
+        agents = self.firm_agents
+        firms = [agents[i] for i in rows.tolist()]
         self.orphans_m = self.orphans_m + np.add.reduce(t.users_m[rows], axis=0)
         t.users_m[rows] = 0.0
         t.users_total_m[rows] = 0.0
@@ -188,8 +193,8 @@ class ExitDecisions:
         self.datacollector.log_events(self.month, t.firm_id[rows], cause, amounts, detail)
         self.datacollector.add_firms(self.month, t, rows, cause, self._panel_columns(rows))
         t.remove_rows(rows)
-        for i in rows[::-1]:
-            del self.firm_agents[i]
+        for i in reversed(rows.tolist()):
+            del agents[i]
         for firm in firms:
             firm.status = cause
             self.agent_by_name.pop(firm.name, None)

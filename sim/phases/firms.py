@@ -60,6 +60,7 @@ class FirmLifecycle:
             * ratio**e.money_elasticity
             * self.entry_attractiveness() ** e.profit_elasticity
         )
+        viable_cash = self._viable_cash()  # (the same for every entrant of the month)
         for _ in range(int(self.streams["entry"].poisson(rate))):
             self._entrant_counter += 1
             # The n-th entrant has the same traits in every scenario (common random numbers).
@@ -72,7 +73,7 @@ class FirmLifecycle:
             # not start (the n-th would-be entrant keeps its traits either way).
             powder = float(self.dry_powder_m_rmb())
             seed_want = wanted * (1 - e.founder_share)
-            if wanted * e.founder_share + min(seed_want, powder) < self._viable_cash():
+            if wanted * e.founder_share + min(seed_want, powder) < viable_cash:
                 continue
             seed_round = self._syndicate(seed_want)
             cash = wanted * e.founder_share + seed_round
@@ -81,14 +82,14 @@ class FirmLifecycle:
             if vertical and self.enterprise_sectors:
                 sectors = [self.enterprise_sectors[traits.integers(len(self.enterprise_sectors))]]
             firm = cls(self, name=f"{cls.kind}-{self._entrant_counter:03d}", rng=traits)
-            self._admit(
+            i = self._admit(
                 firm,
                 sectors,
                 cash_m_rmb=cash,
                 efficiency=firm.draw_efficiency(sc.firms.efficiency_sd_log),
                 capability=max(floor - gap, 0.0),
             )
-            i = self.table.row(firm.unique_id)  # the seed round is venture money, not founders'
+            # The seed round is venture money, not founders'.
             self.table.flows[i, Account.ENTRY_CAPITAL] -= seed_round
             self.table.flows[i, Account.VC] += seed_round
 
@@ -157,18 +158,20 @@ class FirmLifecycle:
 
     def draw_luck(self, rows: np.ndarray | list[int]) -> None:
         """Firms at ``rows`` draw their luck for the next block of months (``Firm.draw_luck``)."""
-        t = self.table
-        for i in rows:
-            self.firm_agents[i].draw_luck(out=t.luck[i])
+        agents, luck = self.firm_agents, self.table.luck
+        for i in np.asarray(rows).tolist():
+            agents[i].draw_luck(out=luck[i])
 
     def luck(self, kind: Luck, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
         """This month's standard-normal luck of ``kind`` for the firms at ``rows``."""
         t = self.table
         slot = (self.month - t.entry_month[rows]) % LUCK_BLOCK_MONTHS
-        return t.luck[np.arange(t.n)[rows], int(kind), slot]
+        index = np.arange(t.n)[rows] if isinstance(rows, slice) else rows
+        return t.luck[index, int(kind), slot]
 
-    def _admit(self, firm: Firm, home_sectors: list[str], capability: float, **values: Any) -> None:
-        """Give an entrant its row in the firm table and file it if the filing duty applies."""
+    def _admit(self, firm: Firm, home_sectors: list[str], capability: float, **values: Any) -> int:
+        """Give an entrant its row in the firm table and file it if the filing duty applies;
+        return the row."""
         t = self.table
         i = t.append(
             firm.unique_id,
@@ -180,11 +183,12 @@ class FirmLifecycle:
             approved=not self.government.filing_active,
             **values,
         )
-        fit = self.scenario_params.demand.sector_fit_weight
-        t.fit[i] = [fit if s in home_sectors else 0.0 for s in self.seg_sectors]
+        if home_sectors:  # (a new row's fit is zero)
+            fit = self.scenario_params.demand.sector_fit_weight
+            t.fit[i] = [fit if s in home_sectors else 0.0 for s in self.seg_sectors]
         t.flows[i, Account.ENTRY_CAPITAL] += t.cash_m_rmb[i]
         self.firm_agents.append(firm)
-        self.draw_luck([i])
+        firm.draw_luck(out=t.luck[i])
         self.agent_by_name[firm.name] = firm
         self.datacollector.register_firm(firm.unique_id, firm.name, firm.kind, firm.roster)
         self.month_flows["entries"] += 1
@@ -192,6 +196,7 @@ class FirmLifecycle:
             self.apply_for_filing([firm])
         detail = "roster" if firm.roster else ""
         self.log_event(self.month, firm, "entry", float(t.cash_m_rmb[i]), detail)
+        return i
 
     def raise_capital(self) -> None:
         """Start-ups short of runway pitch; funds back the best-scored while hype lasts, with
@@ -208,7 +213,7 @@ class FirmLifecycle:
             & venture
             & (t.entry_month < m)
             & (runway < cap.raise_below_runway_months)
-            & (m - t.last_funded_month >= cap.min_months_between_rounds)
+            & (t.last_funded_month <= m - cap.min_months_between_rounds)
         ).nonzero()[0]
         if seeking.size == 0:
             return
@@ -228,7 +233,7 @@ class FirmLifecycle:
         backers: dict[str, ProgrammeSet | None] = {}  # the equity programmes backing a kind
         funds = self.funds
         cash, flows, last_funded = t.cash_m_rmb, t.flows, t.last_funded_month  # views
-        for k in np.argsort(-scores, kind="stable"):
+        for k in np.argsort(-scores, kind="stable").tolist():
             if scores[k] < threshold:
                 break
             i = int(seeking[k])
@@ -284,13 +289,16 @@ class FirmLifecycle:
         t, m = self.table, self.month
         if self.ipo_from is None or m < self.ipo_from:
             return
+        big = 12 * t.revenue_m_rmb >= cap.ipo_min_annual_revenue_m_rmb
+        if not big.any():  # (most months, no firm has the revenue)
+            return
         ready = (
-            ~t.parent_backed
+            big
+            & ~t.parent_backed
             & ~t.public
             & t.pretraining
             & self.kind_venture[t.kind]
-            & (m - t.entry_month >= cap.ipo_min_age_months)
-            & (12 * t.revenue_m_rmb >= cap.ipo_min_annual_revenue_m_rmb)
+            & (t.entry_month <= m - cap.ipo_min_age_months)
         ).nonzero()[0]
         for i in ready:
             raised = min(
