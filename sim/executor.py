@@ -166,7 +166,9 @@ class ProcessExecutor(Executor):
         futures = {self.pool.submit(fn, item): i for i, item in enumerate(items)}
         try:
             for fut in as_completed(futures):
-                yield futures[fut], fut.result()
+                # Forget the finished future, so that it does not keep its result alive for
+                # the rest of the run: the consumer owns the result now.
+                yield futures.pop(fut), fut.result()
         finally:  # a failed job or an interrupted consumer: do not run what is left
             for fut in futures:
                 fut.cancel()

@@ -164,17 +164,22 @@ def run_many(
     else:
         pairs = [(sc, i, seed) for sc in scenarios for i, seed in enumerate(seeds)]
 
-    def run(ex: Executor) -> list[tuple[int, RunResult | bytes]]:
+    def run(ex: Executor) -> list[RunResult]:
         packed = ex.kind != "sequential"  # results cross from worker processes
         jobs = [(k, sc, seed, i, record_firms, packed) for k, (sc, i, seed) in enumerate(pairs)]
-        return ex.map(_worker, jobs, on_done)
+        done: dict[int, RunResult] = {}
+        for k, (_job, result) in ex.as_completed(_worker, jobs):
+            done[k] = _unpack(result)  # as each arrives: never every result twice in memory
+            if on_done is not None:
+                on_done(k)
+        return [done[k] for k in range(len(jobs))]
 
     if executor is None:
         with make_executor(min(workers, len(pairs))) as own:
-            done = run(own)
+            results = run(own)
     else:
-        done = run(executor)
-    return RunResult.concat([_unpack(res) for _k, res in done]), seeds
+        results = run(executor)
+    return RunResult.concat(results), seeds
 
 
 def run_scenario(
