@@ -30,6 +30,17 @@ def fails_on_three(x: int) -> int:
     return x
 
 
+class Box:
+    """A result whose lifetime the caller can watch (a weak reference)."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+
+def boxed(x: int) -> Box:
+    return Box(x)
+
+
 @pytest.fixture(scope="module")
 def pool() -> ProcessExecutor:
     with ProcessExecutor(2) as ex:
@@ -79,3 +90,18 @@ def test_make_executor_picks_the_kind() -> None:
         assert isinstance(ex, ProcessExecutor) and ex.workers == 2
     with pytest.raises(ValueError, match="not both"):
         make_executor(2, scheduler="tcp://localhost:1", dask_local=2)
+
+
+def test_the_pool_keeps_no_finished_result(pool: ProcessExecutor) -> None:
+    """A result handed to the caller is the caller's: once it drops it, it is freed while the
+    rest of the jobs run (a sweep's finished runs are not all held until the end)."""
+    import gc
+    import weakref
+
+    earlier: list[weakref.ref[Box]] = []
+    for _index, box in pool.as_completed(boxed, range(5)):
+        gc.collect()
+        assert [ref() for ref in earlier] == [None] * len(earlier)
+        earlier.append(weakref.ref(box))
+        del box
+    assert len(earlier) == 5
