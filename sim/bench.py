@@ -446,9 +446,9 @@ def performance_markdown(results: list[dict[str, Any]], command: str) -> str:
             lines += _paragraph(
                 "Instructions per baseline replication",
                 f"{r['million_per_replication']:,} million ({r['million_per_month']} million a "
-                f"month; valgrind callgrind, mean of {r['replications']} seeds): the same count "
-                "whatever the machine's load or host, so it compares code where wall times "
-                "compare hosts too.",
+                f"month; valgrind callgrind, mean of {r['replications']} seeds): the same count, "
+                "within about 1 % (memory layout moves it a little), whatever the machine's load "
+                "or host, so it compares code where wall times compare hosts too.",
             )
     scale = [r for r in results if r["case"] == "scale"]
     if scale:
