@@ -499,7 +499,8 @@ class Compute(Strict):
         "(fm_share_of_capacity), against iiMedia's 2024 AIGC core market of about 16.1 bn "
         "(7.93 bn in 2023 at its implied 103.5 % growth): 1.7 (0.9 from depreciation alone). "
         "A rough scale: that ratio is per RMB of all end spending, and the 28 bn includes the "
-        "model layer's own rentals; the bid is not deflated by inference efficiency",
+        "model layer's own rentals; the bid is money tied to nominal end spending, not to the "
+        "cost of compute (README: the compute price over its floor after 2025)",
         ge=0,
         le=20,
     )
