@@ -43,6 +43,7 @@ _LATER_COLUMNS = (
 )
 #: Columns the model computes for the panel (not stored in the table).
 _MODEL_COLUMNS = ("developer", "serving_h100e_per_m_rmb")
+_PANEL_START_ROWS = 2048  # the firm panel's first buffers (rows); doubled when full
 #: Money-flow columns of the panel: table account -> column name.
 _FLOW_COLUMNS = {
     Account.STAFF_COST: "staff_cost_m_rmb",
@@ -115,13 +116,18 @@ class Recorder:
         }
         self._labels: dict[str, int] = {}
         self._label_codes: dict[tuple[str, ...], np.ndarray] = {}  # see ``_codes``
-        self._panel: list[dict[str, np.ndarray]] = []  # the firm panel, a chunk a month
+        # The firm panel: one growable column-major buffer per table block and panel column
+        # (rows appended in place each month; ``firm_columns`` reads their first rows, so a run
+        # never concatenates its monthly chunks), and the number of rows and chunks in them.
+        self._panel: dict[str, np.ndarray] = {}
+        self._panel_rows = 0
+        self._panel_chunks = 0
         self._names: dict[int, tuple[str, str, bool]] = {}  # firm id -> (name, kind, roster)
 
     @property
     def n_panel_months(self) -> int:
         """Number of monthly firm-panel chunks recorded."""
-        return len(self._panel)
+        return self._panel_chunks
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -166,14 +172,39 @@ class Recorder:
             return
         if not isinstance(rows, slice):
             rows = np.atleast_1d(rows)
-        chunk = table.snapshot(rows)
-        size = chunk["flows"].shape[0]
-        chunk["month"] = np.empty(size, dtype=np.int64)
-        chunk["month"].fill(month)
-        chunk["status"] = self._codes(status, size, which)
+        blocks = table.block_rows(rows)
+        size = blocks["flows"].shape[0]
+        at = self._reserve(size, blocks, computed)
+        panel, end = self._panel, at + size
+        for name, values in blocks.items():
+            panel[name][at:end] = values
+        panel["month"][at:end] = month
+        panel["status"][at:end] = self._codes(status, size, which)
         for col in _MODEL_COLUMNS:
-            chunk[col] = np.array(computed[col], ndmin=1)  # a copy
-        self._panel.append(chunk)
+            panel[col][at:end] = computed[col]
+        self._panel_rows = end
+        self._panel_chunks += 1
+
+    def _reserve(
+        self, size: int, blocks: dict[str, np.ndarray], computed: dict[str, np.ndarray]
+    ) -> int:
+        """Make room for ``size`` more panel rows (buffers shaped and typed as the first chunk's
+        ``blocks`` and ``computed`` columns, doubled when full); return the first free row."""
+        panel, n = self._panel, self._panel_rows
+        if not panel:
+            shapes = {name: (v.shape[1:], v.dtype) for name, v in blocks.items()}
+            shapes["month"] = shapes["status"] = ((), np.dtype(np.int64))
+            for col in _MODEL_COLUMNS:
+                shapes[col] = ((), np.asarray(computed[col]).dtype)
+            cap = max(_PANEL_START_ROWS, 2 * size)
+            for name, (shape, dtype) in shapes.items():
+                panel[name] = np.empty((cap, *shape), dtype=dtype, order="F")
+        elif n + size > len(panel["month"]):
+            cap = max(2 * len(panel["month"]), n + size)
+            for name, old in panel.items():
+                panel[name] = np.empty((cap, *old.shape[1:]), dtype=old.dtype, order="F")
+                panel[name][:n] = old[:n]
+        return n
 
     def _code(self, label: str) -> int:
         """The code of an event or detail string (new strings get the next code)."""
@@ -247,7 +278,8 @@ class Recorder:
 
     def firm_columns(self) -> dict[str, Any]:
         """The firm panel as columns (``firms_frame``'s; needs at least one recorded month)."""
-        stacked = {key: np.concatenate([c[key] for c in self._panel]) for key in self._panel[0]}
+        n = self._panel_rows
+        stacked = {key: buf[:n] for key, buf in self._panel.items()}
         cols: dict[str, Any] = {k: stacked[k] for k in ("month", *_MODEL_COLUMNS)}
         cols["status"] = str_column(list(self._labels), stacked["status"])
         for col in ("firm_id", *_TABLE_COLUMNS, *_LATER_COLUMNS, "approved"):

@@ -209,7 +209,7 @@ class FirmTable:
         self.n_segments = n_segments
         self._capacity = max(int(capacity), 1)
         # Scalar columns live in one column-major block per dtype (a column is a contiguous
-        # view), so a row is appended, a panel snapshot copied and exits compacted in one
+        # view), so a row is appended, a panel month recorded and exits compacted in one
         # operation per block rather than one per column.
         self._arrays: dict[str, np.ndarray] = {}
         self._init_rows: dict[str, np.ndarray] = {}
@@ -323,11 +323,6 @@ class FirmTable:
             rows = range(self.n)[rows]
             rows = slice(rows.start, rows.stop, rows.step)  # within the active rows
         return {name: self._arrays[name][rows] for name in (*BLOCKS, "flows")}
-
-    def snapshot(self, rows: np.ndarray | slice) -> dict[str, np.ndarray]:
-        """Column-major copies of ``block_rows(rows)`` (stacked, their columns stay contiguous):
-        one operation per block."""
-        return {name: np.array(v, order="F") for name, v in self.block_rows(rows).items()}
 
     def remove_rows(self, rows: np.ndarray) -> None:
         """Drop the rows ``rows`` (exited firms) at once; the others keep their order."""

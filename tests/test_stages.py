@@ -222,11 +222,12 @@ class TestFirmTable:
             "cash_m_rmb": sums["cash_m_rmb"],
             "pretraining": 2.0,
         }
-        snap = t.snapshot(np.array([2, 0]))
+        picked = t.block_rows(np.array([2, 0]))
         block, j = LAYOUT["cash_m_rmb"]
-        np.testing.assert_allclose(snap[block][:, j], [2.5, 0.5])
-        t.cash_m_rmb[0] = -1.0  # a snapshot is a copy
-        assert snap[block][1, j] == 0.5
+        np.testing.assert_allclose(picked[block][:, j], [2.5, 0.5])
+        t.cash_m_rmb[0] = -1.0  # rows picked by index are a copy
+        assert picked[block][1, j] == 0.5
+        assert t.block_rows(slice(None))[block][0, j] == -1.0  # a slice is a view
 
     def test_unknown_column_and_account_are_errors(self) -> None:
         t = FirmTable(n_segments=1)
@@ -715,3 +716,38 @@ def test_recorder_model_vars_follow_the_recorded_months() -> None:
     rec.add_metrics(3.0, {"month": 2, "users_m": 3.0})
     assert rec.model_vars["users_m"] == [2.5, 4.0, 3.0] and rec.n_metric_months == 3
     assert rec.metrics_frame()["month"].tolist() == [0, 1, 2]
+
+
+def test_recorder_panel_grows_and_keeps_every_month() -> None:
+    """The firm panel's buffers grow past their first size and keep every recorded row in order:
+    the table's values at recording time (later changes do not reach them), month, status and
+    the model's columns."""
+    from sim.recorder import _PANEL_START_ROWS, Recorder
+
+    t = FirmTable(n_segments=2)
+    rec = Recorder()
+    for fid in range(5):
+        t.append(fid, cash_m_rmb=float(fid))
+        rec.register_firm(fid, f"firm-{fid}", "startup", False)
+    months = _PANEL_START_ROWS // 5 + 3  # enough months to fill the first buffers twice over
+    for m in range(months):
+        t.cash_m_rmb[:] = np.arange(5) + 10.0 * m
+        rec.add_firms(
+            m,
+            t,
+            slice(0, 5),
+            ("active", "app_layer"),
+            {"developer": np.arange(5) < 2, "serving_h100e_per_m_rmb": np.full(5, 0.5 * m)},
+            which=np.arange(5) >= 3,
+        )
+    t.cash_m_rmb[:] = -1.0  # after the run: the panel keeps what was recorded
+    cols = rec.firm_columns()
+    assert rec.n_panel_months == months and len(cols["month"]) == 5 * months > _PANEL_START_ROWS
+    np.testing.assert_array_equal(cols["month"], np.repeat(np.arange(months), 5))
+    np.testing.assert_array_equal(
+        cols["cash_m_rmb"], np.tile(np.arange(5.0), months) + 10.0 * cols["month"]
+    )
+    assert list(cols["status"][:5]) == ["active"] * 3 + ["app_layer"] * 2
+    assert list(cols["firm"][-5:]) == [f"firm-{i}" for i in range(5)]
+    np.testing.assert_array_equal(cols["developer"], np.tile(np.arange(5) < 2, months))
+    np.testing.assert_array_equal(cols["serving_h100e_per_m_rmb"], 0.5 * cols["month"])
