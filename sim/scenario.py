@@ -504,6 +504,33 @@ class Compute(Strict):
         ge=0,
         le=20,
     )
+    outside_compute_basis: Literal["end_spending", "serving_need"] = F(
+        "end_spending",
+        desc="what the outside buyers' compute bid follows: end_spending, outside_compute_per_rmb "
+        "RMB per RMB of end spending outside the model layer (the calibrated baseline's rule); or "
+        "serving_need, the H100e they need to serve their share of end spending "
+        "(outside_serving_multiple x (1 - v) / v times the model layer's serving plan), bought "
+        "with outside_price_elasticity around the cost floor. serving_need is not calibrated: a "
+        "sensitivity switch for the compute price after 2025 (docs/notes/compute-price.md)",
+    )
+    outside_serving_multiple: float = F(
+        1.0,
+        desc="outside buyers' serving compute per RMB of their end spending, relative to the "
+        "model layer's per RMB of its revenue (outside_compute_basis serving_need only). IDC's "
+        "2024 accelerated-server market implies about 0.6-0.9 against the 2024 market; 1 as a "
+        "round value (assumption; docs/notes/compute-price.md)",
+        ge=0,
+        le=20,
+    )
+    outside_price_elasticity: float = F(
+        1.0,
+        desc="own-price elasticity of the outside buyers' compute, around the cost floor "
+        "(outside_compute_basis serving_need only): at price p they take their need times "
+        "(p / floor) ** -elasticity; 1 spends their need valued at cost whatever the price, the "
+        "budget form of the firms' training money (assumption)",
+        ge=0,
+        le=5,
+    )
 
 
 class ChurnMultiplier(Strict):

@@ -82,6 +82,38 @@ def outside_compute_money(
     return compute_per_rmb * outside
 
 
+def outside_compute_money_for_need(
+    serving_plan_h100e: float,
+    model_layer_share: float,
+    serving_multiple: float,
+    elasticity: float,
+    price_m_rmb: float,
+    floor_m_rmb: float,
+) -> float:
+    """Money buyers outside the model layer bid for the rental pool this month, from the compute
+    they need (M RMB; ``compute.outside_compute_basis`` ``serving_need``).
+
+    They serve the end spending the model layer misses, ``(1 - v) / v`` times its revenue, with
+    ``serving_multiple`` times the model layer's compute per yuan: they need
+    ``N = serving_multiple * (1 - v) / v * serving_plan`` H100e. At price ``p`` they take
+    ``N * (p / floor) ** -elasticity`` H100e and bid that at ``p``:
+    ``N * floor * (p / floor) ** (1 - elasticity)`` (elasticity 1: their need valued at cost,
+    whatever the price; 0: their whole need at any price). Zero at ``v = 1``.
+
+    Args:
+        serving_plan_h100e: the model layer's serving plan this month, H100e (>= 0).
+        model_layer_share: share of end spending that reaches the model layer, in (0, 1].
+        serving_multiple: their compute per yuan over the model layer's (>= 0).
+        elasticity: own-price elasticity of their compute around the floor (>= 0).
+        price_m_rmb: the price they bid at (last month's), M RMB per H100e-month (> 0).
+        floor_m_rmb: the cost-based price floor, M RMB per H100e-month (> 0).
+    """
+    v = model_layer_share
+    need = serving_multiple * (1.0 - v) / v * max(serving_plan_h100e, 0.0)
+    ratio = max(price_m_rmb, floor_m_rmb) / floor_m_rmb
+    return need * floor_m_rmb * ratio ** (1.0 - elasticity)
+
+
 def ration_subsidy(claims_m_rmb: FloatArray, budget_left_m_rmb: float | FloatArray) -> FloatArray:
     """Pay claims in full if the budget allows, else pro rata (M RMB).
 

@@ -9,6 +9,7 @@ import numpy as np
 from sim.markets.compute import (
     clear_compute,
     outside_compute_money,
+    outside_compute_money_for_need,
     ration_subsidy,
     ration_supply,
     serving_split,
@@ -163,11 +164,21 @@ class InputMarkets:
         self.rental_pool_h100e = self._free_pool() + gov.public_capacity_h100e
         # Buyers outside the model layer bid in the same clearing (nothing while the model layer
         # earns the whole market, share 1).
-        outside = outside_compute_money(
-            self.market_history[-1] if self.market_history else 0.0,
-            sc.demand.model_layer_share,
-            c.outside_compute_per_rmb,
-        )
+        if c.outside_compute_basis == "serving_need":
+            outside = outside_compute_money_for_need(
+                float(np.add.reduce(serve_need)),
+                sc.demand.model_layer_share,
+                c.outside_serving_multiple,
+                c.outside_price_elasticity,
+                price_guess,
+                self.price_floor,
+            )
+        else:
+            outside = outside_compute_money(
+                self.market_history[-1] if self.market_history else 0.0,
+                sc.demand.model_layer_share,
+                c.outside_compute_per_rmb,
+            )
         self.compute_price, rented = clear_compute(
             contracts,
             self.rental_pool_h100e,
