@@ -277,9 +277,13 @@ class Recorder:
         return pd.DataFrame(self.firm_columns())
 
     def firm_columns(self) -> dict[str, Any]:
-        """The firm panel as columns (``firms_frame``'s; needs at least one recorded month)."""
+        """The firm panel as columns (``firms_frame``'s; needs at least one recorded month).
+        Numeric columns are read-only views into the recorder's buffers (a frame built from them
+        copies)."""
         n = self._panel_rows
         stacked = {key: buf[:n] for key, buf in self._panel.items()}
+        for view in stacked.values():  # views into the live buffers: read only
+            view.flags.writeable = False
         cols: dict[str, Any] = {k: stacked[k] for k in ("month", *_MODEL_COLUMNS)}
         cols["status"] = str_column(list(self._labels), stacked["status"])
         for col in ("firm_id", *_TABLE_COLUMNS, *_LATER_COLUMNS, "approved"):

@@ -500,7 +500,8 @@ class Compute(Strict):
         "(7.93 bn in 2023 at its implied 103.5 % growth): 1.7 (0.9 from depreciation alone). "
         "A rough scale: that ratio is per RMB of all end spending, and the 28 bn includes the "
         "model layer's own rentals; the bid is money tied to nominal end spending, not to the "
-        "cost of compute (README: the compute price over its floor after 2025)",
+        "cost of compute (README: the compute price over its floor after 2025); with "
+        "outside_compute_basis end_spending only",
         ge=0,
         le=20,
     )
@@ -514,11 +515,13 @@ class Compute(Strict):
         "sensitivity switch for the compute price after 2025 (docs/notes/compute-price.md)",
     )
     outside_serving_multiple: float = F(
-        1.0,
+        2.0,
         desc="outside buyers' serving compute per RMB of their end spending, relative to the "
-        "model layer's per RMB of its revenue (outside_compute_basis serving_need only). IDC's "
-        "2024 accelerated-server market implies about 0.6-0.9 against the 2024 market; 1 as a "
-        "round value (assumption; docs/notes/compute-price.md)",
+        "model layer's per RMB of its revenue (outside_compute_basis serving_need only). 2 keeps "
+        "the calibrated baseline's: under its end-spending bid the outside buyers' H100e run "
+        "1.8-2.2 times (1 - v) / v times the model layer's serving plan in every year, so the "
+        "switch changes what their bid follows, not how much compute a yuan of theirs needs "
+        "(measured; docs/notes/compute-price.md)",
         ge=0,
         le=20,
     )

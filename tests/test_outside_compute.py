@@ -15,6 +15,8 @@ parameters): price over floor 1.02 without outside buyers and 2.22 with them; th
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -105,13 +107,17 @@ NEED_WINDOW = ("2025-01", "2026-12")
 @pytest.fixture(scope="module")
 def need_runs() -> pd.DataFrame:
     """The calibrated baseline to 2026 with the end-spending bid, the need-based bid, and the
-    need-based bid at elasticity 0; common random numbers over three root seeds."""
+    need-based bid at elasticity 0 and at half the serving multiple; common random numbers over
+    three root seeds."""
     need = {"outside_compute_basis": "serving_need"}
     scenarios = [
         scenario_with(end="2026-12", name="spending"),
         scenario_with(end="2026-12", name="need", compute=need),
         scenario_with(
             end="2026-12", name="need_inelastic", compute={**need, "outside_price_elasticity": 0.0}
+        ),
+        scenario_with(
+            end="2026-12", name="need_half", compute={**need, "outside_serving_multiple": 1.0}
         ),
     ]
     m = paired_runs(scenarios, ROOT_SEEDS, REPLICATIONS).metrics
@@ -128,17 +134,66 @@ def need_runs() -> pd.DataFrame:
 
 def test_a_need_based_bid_lowers_the_price_of_compute(need_runs: pd.DataFrame) -> None:
     """Bidding the need valued at cost instead of a fixed share of nominal end spending lowers
-    the 2025-2026 price over its floor (measured over these 12 pairs: 1.59 on average, range
-    1.46-1.76, against 3.56, range 3.24-3.79)."""
+    the 2025-2026 price over its floor (measured over these 12 pairs: 2.06 on average, range
+    1.87-2.25, against 3.56, range 3.24-3.79)."""
     lo, hi = interval(need_runs["need"] - need_runs["spending"])
     assert hi < 0, (lo, hi)
 
 
 def test_the_outside_price_elasticity_binds(need_runs: pd.DataFrame) -> None:
     """Outside buyers who take their whole need at any price (elasticity 0) hold the price
-    higher than buyers who give way as it rises (elasticity 1; measured: 2.14 against 1.59)."""
+    higher than buyers who give way as it rises (elasticity 1; measured: 3.53 against 2.06)."""
     lo, hi = interval(need_runs["need_inelastic"] - need_runs["need"])
     assert lo > 0, (lo, hi)
+
+
+def test_a_smaller_outside_need_lowers_the_price(need_runs: pd.DataFrame) -> None:
+    """Half the serving multiple (1 against the default 2) lowers the price over its floor
+    (measured: 1.59 against 2.06)."""
+    lo, hi = interval(need_runs["need_half"] - need_runs["need"])
+    assert hi < 0, (lo, hi)
+
+
+def test_the_clearing_receives_the_need_based_bid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the model, every month, the outside money handed to the compute market is the bid
+    built from the model's own state: the summed serving plan (demanded usage x serving intensity
+    x (1 + headroom)), the share, the multiple, the elasticity, last month's price and this
+    month's floor."""
+    import sim.phases.inputs as inputs
+    from sim.markets.compute import outside_compute_money_for_need
+    from sim.model import GenAIMarket
+
+    compute = {
+        "outside_compute_basis": "serving_need",
+        "outside_serving_multiple": 1.7,
+        "outside_price_elasticity": 0.6,
+    }
+    sc = scenario_with(end="2024-06", compute=compute)
+    model = GenAIMarket(sc, seed=3)
+    seen: list[tuple[float, float]] = []
+    real = inputs.clear_compute
+
+    def spy(*args: Any, other_demand_m_rmb: float = 0.0, **kwargs: Any) -> Any:
+        t = model.table
+        plan = np.add.reduce(
+            t.demand_usage_m_rmb * model.serving_intensity() * (1 + sc.compute.serving_headroom)
+        )
+        want = outside_compute_money_for_need(
+            float(plan),
+            sc.demand.model_layer_share,
+            1.7,
+            0.6,
+            model.compute_price,
+            model.price_floor,
+        )
+        seen.append((other_demand_m_rmb, want))
+        return real(*args, other_demand_m_rmb=other_demand_m_rmb, **kwargs)
+
+    monkeypatch.setattr(inputs, "clear_compute", spy)
+    model.run()
+    assert len(seen) > 24 and sum(got > 0 for got, _ in seen) > 12
+    for got, want in seen:
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-12)
 
 
 def test_need_parameters_change_nothing_under_the_spending_bid() -> None:

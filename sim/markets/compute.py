@@ -33,7 +33,7 @@ def clear_compute(
         capacity_h100e: H100e available to rent this month (>= 0).
         price_floor_m_rmb: cost-based price of one H100e-month, M RMB (> 0).
         other_demand_m_rmb: money buyers outside the firms bid for the same capacity
-            (``outside_compute_money``), M RMB.
+            (``outside_compute_money`` or ``outside_compute_money_for_need``), M RMB.
         previous_price_m_rmb: last month's price (None: move all the way to p*).
         adjustment: share of the log gap to p* closed this month, in (0, 1].
 
@@ -98,7 +98,9 @@ def outside_compute_money_for_need(
     ``N = serving_multiple * (1 - v) / v * serving_plan`` H100e. At price ``p`` they take
     ``N * (p / floor) ** -elasticity`` H100e and bid that at ``p``:
     ``N * floor * (p / floor) ** (1 - elasticity)`` (elasticity 1: their need valued at cost,
-    whatever the price; 0: their whole need at any price). Zero at ``v = 1``.
+    whatever the price; 0: their whole need at any price, rationed with the firms when the pool
+    is short, and with no clearing price when their need alone exceeds it: the price then climbs
+    month after month). Zero at ``v = 1``.
 
     Args:
         serving_plan_h100e: the model layer's serving plan this month, H100e (>= 0).

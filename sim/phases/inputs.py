@@ -113,8 +113,9 @@ class InputMarkets:
         from this month's new supply (more while an announced export control approaches), and
         rents the rest from the pool no firm owns, which one price clears; buyers outside the model
         layer (applications, integrators, enterprises) bid for the same pool with a share of the
-        end spending that does not reach it. Vouchers stretch rental budgets; public compute
-        rebates part of the price.
+        end spending that does not reach it (``compute.outside_compute_basis`` ``end_spending``)
+        or for the compute they need to serve it (``serving_need``). Vouchers stretch rental
+        budgets; public compute rebates part of the price.
         """
         sc = self.scenario_params
         c = sc.compute
