@@ -133,6 +133,7 @@ class GenAIMarket(FirmLifecycle, InputMarkets, ProductMarket, ExitDecisions, Rec
         self.inference_spend_m_rmb = 0.0
         self.new_supply_h100e = 0.0  # this month's new accelerators open to foundation models
         self.rental_pool_h100e = 0.0
+        self.outside_compute_bid_m_rmb = 0.0  # the outside buyers' bid this month
         # Serving compute per M RMB of usage at reference prices in 2023 (H100e-months): the 2023
         # inference cost share over the 2023 cost-based price.
         self.serving_intensity_2023 = c.inference_cost_share_2023 / (

@@ -83,6 +83,7 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "firm_owned_h100e",
     "firm_capacity_h100e",
     "rental_pool_h100e",
+    "outside_compute_bid_m_rmb",
     "serving_h100e",
     "inference_h100e",
     "chip_purchases_h100e",

@@ -210,3 +210,15 @@ def test_need_parameters_change_nothing_under_the_spending_bid() -> None:
     a, b = (m[m["scenario"] == s][cols].reset_index(drop=True) for s in (base.name, "need_params"))
     assert len(a) == 48
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_the_outside_bid_is_recorded() -> None:
+    """The monthly metric ``outside_compute_bid_m_rmb`` is the end-spending bid: the ratio times
+    the share outside the model layer times last month's AIGC core market (nothing in the first
+    month, before any market is recorded)."""
+    sc = scenario_with(end="2024-12", name="recorded")
+    m = run_many([sc], 1, root_seed=4, record_firms=False)[0].metrics
+    c, v = sc.compute.outside_compute_per_rmb, sc.demand.model_layer_share
+    expected = c * (1 - v) * m["market_m_rmb"].shift(1).fillna(0.0)
+    np.testing.assert_allclose(m["outside_compute_bid_m_rmb"], expected, rtol=1e-12)
+    assert m["outside_compute_bid_m_rmb"].iloc[-1] > 0

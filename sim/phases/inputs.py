@@ -180,6 +180,7 @@ class InputMarkets:
                 sc.demand.model_layer_share,
                 c.outside_compute_per_rmb,
             )
+        self.outside_compute_bid_m_rmb = outside
         self.compute_price, rented = clear_compute(
             contracts,
             self.rental_pool_h100e,

@@ -93,6 +93,7 @@ class Recording:
             "firm_owned_h100e": total["own_h100e"],
             "firm_capacity_h100e": total["capacity_h100e"],
             "rental_pool_h100e": self.rental_pool_h100e,
+            "outside_compute_bid_m_rmb": self.outside_compute_bid_m_rmb,
             "serving_h100e": total["serve_h100e"],
             "inference_h100e": total["serve_h100e"],
             "chip_purchases_h100e": self.month_flows["chip_purchases_h100e"],
