@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 
 from sim.runner import run_many
+from sim.scenario import Scenario
 
 from .conftest import scenario_with
 from .paired import interval, paired_runs
@@ -42,18 +43,38 @@ def runs() -> pd.DataFrame:
         compute={"outside_compute_per_rmb": 0.0},
     )
     assert outside.compute.outside_compute_per_rmb > 0
-    m = paired_runs([outside, alone], ROOT_SEEDS, REPLICATIONS).metrics
-    m["price_over_floor"] = (
-        m["compute_price_m_rmb_per_h100e_month"] / m["compute_price_floor_m_rmb"]
-    )
+    m = with_price_over_floor(paired_runs([outside, alone], ROOT_SEEDS, REPLICATIONS).metrics)
     m["firm_rented_h100e"] = m["firm_capacity_h100e"] - m["firm_owned_h100e"]
     return m
 
 
+def with_price_over_floor(m: pd.DataFrame) -> pd.DataFrame:
+    """The metrics with the compute price over its cost floor as a column."""
+    m["price_over_floor"] = (
+        m["compute_price_m_rmb_per_h100e_month"] / m["compute_price_floor_m_rmb"]
+    )
+    return m
+
+
+def window_means(m: pd.DataFrame, column: str, window: tuple[str, str]) -> pd.DataFrame:
+    """A column's mean over the months of ``window``: one row per (root, replication), one
+    column per scenario."""
+    within = m[m["date"].between(*window)]
+    return within.groupby(["scenario", "root", "replication"])[column].mean().unstack("scenario")
+
+
+def assert_same_metrics(base: Scenario, other: Scenario, months: int) -> None:
+    """``base`` and ``other`` give the same metrics, month by month, on the same seed."""
+    m = run_many([base, other], 1, root_seed=5, record_firms=False)[0].metrics
+    cols = [c for c in m.columns if c != "scenario"]
+    a, b = (m[m["scenario"] == s][cols].reset_index(drop=True) for s in (base.name, other.name))
+    assert len(a) == months
+    pd.testing.assert_frame_equal(a, b)
+
+
 def paired(m: pd.DataFrame, column: str) -> np.ndarray:
     """Outside buyers minus none of a column's 2024-2025 mean, one value per (root, replication)."""
-    window = m[m["date"].between(*WINDOW)]
-    per = window.groupby(["scenario", "root", "replication"])[column].mean().unstack("scenario")
+    per = window_means(m, column, WINDOW)
     return (per["outside"] - per["alone"]).to_numpy()
 
 
@@ -75,11 +96,7 @@ def test_no_outside_buyers_while_the_model_layer_earns_everything() -> None:
     other = scenario_with(
         end="2023-12", name="ratio_10", demand=whole, compute={"outside_compute_per_rmb": 10.0}
     )
-    m = run_many([base, other], 1, root_seed=5, record_firms=False)[0].metrics
-    cols = [c for c in m.columns if c != "scenario"]
-    a, b = (m[m["scenario"] == s][cols].reset_index(drop=True) for s in (base.name, "ratio_10"))
-    assert len(a) == 36
-    pd.testing.assert_frame_equal(a, b)
+    assert_same_metrics(base, other, 36)
 
 
 # -- The need-based bid (compute.outside_compute_basis: serving_need), a sensitivity switch -------
@@ -120,16 +137,8 @@ def need_runs() -> pd.DataFrame:
             end="2026-12", name="need_half", compute={**need, "outside_serving_multiple": 1.0}
         ),
     ]
-    m = paired_runs(scenarios, ROOT_SEEDS, REPLICATIONS).metrics
-    m["price_over_floor"] = (
-        m["compute_price_m_rmb_per_h100e_month"] / m["compute_price_floor_m_rmb"]
-    )
-    window = m[m["date"].between(*NEED_WINDOW)]
-    return (
-        window.groupby(["scenario", "root", "replication"])["price_over_floor"]
-        .mean()
-        .unstack("scenario")
-    )
+    m = with_price_over_floor(paired_runs(scenarios, ROOT_SEEDS, REPLICATIONS).metrics)
+    return window_means(m, "price_over_floor", NEED_WINDOW)
 
 
 def test_a_need_based_bid_lowers_the_price_of_compute(need_runs: pd.DataFrame) -> None:
@@ -205,11 +214,7 @@ def test_need_parameters_change_nothing_under_the_spending_bid() -> None:
         name="need_params",
         compute={"outside_serving_multiple": 7.0, "outside_price_elasticity": 0.0},
     )
-    m = run_many([base, other], 1, root_seed=5, record_firms=False)[0].metrics
-    cols = [c for c in m.columns if c != "scenario"]
-    a, b = (m[m["scenario"] == s][cols].reset_index(drop=True) for s in (base.name, "need_params"))
-    assert len(a) == 48
-    pd.testing.assert_frame_equal(a, b)
+    assert_same_metrics(base, other, 48)
 
 
 def test_the_outside_bid_is_recorded() -> None:
