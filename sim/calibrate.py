@@ -2,7 +2,8 @@
 
 Targets live in a CSV with their sources and tolerances (``calibration/targets.csv``): iiMedia's
 China AIGC core market in 2023 and 2028 (only these two points are published), the count of
-models in mid-2023 and CNNIC's generative-AI users (2024-12, 2025-06, 2025-12). Each target kind
+models in mid-2023, CNNIC's generative-AI users (2024-12, 2025-06, 2025-12), the start-ups' unit
+economics and the press rent of an H100 (2024-01, 2025-03). Each target kind
 is an entry of ``TARGET_KINDS``: its period form (year or month), whether its tolerance is
 relative, and an extractor from a replication's monthly metrics table (annual targets are
 calendar-year sums of the monthly AIGC core market, ``market_m_rmb``). The growth implied by the
@@ -128,6 +129,12 @@ TARGET_KINDS: dict[str, TargetKind] = {
         True,
         "net loss / revenue, median start-up",
         _december("startup_loss_to_revenue_ytd"),
+    ),
+    "compute_rental_price": TargetKind(
+        False,
+        True,
+        "M RMB per H100e-month",
+        _monthly("compute_price_m_rmb_per_h100e_month"),
     ),
 }
 """Target name (first column of the targets CSV) -> kind. A new kind of target is one entry."""
@@ -328,7 +335,8 @@ class TargetRow(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     target: str = F(
-        desc="a kind in TARGET_KINDS (market_size, active_models, genai_users, startup_loss_ratio)"
+        desc="a kind in TARGET_KINDS (market_size, active_models, genai_users, startup_loss_ratio, "
+        "compute_rental_price)"
     )
     period: str = F(
         desc="YYYY for annual kinds (market_size, startup_loss_ratio), YYYY-MM for monthly ones"

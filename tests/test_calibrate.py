@@ -221,6 +221,40 @@ def test_start_up_unit_economics_are_read_in_december_of_the_year() -> None:
     assert math.isnan(kind.extract(metrics, "2025"))  # the year has no December yet
 
 
+def test_the_rental_price_is_read_in_its_month() -> None:
+    """A rental-price target is the clearing price in the target's month, relative tolerance."""
+    kind = cb.TARGET_KINDS["compute_rental_price"]
+    metrics = pd.DataFrame(
+        {
+            "date": ["2025-02", "2025-03", "2025-04"],
+            "compute_price_m_rmb_per_h100e_month": [0.02, 0.012, 0.03],
+        }
+    )
+    assert not kind.annual and kind.relative
+    assert kind.extract(metrics, "2025-03") == 0.012
+    assert math.isnan(kind.extract(metrics, "2025-05"))  # a month the run does not reach
+    rent = cb.Target("compute_rental_price", "2025-03", 0.009375, 0.3, 0.0)
+    assert rent.within(0.012) and not rent.within(0.0201)  # 28 % and 114 % above the rent
+
+
+def test_the_targets_file_reports_the_rental_prices_without_fitting_them() -> None:
+    """Both press rental prices are in the targets file, a factor of two apart, with weight 0:
+    every calibration reports them, none fits them (docs/notes/compute-price.md)."""
+    from .conftest import ROOT
+
+    rows = cb.read_targets(ROOT / "calibration" / "targets.csv")
+    rent = {t.period: t for t in rows if t.kind == "compute_rental_price"}
+    assert sorted(rent) == ["2024-01", "2025-03"]
+    assert rent["2024-01"].value == pytest.approx(2 * rent["2025-03"].value)
+    assert all(t.weight == 0 for t in rent.values())
+    cal = cb.load_calibration(ROOT / "calibration" / "calibrate.yaml")
+    assert {t.key for t in cal.targets if t.kind == "compute_rental_price"} == {
+        "compute_rental_price_2024-01",
+        "compute_rental_price_2025-03",
+    }
+    assert all(t.weight == 0 for t in cal.targets if t.kind == "compute_rental_price")
+
+
 def test_recovers_a_known_parameter(tmp_path: Path) -> None:
     """Targets generated from a run with demand_scale = 1.7; the calibration finds it again."""
     truth = 1.7
