@@ -3,7 +3,8 @@
 Targets live in a CSV with their sources and tolerances (``calibration/targets.csv``): iiMedia's
 China AIGC core market in 2023 and 2028 (only these two points are published), the count of
 models in mid-2023, CNNIC's generative-AI users (2024-12, 2025-06, 2025-12), the start-ups' unit
-economics and the press rent of an H100 (2024-01, 2025-03). Each target kind
+economics, the press rent of an H100 (2024-01, 2025-03) and the growth of tokens served since
+2024-01 (National Data Administration). Each target kind
 is an entry of ``TARGET_KINDS``: its period form (year or month), whether its tolerance is
 relative, and an extractor from a replication's monthly metrics table (annual targets are
 calendar-year sums of the monthly AIGC core market, ``market_m_rmb``). The growth implied by the
@@ -104,6 +105,18 @@ def _december(column: str) -> Callable[[pd.DataFrame, str], float]:
     return extract
 
 
+def _growth_since(column: str, base: str) -> Callable[[pd.DataFrame, str], float]:
+    """An extractor of ``column`` in the month ``period`` over its value in the month ``base``."""
+    monthly = _monthly(column)
+
+    def extract(metrics: pd.DataFrame, period: str) -> float:
+        start = monthly(metrics, base)
+        return monthly(metrics, period) / start if start > 0 else np.nan
+
+    extract.__doc__ = f"``{column}`` in the month of the target over its value in {base}."
+    return extract
+
+
 @dataclass(frozen=True)
 class TargetKind:
     """A kind of target: its period form, tolerance type and extractor."""
@@ -135,6 +148,13 @@ TARGET_KINDS: dict[str, TargetKind] = {
         True,
         "M RMB per H100e-month",
         _monthly("compute_price_m_rmb_per_h100e_month"),
+    ),
+    # The National Data Administration's base month: its growth figure starts in early 2024.
+    "token_growth": TargetKind(
+        False,
+        True,
+        "tokens served, multiple of 2024-01",
+        _growth_since("usage_tokens_tn_per_month", "2024-01"),
     ),
 }
 """Target name (first column of the targets CSV) -> kind. A new kind of target is one entry."""
@@ -336,7 +356,7 @@ class TargetRow(BaseModel):
 
     target: str = F(
         desc="a kind in TARGET_KINDS (market_size, active_models, genai_users, startup_loss_ratio, "
-        "compute_rental_price)"
+        "compute_rental_price, token_growth)"
     )
     period: str = F(
         desc="YYYY for annual kinds (market_size, startup_loss_ratio), YYYY-MM for monthly ones"

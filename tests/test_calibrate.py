@@ -237,6 +237,23 @@ def test_the_rental_price_is_read_in_its_month() -> None:
     assert rent.within(0.012) and not rent.within(0.0201)  # 28 % and 114 % above the rent
 
 
+def test_token_growth_is_the_month_over_the_start_of_2024() -> None:
+    """Token growth is tokens served in the target's month over those of 2024-01 (the National
+    Data Administration's base), not a level; undefined without a base."""
+    kind = cb.TARGET_KINDS["token_growth"]
+    metrics = pd.DataFrame(
+        {
+            "date": ["2023-12", "2024-01", "2025-06"],
+            "usage_tokens_tn_per_month": [1.0, 4.0, 60.0],
+        }
+    )
+    assert not kind.annual and kind.relative
+    assert kind.extract(metrics, "2025-06") == 15.0
+    assert math.isnan(kind.extract(metrics.iloc[[0, 2]], "2025-06"))  # no 2024-01 in the run
+    growth = cb.Target("token_growth", "2025-06", 300.0, 0.5, 0.0)
+    assert growth.within(250.0) and not growth.within(15.0)
+
+
 def test_the_targets_file_reports_the_rental_prices_without_fitting_them() -> None:
     """Both press rental prices are in the targets file, a factor of two apart, with weight 0:
     every calibration reports them, none fits them (docs/notes/compute-price.md)."""
@@ -253,6 +270,7 @@ def test_the_targets_file_reports_the_rental_prices_without_fitting_them() -> No
         "compute_rental_price_2025-03",
     }
     assert all(t.weight == 0 for t in cal.targets if t.kind == "compute_rental_price")
+    assert [(t.period, t.weight) for t in rows if t.kind == "token_growth"] == [("2025-06", 0.0)]
 
 
 def test_recovers_a_known_parameter(tmp_path: Path) -> None:
