@@ -3,8 +3,9 @@
 Targets live in a CSV with their sources and tolerances (``calibration/targets.csv``): iiMedia's
 China AIGC core market in 2023 and 2028 (only these two points are published), the count of
 models in mid-2023, CNNIC's generative-AI users (2024-12, 2025-06, 2025-12), the start-ups' unit
-economics, the press rent of an H100 (2024-01, 2025-03) and the growth of tokens served since
-2024-01 (National Data Administration). Each target kind
+economics, the press rent of an H100 (2024-01, 2025-03), installed compute (IDC and Inspur, 2024
+and the 2028 forecast) and the growth of tokens served since 2024-01 (National Data
+Administration). Each target kind
 is an entry of ``TARGET_KINDS``: its period form (year or month), whether its tolerance is
 relative, and an extractor from a replication's monthly metrics table (annual targets are
 calendar-year sums of the monthly AIGC core market, ``market_m_rmb``). The growth implied by the
@@ -148,6 +149,9 @@ TARGET_KINDS: dict[str, TargetKind] = {
         True,
         "M RMB per H100e-month",
         _monthly("compute_price_m_rmb_per_h100e_month"),
+    ),
+    "installed_compute": TargetKind(
+        False, True, "installed accelerators, H100e", _monthly("installed_h100e")
     ),
     # The National Data Administration's base month: its growth figure starts in early 2024.
     "token_growth": TargetKind(
@@ -356,7 +360,7 @@ class TargetRow(BaseModel):
 
     target: str = F(
         desc="a kind in TARGET_KINDS (market_size, active_models, genai_users, startup_loss_ratio, "
-        "compute_rental_price, token_growth)"
+        "compute_rental_price, installed_compute, token_growth)"
     )
     period: str = F(
         desc="YYYY for annual kinds (market_size, startup_loss_ratio), YYYY-MM for monthly ones"

@@ -271,6 +271,13 @@ def test_the_targets_file_reports_the_rental_prices_without_fitting_them() -> No
     }
     assert all(t.weight == 0 for t in cal.targets if t.kind == "compute_rental_price")
     assert [(t.period, t.weight) for t in rows if t.kind == "token_growth"] == [("2025-06", 0.0)]
+    capacity = {t.period: t for t in rows if t.kind == "installed_compute"}
+    assert sorted(capacity) == ["2024-12", "2028-12"] and all(
+        t.weight == 0 for t in capacity.values()
+    )
+    assert cb.TARGET_KINDS["installed_compute"].extract(
+        pd.DataFrame({"date": ["2028-12"], "installed_h100e": [3.0e6]}), "2028-12"
+    ) == pytest.approx(3.0e6)
 
 
 def test_recovers_a_known_parameter(tmp_path: Path) -> None:
