@@ -577,6 +577,40 @@ def _target_stats(args: tuple[list[Target], Any, int, int]) -> dict[str, float]:
     return row
 
 
+def history_checks(targets: list[Target], metrics: pd.DataFrame) -> pd.DataFrame:
+    """Every target a run reaches, against that run: one row per target with its value, the
+    run's median and 10-90 % range across replications, the median's error in tolerance units,
+    whether it is within tolerance, and whether the target is fitted (weight above 0) or only
+    reported. ``metrics`` is a run's monthly metrics table (one or more replications of one
+    scenario); targets after its last month are left out."""
+    last = int(metrics["month"].max())
+    reps = [g for _, g in metrics.groupby("replication", sort=True)]
+    rows = []
+    for t in targets:
+        if t.month > last:
+            continue
+        values = np.array([TARGET_KINDS[t.kind].extract(g, t.period) for g in reps], dtype=float)
+        finite = values[np.isfinite(values)]
+        median = float(np.median(finite)) if finite.size else np.nan
+        rows.append(
+            {
+                "target": t.kind,
+                "period": t.period,
+                "value": t.value,
+                "unit": TARGET_KINDS[t.kind].unit,
+                "tolerance": t.tolerance,
+                "relative": TARGET_KINDS[t.kind].relative,
+                "fitted": t.weight > 0,
+                "simulated_median": median,
+                "simulated_p10": float(np.quantile(finite, 0.1)) if finite.size else np.nan,
+                "simulated_p90": float(np.quantile(finite, 0.9)) if finite.size else np.nan,
+                "error_tolerance_units": t.error(median) if finite.size else np.nan,
+                "within_tolerance": t.within(median),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def target_errors(cal: Calibration, medians: dict[str, float] | pd.Series) -> dict[str, float]:
     """Signed error of each target in tolerance units, from medians across replications."""
     out = {}

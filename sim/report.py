@@ -367,12 +367,50 @@ def _run_section(folder: Path, tmp: Path) -> dict[str, Any]:
         "summary": summary_text(facts, scenario),
         "summary_id": "summary",
         "figures": figures,
-        "tables": [],
+        "tables": _history_tables(res.metrics),
         "details": [
             _pre("Resolved scenario", (folder / "scenario.resolved.yaml").read_text()),
             _pre("Manifest", (folder / "manifest.json").read_text()),
         ],
     }
+
+
+HISTORY_LABELS = {
+    "target": "target",
+    "period": "period",
+    "value": "value",
+    "unit": "unit",
+    "fitted": "fitted",
+    "simulated_median": "run, median",
+    "simulated_p10": "run, 10 %",
+    "simulated_p90": "run, 90 %",
+    "error_tolerance_units": "error, tolerance units",
+    "within_tolerance": "within tolerance",
+}
+"""Headers of a run's history checks (columns of ``sim.calibrate.history_checks``)."""
+
+
+def _history_tables(metrics: pd.DataFrame) -> list[dict[str, Any]]:
+    """The run against every target in ``calibration/targets.csv`` it reaches (none without the
+    file): the targets the installed calibration fits (with the weights of
+    ``calibration/calibrate.yaml``) and the history checks it only reports."""
+    if not TARGETS.is_file():
+        return []
+    from sim.calibrate import history_checks, load_calibration, read_targets
+
+    cal_file = ROOT / "calibration" / "calibrate.yaml"
+    targets = load_calibration(cal_file).targets if cal_file.is_file() else read_targets(TARGETS)
+    table = history_checks(targets, metrics)
+    if table.empty:
+        return []
+    table["fitted"] = table["fitted"].map({True: "yes", False: "reported"})
+    table["within_tolerance"] = table["within_tolerance"].map({True: "yes", False: "no"})
+    caption = (
+        "Targets with their sources are in calibration/targets.csv. Fitted: used by the installed "
+        "calibration; reported: a history check no calibration fits. Error of the run's median in "
+        "tolerance units (+-1 is the tolerance; relative tolerances on a log scale)."
+    )
+    return [_table(table, "History checks", caption, HISTORY_LABELS, "history")]
 
 
 HEADLINE_LABELS = {

@@ -93,6 +93,45 @@ def test_summary_states_the_numbers_of_the_tables(run_folder: Path) -> None:
     assert facts["replications"] == 3
 
 
+def test_history_checks_hold_the_run_against_every_target_it_reaches(run_folder: Path) -> None:
+    """The run (3 replications to 2025-12) against calibration/targets.csv: targets after its
+    end are left out; the mid-2023 count is the median over replications, recomputed here from
+    the metrics; fitted and reported targets are told apart; the report shows the same rows."""
+    from sim.calibrate import history_checks, load_calibration
+
+    from .conftest import ROOT
+
+    # The installed calibration's weights: the start-ups' unit economics are held in by it.
+    targets = load_calibration(ROOT / "calibration" / "calibrate.yaml").targets
+    m = load_tables(run_folder).metrics
+    table = history_checks(targets, m).set_index(["target", "period"])
+    reached = {(t.kind, t.period) for t in targets if t.month <= 59}  # 2025-12
+    assert set(table.index) == reached and ("market_size", "2028") not in table.index
+    count = m.loc[m["date"] == "2023-07", "active_developers"].to_numpy()
+    row = table.loc[("active_models", "2023-07")]
+    assert row["simulated_median"] == np.median(count)
+    assert row["simulated_p10"] == np.quantile(count, 0.1)
+    assert row["error_tolerance_units"] == pytest.approx((np.median(count) - 78) / 8)
+    assert row["within_tolerance"] == (abs(np.median(count) - 78) <= 8)
+    fitted = {(t.kind, t.period) for t in targets if t.weight > 0 and t.month <= 59}
+    assert set(table.index[table["fitted"]]) == fitted
+    assert table.loc[("startup_loss_ratio", "2024"), "fitted"]
+    assert not table.loc[("token_growth", "2025-06"), "fitted"]
+
+    runner.invoke(app, ["report", str(run_folder)])
+    page = (run_folder / "report.html").read_text(encoding="utf-8")
+    body = re.search(r'<table class="history">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
+    rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    assert len(rows) == len(table)
+    for html_row, ((kind, period), r) in zip(rows, table.iterrows(), strict=True):
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", html_row)
+        assert cells[:2] == [kind, period]
+        assert cells[4] == ("yes" if r["fitted"] else "reported")
+        values = [float(v) for v in re.findall(r'data-value="([^"]+)"', html_row)]
+        numbers = ["value", "simulated_median", "simulated_p10", "simulated_p90"]
+        assert values[:4] == pytest.approx(r[numbers].astype(float).tolist(), nan_ok=True)
+
+
 @pytest.mark.parametrize("suffix", [".png", ".svg"])
 def test_plot_redraws_one_figure(run_folder: Path, tmp_path: Path, suffix: str) -> None:
     out = tmp_path / f"survival{suffix}"
