@@ -571,10 +571,12 @@ def _target_stats(args: tuple[list[Target], Any, int, int]) -> dict[str, float]:
 
     targets, sc, rep, seed = args
     m = run_replication(sc, seed, rep, record_firms=False).metrics
-    row: dict[str, float] = {"replication": rep}
-    for t in targets:
-        row[t.key] = TARGET_KINDS[t.kind].extract(m, t.period)
-    return row
+    return {"replication": rep, **target_values(targets, m)}
+
+
+def target_values(targets: list[Target], metrics: pd.DataFrame) -> dict[str, float]:
+    """Each target's quantity in one replication's metrics table, by target key."""
+    return {t.key: TARGET_KINDS[t.kind].extract(metrics, t.period) for t in targets}
 
 
 def history_checks(targets: list[Target], metrics: pd.DataFrame) -> pd.DataFrame:
@@ -584,12 +586,11 @@ def history_checks(targets: list[Target], metrics: pd.DataFrame) -> pd.DataFrame
     reported. ``metrics`` is a run's monthly metrics table (one or more replications of one
     scenario); targets after its last month are left out."""
     last = int(metrics["month"].max())
-    reps = [g for _, g in metrics.groupby("replication", sort=True)]
+    reached = [t for t in targets if t.month <= last]
+    stats = [target_values(reached, g) for _, g in metrics.groupby("replication", sort=True)]
     rows = []
-    for t in targets:
-        if t.month > last:
-            continue
-        values = np.array([TARGET_KINDS[t.kind].extract(g, t.period) for g in reps], dtype=float)
+    for t in reached:
+        values = np.array([row[t.key] for row in stats], dtype=float)
         finite = values[np.isfinite(values)]
         median = float(np.median(finite)) if finite.size else np.nan
         rows.append(
