@@ -13,6 +13,7 @@ from pathlib import Path
 import mesa
 import numpy as np
 
+import sim.kernels
 from sim.agents import Firm, Government, VentureFund
 from sim.calendar import parse_month
 from sim.phases.exits import ExitDecisions
@@ -53,6 +54,8 @@ class GenAIMarket(FirmLifecycle, InputMarkets, ProductMarket, ExitDecisions, Rec
         seed: the replication's seed; every random decision draws from a named stream spawned
             from it (``sim.rng``).
         record_firms: keep the firm-level monthly panel (off for sweeps that need only metrics).
+        kernels: run the stages' array pipelines as compiled kernels (``sim.kernels``); False runs
+            their numpy reference. Default: ``sim.kernels.ENABLED`` (``GENAI_SIM_KERNELS``).
     """
 
     def __init__(
@@ -60,6 +63,7 @@ class GenAIMarket(FirmLifecycle, InputMarkets, ProductMarket, ExitDecisions, Rec
         scenario: Scenario | str | Path = _BASELINE,
         seed: int | None = None,
         record_firms: bool = True,
+        kernels: bool | None = None,
     ) -> None:
         sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         seed = sc.seed if seed is None else int(seed)
@@ -70,6 +74,7 @@ class GenAIMarket(FirmLifecycle, InputMarkets, ProductMarket, ExitDecisions, Rec
         self.month = 0
         self.n_months = sc.n_months
         self.datacollector = Recorder(record_firms)
+        self.kernels = sim.kernels.ENABLED if kernels is None else bool(kernels)
 
         segs = sc.demand.segments
         self.n_segments = len(segs)
