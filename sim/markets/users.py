@@ -132,14 +132,22 @@ def usage_by_firm(
     Returns:
         (J,) usage.
     """
-    n_seg = spend.shape[0]
-    weights = np.zeros((n_seg, elasticity_groups.shape[0]))
-    weights[np.arange(n_seg), group_of_segment] = spend
-    by_group = users @ weights  # (J, G): spend-weighted users per elasticity group
+    by_group = spend_by_group(users, spend, elasticity_groups.shape[0], group_of_segment)
     power = price[:, None] ** (-elasticity_groups[None, :])
     if satiation is not None:
         power = satiation * power / (satiation - 1.0 + power)
     return np.add.reduce(by_group * power, axis=1)
+
+
+def spend_by_group(
+    users: FloatArray, spend: FloatArray, n_groups: int, group_of_segment: IntArray
+) -> FloatArray:
+    """(J, G) users weighted by their segments' spending per user, summed by elasticity group
+    (``usage_by_firm``'s arguments)."""
+    n_seg = spend.shape[0]
+    weights = np.zeros((n_seg, n_groups))
+    weights[np.arange(n_seg), group_of_segment] = spend
+    return users @ weights
 
 
 def bertrand_markup(share: FloatArray, price_sensitivity: float, max_markup: float) -> FloatArray:

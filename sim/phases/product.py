@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from sim.kernels import demand as demand_kernels
 from sim.markets.users import (
     bass_new_adopters,
     bertrand_markup,
@@ -14,7 +15,12 @@ from sim.markets.users import (
     usage_by_firm,
 )
 from sim.stages import decisions, finance
-from sim.stages.demand import potential_adopters, usage_growth, usefulness_levels
+from sim.stages.demand import (
+    potential_adopters,
+    potential_growth,
+    usage_growth,
+    usefulness_levels,
+)
 from sim.stages.demand import usefulness as demand_usefulness
 from sim.state import Account, Luck
 
@@ -74,6 +80,122 @@ class ProductMarket:
         best = float(np.maximum.reduce(t.capability_log10)) if t.n else 0.0
         floor = self.open_floor_log10()
         usefulness, consumer_usefulness = usefulness_levels(max(best, floor), d)
+        intensity = self.serving_intensity()
+        outside_cost = float(self.serving_intensity_2023 * self.compute_price) * (
+            self.inference_efficiency()
+        )
+        outside_price = max(outside_cost * d.self_hosting_cost_multiple, 1e-9)
+        # The outside option: self-hosting open weights, or doing without (log-sum of the two).
+        self_host = (
+            d.capability_weight * (floor - best)
+            - d.price_sensitivity * math.log(outside_price)
+            + d.outside_option_utility
+        )
+        if self.kernels:
+            # Kernels serve_users_utilities, serve_users_reallocate and serve_users_usage
+            # (sim.kernels.demand), with numpy's exp, log, pow and matrix products between them;
+            # the numpy code below is their reference.
+            years = self.years_from_reference()
+            S = self.n_segments
+            buf = self._buffers
+            if "seg_new" not in buf:
+                buf["seg_new"] = np.empty(S)
+                buf["seg_outside_rel"] = np.empty(S)
+                buf["spend_weights"] = np.empty((S, self.elasticity_groups.shape[0]))
+            new, outside_rel = buf["seg_new"], buf["seg_outside_rel"]
+            log_price = np.log(t.price_index)
+            utility = self._scratch("utility")
+            demand_kernels.serve_users_utilities(
+                self.seg_potential_2023,
+                self.seg_consumer,
+                potential_growth(years, d),
+                d.demand_scale,
+                d.consumer_potential_multiple,
+                d.consumer_ceiling_m,
+                usefulness,
+                consumer_usefulness,
+                d.bass_innovation_per_month * self.hype,
+                self.seg_innovation,
+                d.bass_imitation_per_month,
+                self.seg_imitation,
+                self.adopters_m,
+                self.potential_m,
+                new,
+                self.outside_users_m,
+                self.orphans_m,
+                self.month,
+                t.entry_month,
+                t.luck,
+                t.taste,
+                d.taste_shock_sd,
+                d.taste_persistence,
+                t.capability_log10,
+                best,
+                log_price,
+                t.served_share,
+                t.ecosystem,
+                t.fit,
+                t.approved,
+                d.capability_weight,
+                d.price_sensitivity,
+                d.rationing_utility_penalty,
+                d.ecosystem_weight,
+                self.seg_eco_weight,
+                _logaddexp(self_host, d.no_ai_utility),
+                utility,
+                outside_rel,
+            )
+            if t.n == 0:
+                return
+            np.exp(utility, out=utility)
+            np.exp(outside_rel, out=outside_rel)
+            weights = buf["spend_weights"]
+            neg_x = np.empty(t.n)
+            demand_kernels.serve_users_reallocate(
+                utility,
+                outside_rel,
+                self.seg_consumer,
+                t.approved,
+                t.served_share,
+                t.ecosystem,
+                self.seg_churn_eco_neg,
+                self.seg_churn,
+                d.rationing_churn,
+                d.churn_per_month,
+                new,
+                self.outside_users_m,
+                self.orphans_m,
+                t.users_m,
+                t.users_total_m,
+                self.seg_layer_spend_2023,
+                usage_growth(years, d),
+                self.seg_elasticity_group,
+                weights,
+                t.capability_log10,
+                d.useful_capability_log10,
+                d.usefulness_width_log10,
+                neg_x,
+            )
+            t.users_spend_weight = t.users_m @ self.seg_spend_2023
+            by_group = t.users_m @ weights
+            power = t.price_index[:, None] ** (-self.elasticity_groups[None, :])
+            np.exp(neg_x, out=neg_x)
+            demand_kernels.serve_users_usage(
+                neg_x,
+                max(usefulness, 1e-12),
+                t.price_index,
+                by_group,
+                power,
+                d.usage_satiation_multiple,
+                t.serve_h100e,
+                intensity,
+                t.demand_usage_m_rmb,
+                t.served_usage_m_rmb,
+                t.served_share,
+                t.flows,
+            )
+            return
+
         potential = potential_adopters(
             self.seg_potential_2023,
             self.seg_consumer,
@@ -88,17 +210,6 @@ class ProductMarket:
         self.adopters_m = self.adopters_m + new
         self.potential_m = potential
 
-        intensity = self.serving_intensity()
-        outside_cost = float(self.serving_intensity_2023 * self.compute_price) * (
-            self.inference_efficiency()
-        )
-        outside_price = max(outside_cost * d.self_hosting_cost_multiple, 1e-9)
-        # The outside option: self-hosting open weights, or doing without (log-sum of the two).
-        self_host = (
-            d.capability_weight * (floor - best)
-            - d.price_sensitivity * math.log(outside_price)
-            + d.outside_option_utility
-        )
         outside_u = np.empty(self.n_segments)
         outside_u.fill(_logaddexp(self_host, d.no_ai_utility))
         if t.n == 0:

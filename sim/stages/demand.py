@@ -26,8 +26,7 @@ def potential_adopters(
     model unlocks it, for consumer segments ``consumer_usefulness`` where given (their own
     threshold, ``consumer_capability_premium_log10``; see ``usefulness_levels``).
     """
-    growth = min((1 + d.potential_growth_per_year) ** years_from_2023, d.potential_growth_cap)
-    pot = potential_2023_m * d.demand_scale * growth
+    pot = potential_2023_m * d.demand_scale * potential_growth(years_from_2023, d)
     if d.consumer_potential_multiple != 1.0:
         pot = np.where(consumer, pot * d.consumer_potential_multiple, pot)
     consumers = float(np.add.reduce(pot[consumer]))
@@ -36,6 +35,12 @@ def potential_adopters(
     if consumer_usefulness is None or consumer_usefulness == usefulness:
         return pot * usefulness
     return pot * np.where(consumer, consumer_usefulness, usefulness)
+
+
+def potential_growth(years_from_2023: float, d: Demand) -> float:
+    """Potential adopters relative to 2023 (before scaling and ceilings): growth at
+    ``potential_growth_per_year``, capped at ``potential_growth_cap``."""
+    return min((1 + d.potential_growth_per_year) ** years_from_2023, d.potential_growth_cap)
 
 
 def usefulness(

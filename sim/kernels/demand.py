@@ -1,0 +1,352 @@
+"""Kernels of the product market: ``ProductMarket.serve_users`` and ``ProductMarket.set_prices``.
+
+The numpy code in the phase method (``sim.phases.product``, with ``sim.markets.users`` and
+``sim.stages.demand``) is the reference; the kernels do the same operations in the same order,
+and the results are bit for bit the same:
+
+* sums that numpy takes with ``np.add.reduce`` are taken in numpy's order (``_pairwise_sum``
+  along a contiguous row, a plain running sum down a column);
+* ``exp``, ``log`` and ``pow`` stay with numpy between the kernels: numpy's SIMD versions differ
+  from the C library's (which compiled code calls) in the last place for a few per cent of
+  arguments, and columns computed by cancellation downstream turn that into visible noise;
+* matrix products stay with numpy (BLAS's order of summation, with fused multiply-adds).
+
+So a stage runs as a few kernels with numpy calls between them, still far fewer calls than its
+numpy path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.kernels import jit
+from sim.state import Account, Luck
+
+_TASTE = int(Luck.TASTE)  # the taste row of the firm table's luck
+_REVENUE = int(Account.REVENUE)  # the revenue column of the firm table's flows
+
+
+@jit
+def _pairwise_block(a, lo, n):
+    """numpy's pairwise sum of ``a[lo:lo + n]`` for ``n <= 128``: a running sum below 8
+    elements, else eight accumulators over the multiples of 8 and a running sum of the rest."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    r0 = a[lo]
+    r1 = a[lo + 1]
+    r2 = a[lo + 2]
+    r3 = a[lo + 3]
+    r4 = a[lo + 4]
+    r5 = a[lo + 5]
+    r6 = a[lo + 6]
+    r7 = a[lo + 7]
+    i = 8
+    m = n - n % 8
+    while i < m:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@jit
+def _pairwise_sum(a, lo, n):
+    """``np.add.reduce`` of ``a[lo:lo + n]`` (1-D) in numpy's order: its pairwise summation
+    (blocks of up to 128 elements, larger ranges halved at a multiple of 8, the halves added).
+
+    The halving is numpy's recursion run on an explicit stack (a cached numba function must
+    not call itself)."""
+    if n <= 128:
+        return _pairwise_block(a, lo, n)
+    los = np.empty(64, np.int64)
+    ns = np.empty(64, np.int64)
+    right = np.zeros(64, np.bool_)  # the frame is summing its right half
+    left = np.empty(64)  # the frame's left half, once summed
+    sp = 0
+    los[0] = lo
+    ns[0] = n
+    right[0] = False
+    while True:
+        m = ns[sp]
+        if m > 128:  # split: sum the left half first
+            n2 = m // 2
+            n2 -= n2 % 8
+            los[sp + 1] = los[sp]
+            ns[sp + 1] = n2
+            right[sp + 1] = False
+            sp += 1
+            continue
+        res = _pairwise_block(a, los[sp], m)
+        sp -= 1
+        while sp >= 0:  # return ``res`` to the parent frames
+            if not right[sp]:  # it was the left half: now the right one
+                left[sp] = res
+                right[sp] = True
+                n2 = ns[sp] // 2
+                n2 -= n2 % 8
+                los[sp + 1] = los[sp] + n2
+                ns[sp + 1] = ns[sp] - n2
+                right[sp + 1] = False
+                sp += 1
+                break
+            res = left[sp] + res
+            sp -= 1
+        if sp < 0:
+            return res
+
+
+@jit
+def _maximum(a, b):
+    """``np.maximum`` of two floats (a NaN propagates)."""
+    return a if (a >= b or a != a) else b
+
+
+@jit
+def _minimum(a, b):
+    """``np.minimum`` of two floats (a NaN propagates)."""
+    return a if (a <= b or a != a) else b
+
+
+@jit
+def serve_users_utilities(
+    potential_2023,
+    consumer,
+    growth,
+    demand_scale,
+    consumer_multiple,
+    consumer_ceiling,
+    usefulness,
+    consumer_usefulness,
+    p_innovation,
+    seg_innovation,
+    q_imitation,
+    seg_imitation,
+    adopters,
+    potential,
+    new,
+    outside_users,
+    orphans,
+    month,
+    entry_month,
+    luck,
+    taste,
+    taste_shock_sd,
+    taste_persistence,
+    capability,
+    best,
+    log_price,
+    served_share,
+    ecosystem,
+    fit,
+    approved,
+    capability_weight,
+    price_sensitivity,
+    rationing_penalty,
+    ecosystem_weight,
+    seg_eco_weight,
+    outside_u,
+    utility,
+    outside_rel,
+):
+    """``serve_users`` up to the logit's exponentials: potential adopters
+    (``potential_adopters``), the Bass step (``bass_new_adopters``), taste shocks, and the
+    utilities of the providers and of the outside option less the segment's top utility
+    (``logit_shares`` before ``exp``).
+
+    Writes ``adopters``, ``potential``, ``new`` (new adopters), ``taste``, ``utility`` (n, S)
+    and ``outside_rel`` (S,). With no firms, new adopters and orphans join the outside option
+    (``outside_users``; ``orphans`` zeroed) and nothing else is written. The numpy path of
+    ``ProductMarket.serve_users`` is the reference.
+    """
+    n_seg = potential_2023.shape[0]
+    n = utility.shape[0]
+    # Potential adopters by segment (sim.stages.demand.potential_adopters).
+    for s in range(n_seg):
+        potential[s] = potential_2023[s] * demand_scale * growth
+    if consumer_multiple != 1.0:
+        for s in range(n_seg):
+            if consumer[s]:
+                potential[s] = potential[s] * consumer_multiple
+    picked = np.empty(n_seg)
+    k = 0
+    for s in range(n_seg):
+        if consumer[s]:
+            picked[k] = potential[s]
+            k += 1
+    consumers = _pairwise_sum(picked, 0, k)
+    if consumers > consumer_ceiling:
+        ratio = consumer_ceiling / consumers
+        for s in range(n_seg):
+            if consumer[s]:
+                potential[s] = potential[s] * ratio
+    for s in range(n_seg):
+        potential[s] = potential[s] * (consumer_usefulness if consumer[s] else usefulness)
+
+    # Bass step (sim.markets.users.bass_new_adopters).
+    for s in range(n_seg):
+        a = adopters[s]
+        m = potential[s]
+        frac = a / m if m > 0 else 0.0
+        rate = p_innovation * seg_innovation[s] + q_imitation * seg_imitation[s] * frac
+        rate = _minimum(_maximum(rate, 0.0), 1.0)
+        new[s] = _maximum(rate * (m - a), 0.0)
+        adopters[s] = a + new[s]
+
+    if n == 0:
+        for s in range(n_seg):
+            outside_users[s] = outside_users[s] + new[s] + orphans[s]
+            orphans[s] = 0.0
+        return
+
+    # Taste shocks and each firm's own utility.
+    firm_u = np.empty(n)
+    for j in range(n):
+        slot = (month - entry_month[j]) % luck.shape[2]
+        taste[j] = taste[j] * taste_persistence
+        taste[j] += taste_shock_sd * luck[j, _TASTE, slot]
+        firm_u[j] = (
+            capability_weight * (capability[j] - best)
+            - price_sensitivity * log_price[j]
+            + taste[j]
+            - rationing_penalty * (1 - served_share[j])
+        )
+    # Utilities by segment less the segment's top (awaiting approval: no consumer segments).
+    for s in range(n_seg):
+        top = -np.inf
+        for j in range(n):
+            u = ecosystem_weight * ecosystem[j] * seg_eco_weight[s]
+            u += firm_u[j]
+            u += fit[j, s]
+            if consumer[s] and not approved[j]:
+                u = -np.inf
+            utility[j, s] = u
+            top = _maximum(top, u)
+        top = _maximum(top, outside_u)
+        for j in range(n):
+            utility[j, s] = utility[j, s] - top
+        outside_rel[s] = outside_u - top
+
+
+@jit
+def serve_users_reallocate(
+    expu,
+    exp_outside,
+    consumer,
+    approved,
+    served_share,
+    ecosystem,
+    seg_churn_eco_neg,
+    seg_churn,
+    rationing_churn,
+    outside_churn,
+    new,
+    outside_users,
+    orphans,
+    users,
+    users_total,
+    layer_spend,
+    usage_growth,
+    group_of_segment,
+    weights,
+    capability,
+    useful_capability,
+    usefulness_width,
+    neg_x,
+):
+    """``serve_users`` from the logit's exponentials to the users' totals: the logit shares
+    (``logit_shares``), churn and the reallocation of users (``reallocate_users``), and the
+    weights of ``spend_by_group`` for the matrix product that follows, and ``-x`` of each model's
+    usefulness logistic (``sim.stages.demand.usefulness``) for numpy's ``exp``.
+
+    ``expu`` (n, S) and ``exp_outside`` (S,) hold numpy's ``exp`` of ``serve_users_utilities``'s
+    outputs. Updates ``users``, ``users_total``, ``outside_users`` and ``orphans`` (zeroed) and
+    writes ``weights`` (S, G) and ``neg_x`` (n,). The numpy path of
+    ``ProductMarket.serve_users`` is the reference.
+    """
+    n, n_seg = users.shape
+    churn_firm = np.empty(n)
+    for j in range(n):
+        churn_firm[j] = rationing_churn * (1 - served_share[j])
+    movers = np.empty(n)
+    for s in range(n_seg):
+        denom = 0.0
+        for j in range(n):
+            denom += expu[j, s]
+        denom = denom + exp_outside[s]
+        total_movers = 0.0
+        for j in range(n):
+            c = ecosystem[j] * seg_churn_eco_neg[s]
+            c += seg_churn[s]
+            c += churn_firm[j]
+            c = _minimum(c, 1.0)
+            if consumer[s] and not approved[j]:
+                c = 1.0  # users of a provider that may not serve them all re-choose
+            mv = users[j, s] * c
+            movers[j] = mv
+            total_movers += mv
+        out_movers = outside_users[s] * outside_churn
+        pool = total_movers + out_movers + new[s] + orphans[s]
+        for j in range(n):
+            x = users[j, s] - movers[j]
+            x += expu[j, s] / denom * pool
+            users[j, s] = x
+        outside_users[s] = outside_users[s] - out_movers + pool * (exp_outside[s] / denom)
+        orphans[s] = 0.0
+    for j in range(n):
+        users_total[j] = _pairwise_sum(users[j], 0, n_seg)
+    weights[:, :] = 0.0
+    for s in range(n_seg):
+        weights[s, group_of_segment[s]] = layer_spend[s] * usage_growth
+    for j in range(n):
+        neg_x[j] = -((capability[j] - useful_capability - 0.0) / usefulness_width)
+
+
+@jit
+def serve_users_usage(
+    exp_neg_x,
+    usefulness_best,
+    price,
+    by_group,
+    power,
+    satiation,
+    serve_h100e,
+    intensity,
+    demanded_out,
+    served_out,
+    share,
+    flows,
+):
+    """``serve_users`` from usage on: each firm's usage demanded (its model's usefulness relative
+    to the best times ``usage_by_firm`` with satiation), served within its capacity, the served
+    share and revenue (added to the revenue column of ``flows``).
+
+    ``exp_neg_x`` holds numpy's ``exp(-x)`` of each model's usefulness logit, ``by_group`` the
+    matrix product of ``spend_by_group``, ``power`` numpy's ``price ** -elasticity`` (n, G). The
+    numpy path of ``ProductMarket.serve_users`` is the reference.
+    """
+    n, n_groups = by_group.shape
+    terms = np.empty(n_groups)
+    for j in range(n):
+        own_use = (1.0 / (1.0 + exp_neg_x[j])) / usefulness_best
+        for g in range(n_groups):
+            p = power[j, g]
+            terms[g] = by_group[j, g] * (satiation * p / (satiation - 1.0 + p))
+        demanded = own_use * _pairwise_sum(terms, 0, n_groups)
+        served = _minimum(demanded, serve_h100e[j] / intensity[j])
+        demanded_out[j] = demanded
+        served_out[j] = served
+        share[j] = served / demanded if demanded > 0 else 1.0
+        flows[j, _REVENUE] += served * price[j]
