@@ -350,3 +350,86 @@ def serve_users_usage(
         served_out[j] = served
         share[j] = served / demanded if demanded > 0 else 1.0
         flows[j, _REVENUE] += served * price[j]
+
+
+@jit
+def set_prices_targets(
+    intensity,
+    compute_price,
+    adopters,
+    seg_spend,
+    users_spend_weight,
+    price,
+    cash,
+    net_burn,
+    parent_backed,
+    price_sensitivity,
+    max_markup,
+    target_share,
+    min_runway,
+    undercut,
+    discount,
+    marginal_cost,
+    target,
+    base,
+    ratio,
+    priced,
+):
+    """``set_prices`` up to the partial adjustment's logarithms: marginal cost, spend shares
+    (``spend_shares``), the logit-Bertrand markup (``bertrand_markup``), runway
+    (``runway_months``), who prices for penetration (``prices_for_penetration``) and each firm's
+    target price.
+
+    Writes ``marginal_cost``, ``target``, ``base`` (last price, 1 for an entrant), ``ratio``
+    (``target / base``) and ``priced`` (not an entrant); an entrant's price is its target,
+    written to ``price`` here; the others' is ``exp(log(base) + k * log(ratio))``, left to
+    numpy. The numpy path of ``ProductMarket.set_prices`` is the reference.
+    """
+    n = price.shape[0]
+    n_seg = adopters.shape[0]
+    weighted = np.empty(n_seg)
+    for s in range(n_seg):
+        weighted[s] = adopters[s] * seg_spend[s]
+    total = _pairwise_sum(weighted, 0, n_seg)
+    shares = np.empty(n)
+    offers = np.empty(n)
+    contender_share = 0.5 * target_share
+    cheapest = np.inf
+    second = np.inf
+    for j in range(n):
+        shares[j] = 0.0 if total <= 0 else users_spend_weight[j] / total
+        priced[j] = not (price[j] != price[j])
+        offer = price[j] if priced[j] else np.inf
+        if not shares[j] >= contender_share:
+            offer = np.inf
+        offers[j] = offer
+        if offer < cheapest:
+            second = cheapest
+            cheapest = offer
+        elif offer < second:
+            second = offer
+    if n <= 1:
+        second = np.inf
+    for j in range(n):
+        mc = intensity[j] * compute_price
+        marginal_cost[j] = mc
+        share = shares[j]
+        s = _minimum(_maximum(share, 0.0), 1.0)
+        numer = price_sensitivity * (1.0 - s)
+        denom = numer - 1.0
+        markup = numer / denom if denom >= numer / max_markup else max_markup
+        runway = _maximum(cash[j], 0.0) / net_burn[j] if net_burn[j] > 1e-9 else np.inf
+        can_fund = parent_backed[j] or runway >= min_runway
+        own = price[j] if priced[j] else np.inf
+        contender = share >= contender_share
+        rival = second if (contender and own <= cheapest) else cheapest
+        threatened = rival < (1 - undercut) * mc
+        if share < target_share and can_fund and threatened:
+            target[j] = mc * (1 - discount)
+        else:
+            target[j] = mc * markup
+        base[j] = price[j] if priced[j] else 1.0
+        ratio[j] = target[j] / base[j]
+    for j in range(n):
+        if not priced[j]:
+            price[j] = target[j]

@@ -48,6 +48,37 @@ class ProductMarket:
         t = self.table
         if t.n == 0:
             return
+        if self.kernels:
+            # Kernel set_prices_targets (sim.kernels.demand), then numpy's exp and log; the
+            # numpy code below is its reference.
+            n = t.n
+            target, base, ratio = np.empty(n), np.empty(n), np.empty(n)
+            priced = np.empty(n, dtype=bool)
+            demand_kernels.set_prices_targets(
+                self.serving_intensity(),
+                self.compute_price,
+                self.adopters_m,
+                self.seg_spend_2023,
+                t.users_spend_weight,
+                t.price_index,
+                t.cash_m_rmb,
+                t.net_burn_m_rmb,
+                t.parent_backed,
+                float(sc.demand.price_sensitivity),
+                pr.max_markup,
+                pr.penetration_target_share,
+                pr.penetration_min_runway_months,
+                pr.war_undercut,
+                pr.penetration_discount,
+                t.marginal_cost,
+                target,
+                base,
+                ratio,
+                priced,
+            )
+            adjusted = np.exp(np.log(base) + pr.adjustment_per_month * np.log(ratio))
+            np.copyto(t.price_index, adjusted, where=priced)
+            return
         mc = self.serving_intensity() * self.compute_price
         shares = self.spend_shares()
         price = t.price_index
