@@ -163,12 +163,15 @@ def compute_plan(
     kind,
     firm_id,
     rates,
-    caps_left,
+    caps,
+    ledger_rows,
+    ledger,
     eligible,
     budgets_left,
     serve_need,
     contracts,
     paid,
+    totals,
     ev_firm,
     ev_prog,
     ev_amount,
@@ -180,10 +183,12 @@ def compute_plan(
     Plans serving (``serve_need``, written) and training capacity; buys chips toward the owned
     share (rationing the new supply, a parent covering what cash does not), updating ``cash_m_rmb``,
     ``own_h100e`` and the PARENT and CHIP_PURCHASE flows; writes each firm's rental bid into
-    ``contracts``. With voucher programmes (rows of ``rates``, ``caps_left`` (programmes, firms),
-    ``eligible`` (programmes, kinds), ``budgets_left``) it writes what each pays each firm into
-    ``paid`` (programmes, firms), books it as SUBSIDY_IN and into ``contracts``, and lists the
-    payments of at least 1e-6 firm by firm (``ev_firm``, ``ev_prog``, ``ev_amount``).
+    ``contracts``. With voucher programmes (rows of ``rates``, ``caps`` a year, ``ledger_rows``
+    into the government's ``ledger`` of payments by (row, firm id), ``eligible`` (programmes,
+    kinds), ``budgets_left``) it writes what each pays each firm into ``paid`` (programmes,
+    firms), books it in the ledger, each programme's total in ``totals``, as SUBSIDY_IN and into
+    ``contracts``, and lists the payments of at least 1e-6 firm by firm (``ev_firm``,
+    ``ev_prog``, ``ev_amount``).
 
     Returns:
         (chips bought, sum of the serving plans, number of payment events, or -1 if a voucher
@@ -239,7 +244,9 @@ def compute_plan(
         one_less = 1.0 - rates[p]
         row = paid[p]
         for i in range(n):
-            cap = caps_left[p, i] if eligible[p, kind[i]] else 0.0
+            # the cap left (Government.caps_left), zero where the programme does not fund the kind
+            left = _np_max(caps[p] - ledger[ledger_rows[p], firm_id[i]], 0.0)
+            cap = left if eligible[p, kind[i]] else 0.0
             b = train_rent[i]
             claim = _np_min(b / one_less - b, _np_max(cap, 0.0))
             row[i] = _np_max(claim, 0.0)
@@ -249,6 +256,11 @@ def compute_plan(
             scale = budget / total
             for i in range(n):
                 row[i] *= scale
+    for p in range(n_prog):  # Government.pay's ledger and totals
+        r = ledger_rows[p]
+        for i in range(n):
+            ledger[r, firm_id[i]] += paid[p, i]
+        totals[p] = _sum(paid[p])
     for p in range(n_prog):
         for i in range(n):
             flows[i, _SUBSIDY_IN] += paid[p, i]

@@ -26,7 +26,8 @@ from sim.vocab import KINDS
 _INSTITUTE = KINDS.index("institute")
 # The compiled clear_compute's voucher arrays when no programme is in force.
 _NO_RATES = np.empty(0)
-_NO_CAPS = np.empty((0, 0))
+_NO_ROWS = np.empty(0, dtype=np.intp)
+_NO_LEDGER = np.empty((0, 0))
 _NO_ELIGIBLE = np.empty((0, len(KINDS)), dtype=bool)
 
 if TYPE_CHECKING:
@@ -228,16 +229,18 @@ class InputMarkets:
         progs = gov.active_programmes("compute_voucher")
         if progs:
             ps = gov.programme_set(progs)
-            rates, eligible = ps.rates, ps.eligible
-            caps_left = gov.caps_left(ps, t.firm_id)
+            rates, caps, rows, eligible = ps.rates, ps.caps, ps.rows, ps.eligible
+            ledger = gov.ledger_for(t.firm_id)
             budgets = gov.budgets_left(ps, self.month)
         else:
             ps = None
-            rates, eligible, caps_left, budgets = _NO_RATES, _NO_ELIGIBLE, _NO_CAPS, _NO_RATES
+            rates, caps, rows, eligible = _NO_RATES, _NO_RATES, _NO_ROWS, _NO_ELIGIBLE
+            ledger, budgets = _NO_LEDGER, _NO_RATES
         n_prog = rates.shape[0]
         serve_need = np.empty(n)
         contracts = np.empty(n)
         paid = np.empty((n_prog, n))
+        totals = np.empty(n_prog)
         ev_firm = np.empty(n_prog * n, dtype=np.int64)
         ev_prog = np.empty(n_prog * n, dtype=np.int64)
         ev_amount = np.empty(n_prog * n)
@@ -263,12 +266,15 @@ class InputMarkets:
             t.kind,
             t.firm_id,
             rates,
-            caps_left,
+            caps,
+            rows,
+            ledger,
             eligible,
             budgets,
             serve_need,
             contracts,
             paid,
+            totals,
             ev_firm,
             ev_prog,
             ev_amount,
@@ -279,7 +285,9 @@ class InputMarkets:
             )
         self.month_flows["chip_purchases_h100e"] += bought
         if ps is not None:
-            for total in gov.pay(ps, t.firm_id, paid):
+            spent = totals.tolist()
+            gov.book_spent(ps, spent)
+            for total in spent:
                 self.month_flows["subsidies_paid_m_rmb"] += total
             self.datacollector.log_events(
                 self.month,
