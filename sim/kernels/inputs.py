@@ -12,9 +12,12 @@ Sums that feed results are numpy's pairwise summation (``_sum``), so they agree 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from sim.kernels import jit
+from sim.kernels.npmath import log10, power
 from sim.state import Account
 
 # Accounts as plain ints: compile-time constants in the kernels.
@@ -345,3 +348,86 @@ def compute_clear(
         flows[i, _INFERENCE_COST] += serve_cost[i]
         flows[i, _COMPUTE_COST] += _np_max(rented[i] - serve_rented, 0.0) * price
     return price, rebate_sum, _sum(serve_cost)
+
+
+# -- train_models ----------------------------------------------------------------------------------
+
+
+@jit
+def train_models(
+    month,
+    slot,
+    pretraining,
+    frontier_staff,
+    min_team,
+    compute_h100e,
+    efficiency,
+    effective_compute,
+    own_capability_log10,
+    capability_log10,
+    users_total_m,
+    own_trend,
+    train_window,
+    open_source,
+    algorithmic_progress,
+    flagship_share,
+    theta,
+    researcher_h100e,
+    obsolescence,
+    spillover,
+    data_feedback,
+    data_reference_users,
+    open_floor_log10,
+    adoption_gap,
+    release_gap,
+):
+    """``InputMarkets.train_models`` up to the open-weight release (its numpy path and
+    ``sim.stages.training.train`` are the reference): firms that pre-train with a team of at
+    least ``min_team`` turn compute and researchers into effective compute (Cobb-Douglas), stocks
+    depreciate and close part of the gap to the leader, users add their data bonus and the open
+    weights a floor.
+
+    Updates ``effective_compute``, ``own_capability_log10``, ``capability_log10``, ``own_trend``
+    and the ``train_window`` column ``slot``.
+
+    Returns:
+        the best open release (capability less ``release_gap`` of open pre-trainers, at least
+        0.0 unless a NaN propagates), log10.
+    """
+    n = pretraining.shape[0]
+    algo = 10.0 ** (algorithmic_progress * (month / 12.0))  # Python floats: libm's pow
+    share_algo = flagship_share * algo
+    one_less_theta = 1 - theta
+    keep = 1 - obsolescence
+    compute = np.empty(n)
+    learning = np.empty(n)
+    stock = np.empty(n)
+    for i in range(n):
+        training = pretraining[i] and frontier_staff[i] >= min_team
+        c = compute_h100e[i] if training else 0.0
+        staff = (frontier_staff[i] if training else 0.0) * researcher_h100e
+        compute[i] = c
+        learning[i] = 1.0 if training else 0.0
+        # numpy's array ** float: its power, or sqrt for an exponent of 0.5
+        c_pow = math.sqrt(c) if one_less_theta == 0.5 else power(c, one_less_theta)
+        staff_pow = math.sqrt(staff) if theta == 0.5 else power(staff, theta)
+        effective = share_algo * efficiency[i] * c_pow * staff_pow
+        stock[i] = effective_compute[i] * keep + effective
+    leader = stock[0]
+    for i in range(1, n):
+        leader = _np_max(leader, stock[i])
+    floor = 10.0 ** (open_floor_log10 - adoption_gap)
+    best = 0.0
+    for i in range(n):
+        s = stock[i] + spillover * learning[i] * _np_max(leader - stock[i], 0.0)
+        data_bonus = data_feedback * log10(1.0 + users_total_m[i] / data_reference_users)
+        own = log10(_np_max(s, 1e-12)) + data_bonus
+        before = own_capability_log10[i]
+        effective_compute[i] = s
+        own_capability_log10[i] = own
+        capability_log10[i] = log10(floor + power(10.0, own))
+        train_window[i, slot] = compute[i]
+        own_trend[i] = 0.8 * own_trend[i] + 0.2 * (own - before)
+        if open_source[i] and pretraining[i]:
+            best = _np_max(best, capability_log10[i] - release_gap)
+    return best

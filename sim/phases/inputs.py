@@ -381,6 +381,49 @@ class InputMarkets:
             self.open_source_history.append(0.0)
             return
         floor = self.open_floor_log10()
+        if self.kernels:
+            # Training through the release: sim.kernels.inputs.train_models.
+            best = kern.train_models(
+                self.month,
+                self.month % self.window,
+                t.pretraining,
+                t.frontier_staff,
+                sc.talent.min_pretraining_team,
+                t.compute_h100e,
+                t.efficiency,
+                t.effective_compute,
+                t.own_capability_log10,
+                t.capability_log10,
+                t.users_total_m,
+                t.own_trend,
+                t.train_window,
+                t.open_source,
+                tech.algorithmic_progress_log10_per_year,
+                tech.flagship_share_of_compute,
+                tech.talent_output_elasticity,
+                tech.researcher_h100e_equivalent,
+                tech.capability_obsolescence_per_month,
+                tech.spillover_per_month,
+                tech.data_feedback_log10_per_decade_users,
+                tech.data_reference_users_m,
+                floor,
+                tech.open_weight_adoption_gap_log10,
+                tech.open_release_gap_log10,
+            )
+        else:
+            best = self._train_models_numpy(floor)
+        self.open_source_history.append(max(0.0, best))
+        self.floor_history.append(self.open_floor_log10())
+        # The floor's long-run pace (log10 a month over a year), not the jump of one release.
+        past = self.floor_history[-13] if len(self.floor_history) > 12 else self.floor_history[0]
+        self.floor_trend = (self.floor_history[-1] - past) / 12
+
+    def _train_models_numpy(self, floor: float) -> float:
+        """``train_models``' array pipeline in numpy (the compiled kernel's reference); returns
+        the best open release, log10."""
+        sc = self.scenario_params
+        tech = sc.technology
+        t = self.table
         training = t.pretraining & (t.frontier_staff >= sc.talent.min_pretraining_team)
         compute = np.where(training, t.compute_h100e, 0.0)
         before = t.own_capability_log10.copy()
@@ -398,8 +441,4 @@ class InputMarkets:
         t.train_window[:, self.month % self.window] = compute
         t.own_trend = 0.8 * t.own_trend + 0.2 * (t.own_capability_log10 - before)
         released = t.capability_log10[t.open_source & t.pretraining] - tech.open_release_gap_log10
-        self.open_source_history.append(max(0.0, float(np.maximum.reduce(released, initial=0.0))))
-        self.floor_history.append(self.open_floor_log10())
-        # The floor's long-run pace (log10 a month over a year), not the jump of one release.
-        past = self.floor_history[-13] if len(self.floor_history) > 12 else self.floor_history[0]
-        self.floor_trend = (self.floor_history[-1] - past) / 12
+        return float(np.maximum.reduce(released, initial=0.0))
