@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from sim.kernels import jit
-from sim.kernels.npmath import log10, power
+from sim.kernels.npmath import exp, log, log10, power
 from sim.state import Account
 
 # Accounts as plain ints: compile-time constants in the kernels.
@@ -431,3 +431,46 @@ def train_models(
         if open_source[i] and pretraining[i]:
             best = _np_max(best, capability_log10[i] - release_gap)
     return best
+
+
+# -- clear_talent ----------------------------------------------------------------------------------
+
+
+@jit
+def clear_talent(
+    rd_budget, frontier_staff, flows, elasticity, pool, basic, wage_floor, wage, adjustment
+):
+    """``InputMarkets.clear_talent`` (its numpy path, with ``clearing_wage``, ``adjust_wage`` and
+    ``allocate_staff`` of ``sim.markets.talent``, is the reference): the staff budgets, the wage's
+    step toward the level that hires the pool, and staff moved toward the budgets' head-counts
+    within the pool. Updates ``frontier_staff`` and the STAFF_COST flow.
+
+    Returns:
+        the new frontier wage, M RMB a year.
+    """
+    n = rd_budget.shape[0]
+    staff_budget = np.empty(n)
+    for i in range(n):
+        staff_budget[i] = elasticity * rd_budget[i]
+    total = _sum(staff_budget)
+    if pool <= 0:
+        target = wage_floor
+    else:
+        target = _py_max(wage_floor, 12.0 * total / pool - basic)
+    wage = exp(log(wage) + adjustment * (log(target) - log(wage)))
+    monthly_cost = (wage + basic) / 12
+    kept = np.empty(n)
+    shortfall = np.empty(n)
+    for i in range(n):
+        desired = staff_budget[i] / monthly_cost
+        held = frontier_staff[i]
+        kept[i] = held - _np_max(held - desired, 0.0)
+        shortfall[i] = _np_max(desired - held, 0.0)
+    available = _py_max(pool - _sum(kept), 0.0)
+    total_short = _sum(shortfall)
+    fill = 1.0 if total_short <= available else available / total_short
+    for i in range(n):
+        staff = kept[i] + shortfall[i] * fill
+        frontier_staff[i] = staff
+        flows[i, _STAFF_COST] += staff * monthly_cost
+    return wage

@@ -99,6 +99,20 @@ class InputMarkets:
         if t.n == 0:
             return
         basic = tal.basic_per_frontier * tal.basic_wage_m_rmb_per_year
+        if self.kernels:
+            # Budgets, wage and staff: sim.kernels.inputs.clear_talent.
+            self.frontier_wage = kern.clear_talent(
+                t.rd_budget_m_rmb,
+                t.frontier_staff,
+                t.flows,
+                sc.technology.talent_output_elasticity,
+                self.frontier_pool,
+                basic,
+                tal.frontier_wage_2021_m_rmb_per_year,
+                self.frontier_wage,
+                tal.wage_adjustment,
+            )
+            return
         staff_budget = sc.technology.talent_output_elasticity * t.rd_budget_m_rmb
         target = clearing_wage(
             float(np.add.reduce(staff_budget)),
