@@ -394,6 +394,22 @@ class Government(mesa.Agent):
         paid = self._ledger.take(ps.rows, axis=0).take(ids[0], axis=1)
         return np.maximum(ps.caps[:, None] - paid, 0.0)
 
+    def ledger_for(self, firm_ids: np.ndarray) -> np.ndarray:
+        """The per-firm ledger itself, grown to hold ``firm_ids``: paid this year by (ledger row
+        of a programme, ``ProgrammeSet.rows``; firm id), M RMB. For compiled kernels that read
+        the caps left and book payments in place (``caps_left`` and ``pay`` are their
+        reference); with ``book_spent`` for the programmes' totals."""
+        ids = np.asarray(firm_ids, dtype=np.int64)
+        if ids.size:
+            self._hold(int(np.maximum.reduce(ids)))
+        return self._ledger
+
+    def book_spent(self, ps: ProgrammeSet, totals: list[float]) -> None:
+        """Add each programme's total paid (M RMB) to its spending this year (``pay``'s second
+        half, for payments booked in ``ledger_for``)."""
+        for name, paid in zip(ps.names, totals, strict=True):
+            self.spent_this_year[name] += paid
+
     def rate(self, prog: SubsidyProgramme) -> float:
         """The programme's rate, scaled by the subsidy lever and kept below the policy maximum."""
         return min(prog.rate * self.subsidy_scale, self.max_rate)

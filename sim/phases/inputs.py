@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.agents import _kind_mask
+from sim.kernels import inputs as kern
 from sim.markets.compute import (
     clear_compute,
     outside_compute_money,
@@ -22,6 +24,11 @@ from sim.state import Account
 from sim.vocab import KINDS
 
 _INSTITUTE = KINDS.index("institute")
+# The compiled clear_compute's voucher arrays when no programme is in force.
+_NO_RATES = np.empty(0)
+_NO_ROWS = np.empty(0, dtype=np.intp)
+_NO_LEDGER = np.empty((0, 0))
+_NO_ELIGIBLE = np.empty((0, len(KINDS)), dtype=bool)
 
 if TYPE_CHECKING:
     from sim.agents import ProgrammeSet
@@ -92,6 +99,20 @@ class InputMarkets:
         if t.n == 0:
             return
         basic = tal.basic_per_frontier * tal.basic_wage_m_rmb_per_year
+        if self.kernels:
+            # Budgets, wage and staff: sim.kernels.inputs.clear_talent.
+            self.frontier_wage = kern.clear_talent(
+                t.rd_budget_m_rmb,
+                t.frontier_staff,
+                t.flows,
+                sc.technology.talent_output_elasticity,
+                self.frontier_pool,
+                basic,
+                tal.frontier_wage_2021_m_rmb_per_year,
+                self.frontier_wage,
+                tal.wage_adjustment,
+            )
+            return
         staff_budget = sc.technology.talent_output_elasticity * t.rd_budget_m_rmb
         target = clearing_wage(
             float(np.add.reduce(staff_budget)),
@@ -122,6 +143,8 @@ class InputMarkets:
         gov, t = self.government, self.table
         if t.n == 0:
             return
+        if self.kernels:
+            return self._clear_compute_compiled()
         price_guess = self.compute_price
         intensity = self.serving_intensity()
         serve_need = t.demand_usage_m_rmb * intensity * (1 + c.serving_headroom)
@@ -208,6 +231,126 @@ class InputMarkets:
         )
         self.inference_spend_m_rmb = float(np.add.reduce(serve_cost))
 
+    def _clear_compute_compiled(self) -> None:
+        """``clear_compute`` in two compiled kernels (``sim.kernels.inputs.compute_plan`` and
+        ``compute_clear``) around the Python parts: the voucher ledger, events, the free pool and
+        the outside bid. The numpy path of ``clear_compute`` is the reference."""
+        sc = self.scenario_params
+        c = sc.compute
+        gov, t = self.government, self.table
+        n = t.n
+        price_guess = self.compute_price
+        progs = gov.active_programmes("compute_voucher")
+        if progs:
+            ps = gov.programme_set(progs)
+            rates, caps, rows, eligible = ps.rates, ps.caps, ps.rows, ps.eligible
+            ledger = gov.ledger_for(t.firm_id)
+            budgets = gov.budgets_left(ps, self.month)
+        else:
+            ps = None
+            rates, caps, rows, eligible = _NO_RATES, _NO_RATES, _NO_ROWS, _NO_ELIGIBLE
+            ledger, budgets = _NO_LEDGER, _NO_RATES
+        n_prog = rates.shape[0]
+        serve_need = np.empty(n)
+        contracts = np.empty(n)
+        paid = np.empty((n_prog, n))
+        totals = np.empty(n_prog)
+        ev_firm = np.empty(n_prog * n, dtype=np.int64)
+        ev_prog = np.empty(n_prog * n, dtype=np.int64)
+        ev_amount = np.empty(n_prog * n)
+        # Plans, purchases, rental bids and vouchers: sim.kernels.inputs.compute_plan.
+        bought, serve_total, n_events = kern.compute_plan(
+            t.demand_usage_m_rmb,
+            self.serving_intensity(),
+            c.serving_headroom,
+            t.rd_budget_m_rmb,
+            t.flows,
+            price_guess,
+            t.own_chips_share,
+            t.own_h100e,
+            t.cash_m_rmb,
+            self.price_floor * c.chip_price_months,
+            gov.tightening_ahead(self.month),
+            c.stockpile_multiple,
+            t.parent_backed,
+            sc.firms.parent_loss_cover_multiple,
+            t.budget_m_rmb_per_month,
+            self.new_supply_h100e,
+            t.pretraining,
+            t.kind,
+            t.firm_id,
+            rates,
+            caps,
+            rows,
+            ledger,
+            eligible,
+            budgets,
+            serve_need,
+            contracts,
+            paid,
+            totals,
+            ev_firm,
+            ev_prog,
+            ev_amount,
+        )
+        if n_events < 0:
+            raise ValueError(
+                "voucher rates must lie in [0, 1) (policy.max_subsidy_rate keeps them so)"
+            )
+        self.month_flows["chip_purchases_h100e"] += bought
+        if ps is not None:
+            spent = totals.tolist()
+            gov.book_spent(ps, spent)
+            for total in spent:
+                self.month_flows["subsidies_paid_m_rmb"] += total
+            self.datacollector.log_events(
+                self.month,
+                ev_firm[:n_events],
+                "subsidy",
+                ev_amount[:n_events],
+                ps.names,
+                which=ev_prog[:n_events],
+            )
+        self.rental_pool_h100e = self._free_pool() + gov.public_capacity_h100e
+        if c.outside_compute_basis == "serving_need":
+            outside = outside_compute_money_for_need(
+                serve_total,
+                sc.demand.model_layer_share,
+                c.outside_serving_multiple,
+                c.outside_price_elasticity,
+                price_guess,
+                self.price_floor,
+            )
+        else:
+            outside = outside_compute_money(
+                self.market_history[-1] if self.market_history else 0.0,
+                sc.demand.model_layer_share,
+                c.outside_compute_per_rmb,
+            )
+        self.outside_compute_bid_m_rmb = outside
+        # Clearing, public rebate, serving split: sim.kernels.inputs.compute_clear.
+        self.compute_price, rebate, self.inference_spend_m_rmb = kern.compute_clear(
+            contracts,
+            self.rental_pool_h100e,
+            self.price_floor,
+            outside,
+            self.compute_price,
+            c.price_adjustment_per_month,
+            gov.public_capacity_h100e,
+            gov.public_discount,
+            _kind_mask(frozenset(gov.public_eligible)),
+            t.kind,
+            t.own_h100e,
+            serve_need,
+            t.rented_h100e,
+            t.capacity_h100e,
+            t.serve_h100e,
+            t.compute_h100e,
+            t.flows,
+        )
+        if gov.public_capacity_h100e > 0 and gov.public_discount > 0:
+            self.month_flows["subsidies_paid_m_rmb"] += rebate
+
     def _caps_left(self, ps: ProgrammeSet) -> np.ndarray:
         """(programmes, firms): what each firm may still receive from each programme this year,
         zero where the programme does not fund the firm's kind."""
@@ -252,6 +395,49 @@ class InputMarkets:
             self.open_source_history.append(0.0)
             return
         floor = self.open_floor_log10()
+        if self.kernels:
+            # Training through the release: sim.kernels.inputs.train_models.
+            best = kern.train_models(
+                self.month,
+                self.month % self.window,
+                t.pretraining,
+                t.frontier_staff,
+                sc.talent.min_pretraining_team,
+                t.compute_h100e,
+                t.efficiency,
+                t.effective_compute,
+                t.own_capability_log10,
+                t.capability_log10,
+                t.users_total_m,
+                t.own_trend,
+                t.train_window,
+                t.open_source,
+                tech.algorithmic_progress_log10_per_year,
+                tech.flagship_share_of_compute,
+                tech.talent_output_elasticity,
+                tech.researcher_h100e_equivalent,
+                tech.capability_obsolescence_per_month,
+                tech.spillover_per_month,
+                tech.data_feedback_log10_per_decade_users,
+                tech.data_reference_users_m,
+                floor,
+                tech.open_weight_adoption_gap_log10,
+                tech.open_release_gap_log10,
+            )
+        else:
+            best = self._train_models_numpy(floor)
+        self.open_source_history.append(max(0.0, best))
+        self.floor_history.append(self.open_floor_log10())
+        # The floor's long-run pace (log10 a month over a year), not the jump of one release.
+        past = self.floor_history[-13] if len(self.floor_history) > 12 else self.floor_history[0]
+        self.floor_trend = (self.floor_history[-1] - past) / 12
+
+    def _train_models_numpy(self, floor: float) -> float:
+        """``train_models``' array pipeline in numpy (the compiled kernel's reference); returns
+        the best open release, log10."""
+        sc = self.scenario_params
+        tech = sc.technology
+        t = self.table
         training = t.pretraining & (t.frontier_staff >= sc.talent.min_pretraining_team)
         compute = np.where(training, t.compute_h100e, 0.0)
         before = t.own_capability_log10.copy()
@@ -269,8 +455,4 @@ class InputMarkets:
         t.train_window[:, self.month % self.window] = compute
         t.own_trend = 0.8 * t.own_trend + 0.2 * (t.own_capability_log10 - before)
         released = t.capability_log10[t.open_source & t.pretraining] - tech.open_release_gap_log10
-        self.open_source_history.append(max(0.0, float(np.maximum.reduce(released, initial=0.0))))
-        self.floor_history.append(self.open_floor_log10())
-        # The floor's long-run pace (log10 a month over a year), not the jump of one release.
-        past = self.floor_history[-13] if len(self.floor_history) > 12 else self.floor_history[0]
-        self.floor_trend = (self.floor_history[-1] - past) / 12
+        return float(np.maximum.reduce(released, initial=0.0))
