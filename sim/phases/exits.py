@@ -181,7 +181,8 @@ class ExitDecisions:
 
     def _sell_distressed_kernel(self) -> None:
         """``_sell_distressed`` with the sellers and each round's best deal found by the kernels
-        ``sim.kernels.exits.distressed_rows`` and ``best_deal`` (the numpy path is the reference)."""
+        ``sim.kernels.exits.distressed_rows`` and ``best_deal`` (the numpy path is their
+        reference)."""
         acq = self.scenario_params.acquisitions
         tech = self.scenario_params.technology
         t = self.table
