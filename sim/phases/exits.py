@@ -7,6 +7,7 @@ import statistics
 import numpy as np
 
 from sim.agents import Firm
+from sim.kernels import exits as kx
 from sim.stages import decisions, finance
 from sim.state import Account
 
@@ -53,6 +54,36 @@ class ExitDecisions:
         sc = self.scenario_params
         m, t = self.month, self.table
         w = sc.firms.floor_smoothing_months
+        if self.kernels:  # kernel: sim.kernels.exits.stopping_rows
+            team_rd = self.team_rd_m_rmb()
+            starving = np.empty(t.n, dtype=bool)
+            stopping = kx.stopping_rows(
+                t.own_capability_log10,
+                statistics.fmean(self.floor_history[-w:]),
+                t.own_trend,
+                self.floor_trend,
+                t.kind,
+                self.kind_horizon,
+                t.users_spend_weight,
+                self._spend_total(),
+                sc.firms.defend_share,
+                t.parent_backed,
+                t.rd_budget_m_rmb,
+                t.cash_m_rmb,
+                team_rd,
+                sc.firms.stop_runway_months * team_rd,
+                t.last_funded_month,
+                t.entry_month,
+                t.pretraining,
+                m,
+                sc.firms.pivot_grace_months,
+                starving,
+            )
+            for i in stopping.tolist():
+                reason = "cash" if starving[i] else "below the open-weight floor"
+                self.firm_agents[i].stop_pretraining(reason)
+                self.month_flows["exits_pivoted"] += 1
+            return
         keeps = decisions.keeps_pretraining(
             t.own_capability_log10,
             statistics.fmean(self.floor_history[-w:]),
@@ -85,6 +116,9 @@ class ExitDecisions:
         sc = self.scenario_params
         acq = sc.acquisitions
         t = self.table
+        if self.kernels:  # kernels: sim.kernels.exits.distressed_rows and best_deal
+            self._sell_distressed_kernel()
+            return
         # Distress is judged on the burn a firm cannot cut: without its discretionary research.
         discretionary = np.maximum(t.rd_budget_m_rmb - t.budget_m_rmb_per_month, 0.0)
         runway = finance.runway_months(t.cash_m_rmb, t.net_burn_m_rmb - discretionary)
@@ -144,6 +178,58 @@ class ExitDecisions:
             queue = [self.firm_agents[i] for i in rows[k + 1 :]]  # rows move; agents do not
             self._acquire(self.firm_agents[b], seller, float(price[k]), acq.integration_cost_m_rmb)
             rows = np.array([f.row for f in queue], dtype=np.intp)
+
+    def _sell_distressed_kernel(self) -> None:
+        """``_sell_distressed`` with the sellers and each round's best deal found by the kernels
+        ``sim.kernels.exits.distressed_rows`` and ``best_deal`` (the numpy path is their
+        reference)."""
+        acq = self.scenario_params.acquisitions
+        tech = self.scenario_params.technology
+        t = self.table
+        rows = kx.distressed_rows(
+            t.cash_m_rmb,
+            t.net_burn_m_rmb,
+            t.rd_budget_m_rmb,
+            t.budget_m_rmb_per_month,
+            t.parent_backed,
+            acq.distress_runway_months,
+        )
+        if rows.size == 0:
+            return
+        monthly_cost = self.researcher_cost_m_rmb_per_year() / 12
+        while rows.size:
+            k, b, price = kx.best_deal(
+                rows,
+                t.cash_m_rmb,
+                t.net_burn_m_rmb,
+                t.pretraining,
+                t.parent_backed,
+                t.frontier_staff,
+                t.rd_budget_m_rmb,
+                t.operating_margin_m_rmb,
+                t.own_capability_log10,
+                t.revenue_m_rmb,
+                t.users_spend_weight,
+                self._spend_total(),
+                acq.distress_runway_months,
+                acq.integration_cost_m_rmb,
+                acq.fire_sale_share,
+                acq.talent_value_years_of_wage * self.frontier_wage,
+                tech.talent_output_elasticity,
+                monthly_cost,
+                acq.price_to_annual_revenue * 12,
+                acq.capability_value_per_log10 * 12,
+            )
+            if k < 0:
+                return
+            seller = self.firm_agents[rows[k]]
+            queue = [self.firm_agents[i] for i in rows[k + 1 :]]  # rows move; agents do not
+            self._acquire(self.firm_agents[b], seller, price, acq.integration_cost_m_rmb)
+            rows = np.array([f.row for f in queue], dtype=np.intp)
+
+    def _spend_total(self) -> float:
+        """The total ``spend_shares`` divides the firms' spend weights by (as it computes it)."""
+        return float(np.add.reduce(self.adopters_m * self.seg_spend_2023))
 
     def _acquire(self, buyer: Firm, target: Firm, price: float, deal_cost: float) -> None:
         t = self.table
