@@ -23,15 +23,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
-
-F = TypeVar("F", bound=Callable[..., Any])
+from typing import Any
 
 #: Whether models use the compiled kernels unless told otherwise.
 ENABLED: bool = os.environ.get("GENAI_SIM_KERNELS", "1") != "0"
 
 
-def jit(fn: F) -> F:
+def jit[F: Callable[..., Any]](fn: F) -> F:
     """Compile ``fn`` with numba (cached on disk, numpy's error model, exact arithmetic)."""
     import numba
 
