@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from sim.agents import FIRM_CLASSES, Firm, ProgrammeSet, Startup, VerticalFirm
+from sim.kernels import finance as finance_kernels
 from sim.stages import decisions, environment, finance
 from sim.state import LUCK_BLOCK_MONTHS, Account, Luck
 from sim.vocab import ACTIVE, APP_LAYER
@@ -314,6 +315,26 @@ class FirmLifecycle:
         """Each pre-training firm sets its R&D budget; parents grow budgets that meet their
         hurdle. The application layer does no research."""
         t = self.table
+        if self.kernels:
+            # Kernel sim.kernels.finance.plan_budgets: the numpy path below, in one call.
+            finance_kernels.plan_budgets(
+                t.budget_m_rmb_per_month,
+                t.meets_hurdle,
+                t.kind,
+                self.kind_growth,
+                t.entry_month,
+                self.month,
+                t.rd_budget_m_rmb,
+                t.cash_m_rmb,
+                t.operating_margin_m_rmb,
+                self.kind_ambition,
+                self.kind_min_runway,
+                self.kind_reinvest,
+                self.team_rd_m_rmb(),
+                self.scenario_params.firms.stop_runway_months,
+                t.pretraining,
+            )
+            return
         growth = np.where(t.meets_hurdle, self.kind_growth[t.kind], 0.0)
         t.budget_m_rmb_per_month = finance.grow_commitments(
             t.budget_m_rmb_per_month, growth, t.entry_month < self.month
