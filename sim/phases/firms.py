@@ -203,8 +203,46 @@ class FirmLifecycle:
         """Start-ups short of runway pitch; funds back the best-scored while hype lasts, with
         strategic backers and government funds alongside; grown start-ups list."""
         cap = self.scenario_params.capital
-        m, t, gov = self.month, self.table, self.government
+        m, t = self.month, self.table
         if t.n == 0:
+            return
+        threshold = cap.quality_threshold + math.log(1.0 / self.hype)
+        if self.kernels:
+            # Kernel sim.kernels.finance.screen_rounds: listings, who pitches, scores, ranking.
+            listed, raised, ranked, n_pass = finance_kernels.screen_rounds(
+                m,
+                self.ipo_from is not None and m >= self.ipo_from,
+                cap.ipo_min_annual_revenue_m_rmb,
+                cap.ipo_min_age_months,
+                cap.ipo_revenue_multiple,
+                cap.ipo_max_raise_m_rmb,
+                t.revenue_m_rmb,
+                t.parent_backed,
+                t.public,
+                t.pretraining,
+                t.kind,
+                self.kind_venture,
+                t.entry_month,
+                t.cash_m_rmb,
+                t.flows,
+                t.net_burn_m_rmb,
+                t.last_funded_month,
+                cap.raise_below_runway_months,
+                cap.min_months_between_rounds,
+                t.luck,
+                cap.screening_noise_sd,
+                t.own_capability_log10,
+                cap.screening_scale_log10,
+                cap.herding_weight,
+                cap.herding_window_months,
+                threshold,
+            )
+            if listed.size:
+                for i, amount in zip(listed.tolist(), raised.tolist(), strict=True):
+                    self.month_flows["ipo_m_rmb"] += amount
+                    self.log_event(m, self.firm_agents[i], "ipo", amount)
+            if n_pass:
+                self._fund_rounds(ranked[:n_pass].tolist())
             return
         self._list_firms()
         venture = self.kind_venture[t.kind]
@@ -229,15 +267,24 @@ class FirmLifecycle:
             cap.herding_weight,
             cap.herding_window_months,
         )
-        threshold = cap.quality_threshold + math.log(1.0 / self.hype)
+        rows = []  # the seekers that pass the screen, best first
+        for k in np.argsort(-scores, kind="stable").tolist():
+            if scores[k] < threshold:
+                break
+            rows.append(int(seeking[k]))
+        self._fund_rounds(rows)
+
+    def _fund_rounds(self, rows: list[int]) -> None:
+        """Rounds for the start-ups at ``rows``, in order, until the funds run dry: a syndicate
+        led by the fund with most dry powder, a strategic backer's stake, government funds'
+        co-investment."""
+        cap = self.scenario_params.capital
+        m, t, gov = self.month, self.table, self.government
         equity = gov.active_programmes("equity_fund")
         backers: dict[str, ProgrammeSet | None] = {}  # the equity programmes backing a kind
         funds = self.funds
         cash, flows, last_funded = t.cash_m_rmb, t.flows, t.last_funded_month  # views
-        for k in np.argsort(-scores, kind="stable").tolist():
-            if scores[k] < threshold:
-                break
-            i = int(seeking[k])
+        for i in rows:
             firm = self.firm_agents[i]
             want = cap.round_runway_months * max(t.net_burn_m_rmb[i], cap.min_round_burn_m_rmb)
             # A syndicate: the fund with the most dry powder leads, others fill the round.
