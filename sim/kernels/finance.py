@@ -179,7 +179,9 @@ def screen_rounds(
     herding_weight: float,
     herding_window: int,
     threshold: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    rows: np.ndarray,
+    raised: np.ndarray,
+) -> tuple[int, int, int]:
     """Listings and the funds' ranking of pitching start-ups, before any round.
 
     Start-ups ready to list go public (``public``, ``cash`` and ``flows`` updated in place). Then
@@ -187,15 +189,16 @@ def screen_rounds(
     pitch luck as noise) and ranked, best first (a stable sort, as ``np.argsort(-scores,
     kind="stable")``).
 
+    ``rows`` (at least twice the number of firms) receives the listed rows, then the seekers'
+    rows best first; ``raised`` (at least the number of firms) what each listed firm raised.
+
     Returns:
-        (listed rows, money each raised, rows of the seekers best first, how many of the first
-        are not below ``threshold``). Reference: the numpy path of
-        ``FirmLifecycle.raise_capital`` and ``_list_firms``.
+        (number listed, number seeking, how many of the first seekers are not below
+        ``threshold``). Reference: the numpy path of ``FirmLifecycle.raise_capital`` and
+        ``_list_firms``.
     """
     n = cash.shape[0]
     # Listings (``_list_firms``).
-    listed = np.empty(n, dtype=np.int64)
-    raised = np.empty(n, dtype=np.float64)
     n_listed = 0
     if ipo_open:
         for i in range(n):
@@ -212,7 +215,7 @@ def screen_rounds(
                 public[i] = True
                 cash[i] += r
                 flows[i, _IPO] += r
-                listed[n_listed] = i
+                rows[n_listed] = i
                 raised[n_listed] = r
                 n_listed += 1
     # Who pitches (``finance.runway_months`` below the trigger, not too soon after a round).
@@ -230,9 +233,8 @@ def screen_rounds(
         ):
             seeking[k] = i
             k += 1
-    order = np.empty(k, dtype=np.int64)
     if k == 0:
-        return listed[:n_listed], raised[:n_listed], order, 0
+        return n_listed, 0, 0
     # The median developer's own capability (``statistics.median``).
     ranked = np.sort(own_capability)
     half = n // 2
@@ -262,7 +264,7 @@ def screen_rounds(
     n_pass = 0
     for j in range(k):
         s = scores[idx[j]]
-        order[j] = seeking[idx[j]]
+        rows[n_listed + j] = seeking[idx[j]]
         if n_pass == j and not s < threshold:
             n_pass += 1
-    return listed[:n_listed], raised[:n_listed], order, n_pass
+    return n_listed, k, n_pass

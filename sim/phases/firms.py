@@ -209,7 +209,8 @@ class FirmLifecycle:
         threshold = cap.quality_threshold + math.log(1.0 / self.hype)
         if self.kernels:
             # Kernel sim.kernels.finance.screen_rounds: listings, who pitches, scores, ranking.
-            listed, raised, ranked, n_pass = finance_kernels.screen_rounds(
+            rows, raised = np.empty(2 * t.n, dtype=np.int64), np.empty(t.n)
+            n_listed, _, n_pass = finance_kernels.screen_rounds(
                 m,
                 self.ipo_from is not None and m >= self.ipo_from,
                 cap.ipo_min_annual_revenue_m_rmb,
@@ -236,13 +237,16 @@ class FirmLifecycle:
                 cap.herding_weight,
                 cap.herding_window_months,
                 threshold,
+                rows,
+                raised,
             )
-            if listed.size:
-                for i, amount in zip(listed.tolist(), raised.tolist(), strict=True):
+            if n_listed:
+                listed = zip(rows[:n_listed].tolist(), raised[:n_listed].tolist(), strict=True)
+                for i, amount in listed:
                     self.month_flows["ipo_m_rmb"] += amount
                     self.log_event(m, self.firm_agents[i], "ipo", amount)
             if n_pass:
-                self._fund_rounds(ranked[:n_pass].tolist())
+                self._fund_rounds(rows[n_listed : n_listed + n_pass].tolist())
             return
         self._list_firms()
         venture = self.kind_venture[t.kind]
