@@ -431,21 +431,26 @@ class Government(mesa.Agent):
     ) -> list[float]:
         """What each programme of ``ps`` co-invests in one firm's round of ``round_m_rmb``
         (M RMB): its rate of the round, within the firm's cap left and the programme's budget
-        left this month, booked against both with ``pay``. The one-firm case of ``caps_left``
-        and ``budgets_left``, in scalars (a round is one firm at a time)."""
+        left this month, booked against both as ``pay`` would. The one-firm case of
+        ``caps_left``, ``budgets_left`` and ``pay``, in scalars (a round is one firm at a time)."""
         self._hold(firm_id)
         ledger = self._ledger
+        rows = ps.rows.tolist()
         amounts = [
             min(rate * round_m_rmb, max(cap - float(ledger[row, firm_id]), 0.0), budget)
             for row, cap, rate, budget in zip(
-                ps.rows.tolist(),
+                rows,
                 ps.caps.tolist(),
                 ps.rates.tolist(),
                 [self.budget_left(p, month) for p in ps.programmes],
                 strict=True,
             )
         ]
-        self.pay(ps, np.array([firm_id]), np.array(amounts)[:, None])
+        spent = self.spent_this_year
+        for row, name, amount in zip(rows, ps.names, amounts, strict=True):
+            paid = amount if (amount > 0.0 or amount != amount) else 0.0  # np.maximum(amount, 0)
+            ledger[row, firm_id] += paid
+            spent[name] += paid
         return amounts
 
     def eligible(self, kinds: list[str] | set[str], kind_codes: np.ndarray) -> np.ndarray:

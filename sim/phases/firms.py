@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from sim.agents import FIRM_CLASSES, Firm, ProgrammeSet, Startup, VerticalFirm
+from sim.kernels import finance as finance_kernels
 from sim.stages import decisions, environment, finance
 from sim.state import LUCK_BLOCK_MONTHS, Account, Luck
 from sim.vocab import ACTIVE, APP_LAYER
@@ -202,8 +203,50 @@ class FirmLifecycle:
         """Start-ups short of runway pitch; funds back the best-scored while hype lasts, with
         strategic backers and government funds alongside; grown start-ups list."""
         cap = self.scenario_params.capital
-        m, t, gov = self.month, self.table, self.government
+        m, t = self.month, self.table
         if t.n == 0:
+            return
+        threshold = cap.quality_threshold + math.log(1.0 / self.hype)
+        if self.kernels:
+            # Kernel sim.kernels.finance.screen_rounds: listings, who pitches, scores, ranking.
+            rows, raised = np.empty(2 * t.n, dtype=np.int64), np.empty(t.n)
+            n_listed, _, n_pass = finance_kernels.screen_rounds(
+                m,
+                self.ipo_from is not None and m >= self.ipo_from,
+                cap.ipo_min_annual_revenue_m_rmb,
+                cap.ipo_min_age_months,
+                cap.ipo_revenue_multiple,
+                cap.ipo_max_raise_m_rmb,
+                t.revenue_m_rmb,
+                t.parent_backed,
+                t.public,
+                t.pretraining,
+                t.kind,
+                self.kind_venture,
+                t.entry_month,
+                t.cash_m_rmb,
+                t.flows,
+                t.net_burn_m_rmb,
+                t.last_funded_month,
+                cap.raise_below_runway_months,
+                cap.min_months_between_rounds,
+                t.luck,
+                cap.screening_noise_sd,
+                t.own_capability_log10,
+                cap.screening_scale_log10,
+                cap.herding_weight,
+                cap.herding_window_months,
+                threshold,
+                rows,
+                raised,
+            )
+            if n_listed:
+                listed = zip(rows[:n_listed].tolist(), raised[:n_listed].tolist(), strict=True)
+                for i, amount in listed:
+                    self.month_flows["ipo_m_rmb"] += amount
+                    self.log_event(m, self.firm_agents[i], "ipo", amount)
+            if n_pass:
+                self._fund_rounds(rows[n_listed : n_listed + n_pass].tolist())
             return
         self._list_firms()
         venture = self.kind_venture[t.kind]
@@ -228,15 +271,24 @@ class FirmLifecycle:
             cap.herding_weight,
             cap.herding_window_months,
         )
-        threshold = cap.quality_threshold + math.log(1.0 / self.hype)
+        rows = []  # the seekers that pass the screen, best first
+        for k in np.argsort(-scores, kind="stable").tolist():
+            if scores[k] < threshold:
+                break
+            rows.append(int(seeking[k]))
+        self._fund_rounds(rows)
+
+    def _fund_rounds(self, rows: list[int]) -> None:
+        """Rounds for the start-ups at ``rows``, in order, until the funds run dry: a syndicate
+        led by the fund with most dry powder, a strategic backer's stake, government funds'
+        co-investment."""
+        cap = self.scenario_params.capital
+        m, t, gov = self.month, self.table, self.government
         equity = gov.active_programmes("equity_fund")
         backers: dict[str, ProgrammeSet | None] = {}  # the equity programmes backing a kind
         funds = self.funds
         cash, flows, last_funded = t.cash_m_rmb, t.flows, t.last_funded_month  # views
-        for k in np.argsort(-scores, kind="stable").tolist():
-            if scores[k] < threshold:
-                break
-            i = int(seeking[k])
+        for i in rows:
             firm = self.firm_agents[i]
             want = cap.round_runway_months * max(t.net_burn_m_rmb[i], cap.min_round_burn_m_rmb)
             # A syndicate: the fund with the most dry powder leads, others fill the round.
@@ -314,6 +366,26 @@ class FirmLifecycle:
         """Each pre-training firm sets its R&D budget; parents grow budgets that meet their
         hurdle. The application layer does no research."""
         t = self.table
+        if self.kernels:
+            # Kernel sim.kernels.finance.plan_budgets: the numpy path below, in one call.
+            finance_kernels.plan_budgets(
+                t.budget_m_rmb_per_month,
+                t.meets_hurdle,
+                t.kind,
+                self.kind_growth,
+                t.entry_month,
+                self.month,
+                t.rd_budget_m_rmb,
+                t.cash_m_rmb,
+                t.operating_margin_m_rmb,
+                self.kind_ambition,
+                self.kind_min_runway,
+                self.kind_reinvest,
+                self.team_rd_m_rmb(),
+                self.scenario_params.firms.stop_runway_months,
+                t.pretraining,
+            )
+            return
         growth = np.where(t.meets_hurdle, self.kind_growth[t.kind], 0.0)
         t.budget_m_rmb_per_month = finance.grow_commitments(
             t.budget_m_rmb_per_month, growth, t.entry_month < self.month

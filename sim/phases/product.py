@@ -326,15 +326,16 @@ class ProductMarket:
         if t.n == 0:
             return
         fl = t.flows
-        fl[:, Account.OVERHEAD] += sc.firms.overhead_m_rmb_per_month
-        if gov.filing_active:
-            fl[:, Account.COMPLIANCE_COST] += np.where(
-                t.approved, sc.policy.regulation.compliance_cost_m_rmb_per_month, 0.0
-            )
-        # R&D spending net of compute vouchers; each programme co-funds a share of it.
-        rd = fl[:, Account.STAFF_COST] + fl[:, Account.COMPUTE_COST] - fl[:, Account.SUBSIDY_IN]
+        if not self.kernels:  # (the kernel books them after co-funding, which reads neither)
+            fl[:, Account.OVERHEAD] += sc.firms.overhead_m_rmb_per_month
+            if gov.filing_active:
+                fl[:, Account.COMPLIANCE_COST] += np.where(
+                    t.approved, sc.policy.regulation.compliance_cost_m_rmb_per_month, 0.0
+                )
         progs = gov.active_programmes("cofunding")
         if progs:
+            # R&D spending net of compute vouchers; each programme co-funds a share of it.
+            rd = fl[:, Account.STAFF_COST] + fl[:, Account.COMPUTE_COST] - fl[:, Account.SUBSIDY_IN]
             ps = gov.programme_set(progs)
             claims = np.where(
                 t.pretraining,
@@ -342,6 +343,30 @@ class ProductMarket:
                 0.0,
             )
             self._pay_programmes(ps, claims)
+        if self.kernels:
+            # Kernel sim.kernels.finance.settle_month: overheads, compliance, settle, YTD sums.
+            # (Imported here to keep this branch's edits inside settle_accounts.)
+            from sim.kernels.finance import settle_month
+
+            settle_month(
+                fl,
+                sc.firms.overhead_m_rmb_per_month,
+                gov.filing_active,
+                t.approved,
+                sc.policy.regulation.compliance_cost_m_rmb_per_month,
+                t.cash_m_rmb,
+                t.budget_m_rmb_per_month,
+                t.parent_backed,
+                sc.firms.parent_loss_cover_multiple,
+                t.net_burn_m_rmb,
+                t.revenue_m_rmb,
+                t.revenue_ytd_m_rmb,
+                t.loss_ytd_m_rmb,
+                t.pretraining,
+                t.pretraining_months_ytd,
+                t.operating_margin_m_rmb,
+            )
+            return
         t.cash_m_rmb, t.net_burn_m_rmb = finance.settle(
             fl,
             t.cash_m_rmb,
