@@ -4,7 +4,7 @@ The numpy code in the phase method (``sim.phases.product``, with ``sim.markets.u
 ``sim.stages.demand``) is the reference; the kernels do the same operations in the same order,
 and the results are bit for bit the same:
 
-* sums that numpy takes with ``np.add.reduce`` are taken in numpy's order (``_pairwise_sum``
+* sums that numpy takes with ``np.add.reduce`` are taken in numpy's order (``npmath.pairwise_sum``
   along a contiguous row, a plain running sum down a column);
 * ``exp``, ``log`` and ``pow`` stay with numpy between the kernels: numpy's SIMD versions differ
   from the C library's (which compiled code calls) in the last place for a few per cent of
@@ -20,104 +20,11 @@ from __future__ import annotations
 import numpy as np
 
 from sim.kernels import jit
+from sim.kernels.npmath import maximum, minimum, pairwise_sum
 from sim.state import Account, Luck
 
 _TASTE = int(Luck.TASTE)  # the taste row of the firm table's luck
 _REVENUE = int(Account.REVENUE)  # the revenue column of the firm table's flows
-
-
-@jit
-def _pairwise_block(a, lo, n):
-    """numpy's pairwise sum of ``a[lo:lo + n]`` for ``n <= 128``: a running sum below 8
-    elements, else eight accumulators over the multiples of 8 and a running sum of the rest."""
-    if n < 8:
-        res = 0.0
-        for i in range(n):
-            res += a[lo + i]
-        return res
-    r0 = a[lo]
-    r1 = a[lo + 1]
-    r2 = a[lo + 2]
-    r3 = a[lo + 3]
-    r4 = a[lo + 4]
-    r5 = a[lo + 5]
-    r6 = a[lo + 6]
-    r7 = a[lo + 7]
-    i = 8
-    m = n - n % 8
-    while i < m:
-        r0 += a[lo + i]
-        r1 += a[lo + i + 1]
-        r2 += a[lo + i + 2]
-        r3 += a[lo + i + 3]
-        r4 += a[lo + i + 4]
-        r5 += a[lo + i + 5]
-        r6 += a[lo + i + 6]
-        r7 += a[lo + i + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[lo + i]
-        i += 1
-    return res
-
-
-@jit
-def _pairwise_sum(a, lo, n):
-    """``np.add.reduce`` of ``a[lo:lo + n]`` (1-D) in numpy's order: its pairwise summation
-    (blocks of up to 128 elements, larger ranges halved at a multiple of 8, the halves added).
-
-    The halving is numpy's recursion run on an explicit stack (a cached numba function must
-    not call itself)."""
-    if n <= 128:
-        return _pairwise_block(a, lo, n)
-    los = np.empty(64, np.int64)
-    ns = np.empty(64, np.int64)
-    right = np.zeros(64, np.bool_)  # the frame is summing its right half
-    left = np.empty(64)  # the frame's left half, once summed
-    sp = 0
-    los[0] = lo
-    ns[0] = n
-    right[0] = False
-    while True:
-        m = ns[sp]
-        if m > 128:  # split: sum the left half first
-            n2 = m // 2
-            n2 -= n2 % 8
-            los[sp + 1] = los[sp]
-            ns[sp + 1] = n2
-            right[sp + 1] = False
-            sp += 1
-            continue
-        res = _pairwise_block(a, los[sp], m)
-        sp -= 1
-        while sp >= 0:  # return ``res`` to the parent frames
-            if not right[sp]:  # it was the left half: now the right one
-                left[sp] = res
-                right[sp] = True
-                n2 = ns[sp] // 2
-                n2 -= n2 % 8
-                los[sp + 1] = los[sp] + n2
-                ns[sp + 1] = ns[sp] - n2
-                right[sp + 1] = False
-                sp += 1
-                break
-            res = left[sp] + res
-            sp -= 1
-        if sp < 0:
-            return res
-
-
-@jit
-def _maximum(a, b):
-    """``np.maximum`` of two floats (a NaN propagates)."""
-    return a if (a >= b or a != a) else b
-
-
-@jit
-def _minimum(a, b):
-    """``np.minimum`` of two floats (a NaN propagates)."""
-    return a if (a <= b or a != a) else b
 
 
 @jit
@@ -186,7 +93,7 @@ def serve_users_utilities(
         if consumer[s]:
             picked[k] = potential[s]
             k += 1
-    consumers = _pairwise_sum(picked, 0, k)
+    consumers = pairwise_sum(picked, 0, k)
     if consumers > consumer_ceiling:
         ratio = consumer_ceiling / consumers
         for s in range(n_seg):
@@ -201,8 +108,8 @@ def serve_users_utilities(
         m = potential[s]
         frac = a / m if m > 0 else 0.0
         rate = p_innovation * seg_innovation[s] + q_imitation * seg_imitation[s] * frac
-        rate = _minimum(_maximum(rate, 0.0), 1.0)
-        new[s] = _maximum(rate * (m - a), 0.0)
+        rate = minimum(maximum(rate, 0.0), 1.0)
+        new[s] = maximum(rate * (m - a), 0.0)
         adopters[s] = a + new[s]
 
     if n == 0:
@@ -233,8 +140,8 @@ def serve_users_utilities(
             if consumer[s] and not approved[j]:
                 u = -np.inf
             utility[j, s] = u
-            top = _maximum(top, u)
-        top = _maximum(top, outside_u)
+            top = maximum(top, u)
+        top = maximum(top, outside_u)
         for j in range(n):
             utility[j, s] = utility[j, s] - top
         outside_rel[s] = outside_u - top
@@ -291,7 +198,7 @@ def serve_users_reallocate(
             c = ecosystem[j] * seg_churn_eco_neg[s]
             c += seg_churn[s]
             c += churn_firm[j]
-            c = _minimum(c, 1.0)
+            c = minimum(c, 1.0)
             if consumer[s] and not approved[j]:
                 c = 1.0  # users of a provider that may not serve them all re-choose
             mv = users[j, s] * c
@@ -306,7 +213,7 @@ def serve_users_reallocate(
         outside_users[s] = outside_users[s] - out_movers + pool * (exp_outside[s] / denom)
         orphans[s] = 0.0
     for j in range(n):
-        users_total[j] = _pairwise_sum(users[j], 0, n_seg)
+        users_total[j] = pairwise_sum(users[j], 0, n_seg)
     weights[:, :] = 0.0
     for s in range(n_seg):
         weights[s, group_of_segment[s]] = layer_spend[s] * usage_growth
@@ -344,8 +251,8 @@ def serve_users_usage(
         for g in range(n_groups):
             p = power[j, g]
             terms[g] = by_group[j, g] * (satiation * p / (satiation - 1.0 + p))
-        demanded = own_use * _pairwise_sum(terms, 0, n_groups)
-        served = _minimum(demanded, serve_h100e[j] / intensity[j])
+        demanded = own_use * pairwise_sum(terms, 0, n_groups)
+        served = minimum(demanded, serve_h100e[j] / intensity[j])
         demanded_out[j] = demanded
         served_out[j] = served
         share[j] = served / demanded if demanded > 0 else 1.0
@@ -390,7 +297,7 @@ def set_prices_targets(
     weighted = np.empty(n_seg)
     for s in range(n_seg):
         weighted[s] = adopters[s] * seg_spend[s]
-    total = _pairwise_sum(weighted, 0, n_seg)
+    total = pairwise_sum(weighted, 0, n_seg)
     shares = np.empty(n)
     offers = np.empty(n)
     contender_share = 0.5 * target_share
@@ -414,11 +321,11 @@ def set_prices_targets(
         mc = intensity[j] * compute_price
         marginal_cost[j] = mc
         share = shares[j]
-        s = _minimum(_maximum(share, 0.0), 1.0)
+        s = minimum(maximum(share, 0.0), 1.0)
         numer = price_sensitivity * (1.0 - s)
         denom = numer - 1.0
         markup = numer / denom if denom >= numer / max_markup else max_markup
-        runway = _maximum(cash[j], 0.0) / net_burn[j] if net_burn[j] > 1e-9 else np.inf
+        runway = maximum(cash[j], 0.0) / net_burn[j] if net_burn[j] > 1e-9 else np.inf
         can_fund = parent_backed[j] or runway >= min_runway
         own = price[j] if priced[j] else np.inf
         contender = share >= contender_share

@@ -11,18 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.kernels import jit
-
-
-@jit
-def _max0(x: float) -> float:
-    """``np.maximum(x, 0.0)`` for one value (NaN and -0.0 kept, as numpy keeps them)."""
-    return x if (x >= 0.0 or x != x) else 0.0
-
-
-@jit
-def _min(x: float, y: float) -> float:
-    """``np.minimum(x, y)`` for one pair of values (NaN in ``x`` kept)."""
-    return x if (x <= y or x != x) else y
+from sim.kernels.npmath import maximum, minimum
 
 
 @jit
@@ -69,7 +58,7 @@ def stopping_rows(
         if parent_backed[i]:
             short = rd_budget[i] < team_rd
         else:
-            short = _max0(cash[i]) < runway_team_rd
+            short = maximum(cash[i], 0.0) < runway_team_rd
         starve = short and (last_funded_month[i] < month - 3) and (entry_month[i] < month)
         starving[i] = starve
         review = pretraining[i] and (entry_month[i] <= month - grace_months)
@@ -97,8 +86,8 @@ def distressed_rows(
     for i in range(n):
         if parent_backed[i]:
             continue
-        burn = net_burn[i] - _max0(rd_budget[i] - budget[i])
-        runway = _max0(cash[i]) / burn if burn > 1e-9 else np.inf
+        burn = net_burn[i] - maximum(rd_budget[i] - budget[i], 0.0)
+        runway = maximum(cash[i], 0.0) / burn if burn > 1e-9 else np.inf
         if cash[i] < 0 or runway < distress_runway:
             out[k] = i
             k += 1
@@ -140,7 +129,7 @@ def best_deal(
     nb = 0
     for i in range(n):
         burn = net_burn[i]
-        runway = _max0(cash[i]) / burn if burn > 1e-9 else np.inf
+        runway = maximum(cash[i], 0.0) / burn if burn > 1e-9 else np.inf
         if (
             pretraining[i]
             and (parent_backed[i] or runway >= distress_runway)
@@ -154,13 +143,15 @@ def best_deal(
     share = np.empty(nb)
     for j in range(nb):
         b = buyers[j]
-        shortfall[j] = _max0(talent_elasticity * rd_budget[b] / monthly_cost - frontier_staff[b])
+        shortfall[j] = maximum(
+            0.0, talent_elasticity * rd_budget[b] / monthly_cost - frontier_staff[b]
+        )
         share[j] = 0.0 if spend_total <= 0 else spend_weight[b] / spend_total
     for k in range(rows.shape[0]):
         r = rows[k]
-        price = _max0(-cash[r]) + fire_sale_share * (talent_wage * frontier_staff[r])
+        price = maximum(-cash[r], 0.0) + fire_sale_share * (talent_wage * frontier_staff[r])
         cost = price + integration_cost
-        margin = _max0(operating_margin[r])
+        margin = maximum(operating_margin[r], 0.0)
         best = -1
         best_gain = -np.inf
         for j in range(nb):
@@ -168,8 +159,8 @@ def best_deal(
             if not (cash[b] >= cost and r != b):
                 continue
             customers = revenue_multiple_12 * margin * (1 - share[j])
-            talent = talent_wage * _min(frontier_staff[r], shortfall[j])
-            upgrade = _max0(own_log10[r] - own_log10[b])
+            talent = talent_wage * minimum(frontier_staff[r], shortfall[j])
+            upgrade = maximum(own_log10[r] - own_log10[b], 0.0)
             value = customers + talent + capability_multiple_12 * revenue[b] * upgrade
             if value > cost:
                 gain = value - cost

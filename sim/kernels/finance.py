@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from sim.kernels import jit
+from sim.kernels.npmath import maximum, minimum
 from sim.state import LUCK_BLOCK_MONTHS, Account, Luck
 
 _REVENUE = int(Account.REVENUE)
@@ -27,26 +28,6 @@ _SUBSIDY = int(Account.SUBSIDY_IN)
 _PARENT = int(Account.PARENT)
 _IPO = int(Account.IPO)
 _PITCH = int(Luck.PITCH)
-
-
-@jit
-def _maximum(a: float, b: float) -> float:
-    """``np.maximum`` of two floats (NaN propagates; ``b`` on a tie, as numpy)."""
-    if a != a:
-        return a
-    if b != b:
-        return b
-    return a if a > b else b
-
-
-@jit
-def _minimum(a: float, b: float) -> float:
-    """``np.minimum`` of two floats (NaN propagates; ``b`` on a tie, as numpy)."""
-    if a != a:
-        return a
-    if b != b:
-        return b
-    return a if a < b else b
 
 
 @jit
@@ -95,7 +76,7 @@ def settle_month(
         inflow = f[_REVENUE] + f[_SUBSIDY] + budget_in
         c = cash[i] + (inflow - costs)
         limit = np.inf if unlimited else loss_cover_multiple * budget[i]
-        cover = _minimum(-c, limit) if (backed and c < 0) else 0.0
+        cover = minimum(-c, limit) if (backed and c < 0) else 0.0
         f[_PARENT] += cover
         cash[i] = c + cover
         burn = costs - f[_REVENUE] - f[_SUBSIDY]
@@ -135,7 +116,7 @@ def plan_budgets(
     if n:
         top = rd_budget[0]  # np.maximum.reduce of last month's budgets (NaN propagates)
         for i in range(1, n):
-            top = _maximum(top, rd_budget[i])
+            top = maximum(top, rd_budget[i])
     for i in range(n):
         k = kind[i]
         if entry_month[i] < month:
@@ -144,10 +125,10 @@ def plan_budgets(
         else:
             b = budget[i] * 1.0
         budget[i] = b
-        ambition = _minimum(kind_ambition[k] * top, _maximum(cash[i], 0.0) / kind_min_runway[k])
-        planned = b + ambition + kind_reinvest[k] * _maximum(operating_margin[i], 0.0)
+        ambition = minimum(kind_ambition[k] * top, maximum(cash[i], 0.0) / kind_min_runway[k])
+        planned = b + ambition + kind_reinvest[k] * maximum(operating_margin[i], 0.0)
         if cash[i] >= stop_runway_months * team_rd:
-            planned = _maximum(planned, team_rd)
+            planned = maximum(planned, team_rd)
         rd_budget[i] = planned if pretraining[i] else 0.0
 
 
@@ -223,7 +204,7 @@ def screen_rounds(
     k = 0
     for i in range(n):
         burn = net_burn[i]
-        runway = _maximum(cash[i], 0.0) / burn if burn > 1e-9 else np.inf
+        runway = maximum(cash[i], 0.0) / burn if burn > 1e-9 else np.inf
         if (
             not parent_backed[i]
             and kind_venture[kind[i]]

@@ -5,8 +5,8 @@ path of the phase method (``InputMarkets.clear_compute``, ``train_models``, ``cl
 and the functions it calls in ``sim.markets.compute``, ``sim.stages.training`` and
 ``sim.markets.talent``, whose operations the kernels repeat element by element, in the same order.
 
-Sums that feed results are numpy's pairwise summation (``_sum``), so they agree with
-``np.add.reduce`` to the bit; elementwise maxima and minima follow ``np.maximum`` and
+Sums that feed results are numpy's pairwise summation (``npmath.add_reduce``), so they agree
+with ``np.add.reduce`` to the bit; elementwise maxima and minima follow ``np.maximum`` and
 ``np.minimum`` (a NaN propagates), scalar ones Python's ``max`` and ``min``.
 """
 
@@ -17,7 +17,17 @@ import math
 import numpy as np
 
 from sim.kernels import jit
-from sim.kernels.npmath import exp, log, log10, power
+from sim.kernels.npmath import (
+    add_reduce,
+    exp,
+    log,
+    log10,
+    maximum,
+    minimum,
+    power,
+    py_max,
+    py_min,
+)
 from sim.state import Account
 
 # Accounts as plain ints: compile-time constants in the kernels.
@@ -27,121 +37,6 @@ _COMPUTE_COST = int(Account.COMPUTE_COST)
 _SUBSIDY_IN = int(Account.SUBSIDY_IN)
 _PARENT = int(Account.PARENT)
 _CHIP_PURCHASE = int(Account.CHIP_PURCHASE)
-
-
-# -- helpers with numpy's and Python's semantics ---------------------------------------------------
-
-
-@jit
-def _block(a, lo, n):
-    """numpy's ``pairwise_sum`` of ``a[lo:lo + n]`` for ``n <= 128``: a plain loop below 8
-    elements, else eight interleaved accumulators and the rest added in order."""
-    if n < 8:
-        res = 0.0
-        for i in range(lo, lo + n):
-            res += a[i]
-        return res
-    r0 = a[lo]
-    r1 = a[lo + 1]
-    r2 = a[lo + 2]
-    r3 = a[lo + 3]
-    r4 = a[lo + 4]
-    r5 = a[lo + 5]
-    r6 = a[lo + 6]
-    r7 = a[lo + 7]
-    i = 8
-    stop = n - (n % 8)
-    while i < stop:
-        j = lo + i
-        r0 += a[j]
-        r1 += a[j + 1]
-        r2 += a[j + 2]
-        r3 += a[j + 3]
-        r4 += a[j + 4]
-        r5 += a[j + 5]
-        r6 += a[j + 6]
-        r7 += a[j + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[lo + i]
-        i += 1
-    return res
-
-
-@jit
-def _pairwise(a, lo, n):
-    """numpy's pairwise summation of ``a[lo:lo + n]``: blocks of at most 128 summed by
-    ``_block``, longer runs split in two (the first half a multiple of 8) and the halves added.
-    The recursion is unrolled onto a stack (numba's on-disk cache breaks recursive functions)."""
-    if n <= 128:
-        return _block(a, lo, n)
-    los = np.empty(64, dtype=np.int64)
-    ns = np.empty(64, dtype=np.int64)
-    left = np.empty(64)  # the left half's sum, once known
-    done_left = np.zeros(64, dtype=np.bool_)
-    sp = 0
-    los[0] = lo
-    ns[0] = n
-    while True:
-        if ns[sp] > 128:  # descend into the left half
-            half = ns[sp] // 2
-            half -= half % 8
-            los[sp + 1] = los[sp]
-            ns[sp + 1] = half
-            done_left[sp + 1] = False
-            sp += 1
-            continue
-        v = _block(a, los[sp], ns[sp])
-        sp -= 1
-        while sp >= 0:  # hand v up: a left half waits for its right, a right half completes
-            half = ns[sp] // 2
-            half -= half % 8
-            if not done_left[sp]:
-                left[sp] = v
-                done_left[sp] = True
-                los[sp + 1] = los[sp] + half
-                ns[sp + 1] = ns[sp] - half
-                done_left[sp + 1] = False
-                sp += 1
-                break
-            v = left[sp] + v
-            sp -= 1
-        if sp < 0:
-            return v
-
-
-@jit
-def _sum(a):
-    """``np.add.reduce(a)`` for a 1-D float array, to the bit (identity plus pairwise sum)."""
-    return 0.0 + _pairwise(a, 0, a.shape[0])
-
-
-@jit
-def _np_max(a, b):
-    """``np.maximum`` of two floats (NaN propagates)."""
-    return a if (a >= b or a != a) else b
-
-
-@jit
-def _np_min(a, b):
-    """``np.minimum`` of two floats (NaN propagates)."""
-    return a if (a <= b or a != a) else b
-
-
-@jit
-def _py_max(a, b):
-    """Python's ``max(a, b)`` of two floats."""
-    return b if b > a else a
-
-
-@jit
-def _py_min(a, b):
-    """Python's ``min(a, b)`` of two floats."""
-    return b if b < a else a
-
-
-# -- clear_compute ---------------------------------------------------------------------------------
 
 
 @jit
@@ -210,51 +105,51 @@ def compute_plan(
     cash = np.empty(n)
     for i in range(n):
         serve_need[i] = demand_usage[i] * intensity[i] * headroom1
-        train_money[i] = _np_max(rd_budget[i] - flows[i, _STAFF_COST], 0.0)
+        train_money[i] = maximum(rd_budget[i] - flows[i, _STAFF_COST], 0.0)
         plan[i] = serve_need[i] + train_money[i] / price_guess
-        w = _np_max(own_chips_share[i] * plan[i] - own_h100e[i], 0.0)
+        w = maximum(own_chips_share[i] * plan[i] - own_h100e[i], 0.0)
         if tightening:
             w *= 1 + stockpile_multiple
         parent_capex[i] = (
             parent_loss_cover_multiple * budget_per_month[i] if parent_backed[i] else 0.0
         )
-        cash[i] = _np_max(cash_m_rmb[i], 0.0)
+        cash[i] = maximum(cash_m_rmb[i], 0.0)
         funds = cash[i] + parent_capex[i]
         # ration_supply's clip at zero
-        wanted[i] = _np_max(_np_min(w, funds / chip_price), 0.0)
-    total = _sum(wanted)
+        wanted[i] = maximum(minimum(w, funds / chip_price), 0.0)
+    total = add_reduce(wanted)
     if not (total <= new_supply or total == 0):
-        share = _py_max(new_supply, 0.0) / total
+        share = py_max(new_supply, 0.0) / total
         for i in range(n):
             wanted[i] = wanted[i] * share
     bought = wanted
     for i in range(n):
         spend = bought[i] * chip_price
-        from_parent = _np_min(_np_max(spend - cash[i], 0.0), parent_capex[i])
+        from_parent = minimum(maximum(spend - cash[i], 0.0), parent_capex[i])
         flows[i, _PARENT] += from_parent
         cash_m_rmb[i] += from_parent - spend
         own_h100e[i] += bought[i]
         flows[i, _CHIP_PURCHASE] += spend
-    bought_sum = _sum(bought)
+    bought_sum = add_reduce(bought)
 
     # Rentals; vouchers pay a share of the rented training compute of firms that pre-train.
     train_rent = np.empty(n)
     for i in range(n):
-        money = _np_max(plan[i] - own_h100e[i], 0.0) * price_guess
+        money = maximum(plan[i] - own_h100e[i], 0.0) * price_guess
         contracts[i] = money
-        train_rent[i] = _np_min(money, train_money[i]) * (1.0 if pretraining[i] else 0.0)
+        train_rent[i] = minimum(money, train_money[i]) * (1.0 if pretraining[i] else 0.0)
     for p in range(n_prog):
         one_less = 1.0 - rates[p]
         row = paid[p]
         for i in range(n):
             # the cap left (Government.caps_left), zero where the programme does not fund the kind
-            left = _np_max(caps[p] - ledger[ledger_rows[p], firm_id[i]], 0.0)
+            left = maximum(caps[p] - ledger[ledger_rows[p], firm_id[i]], 0.0)
             cap = left if eligible[p, kind[i]] else 0.0
             b = train_rent[i]
-            claim = _np_min(b / one_less - b, _np_max(cap, 0.0))
-            row[i] = _np_max(claim, 0.0)
-        total = _sum(row)
-        budget = _py_max(budgets_left[p], 0.0)
+            claim = minimum(b / one_less - b, maximum(cap, 0.0))
+            row[i] = maximum(claim, 0.0)
+        total = add_reduce(row)
+        budget = py_max(budgets_left[p], 0.0)
         if total > budget and total > 0:
             scale = budget / total
             for i in range(n):
@@ -263,7 +158,7 @@ def compute_plan(
         r = ledger_rows[p]
         for i in range(n):
             ledger[r, firm_id[i]] += paid[p, i]
-        totals[p] = _sum(paid[p])
+        totals[p] = add_reduce(paid[p])
     for p in range(n_prog):
         for i in range(n):
             flows[i, _SUBSIDY_IN] += paid[p, i]
@@ -278,7 +173,7 @@ def compute_plan(
     for p in range(n_prog):
         for i in range(n):
             contracts[i] += paid[p, i]
-    return bought_sum, _sum(serve_need), k
+    return bought_sum, add_reduce(serve_need), k
 
 
 @jit
@@ -312,19 +207,19 @@ def compute_clear(
         (price, rebates paid, inference spending), M RMB.
     """
     n = contracts.shape[0]
-    money = _sum(contracts) + _py_max(outside, 0.0)
+    money = add_reduce(contracts) + py_max(outside, 0.0)
     if pool <= 0:
         price = previous_price if previous_price != 0.0 else price_floor
         for i in range(n):
             rented[i] = 0.0
     else:
-        target = _py_max(price_floor, money / pool)
+        target = py_max(price_floor, money / pool)
         if adjustment >= 1.0:
             price = target
         else:
-            price = _py_max(price_floor, previous_price * (target / previous_price) ** adjustment)
+            price = py_max(price_floor, previous_price * (target / previous_price) ** adjustment)
         wanted = money / price
-        rationing = _py_min(1.0, pool / wanted) if wanted > 0 else 1.0
+        rationing = py_min(1.0, pool / wanted) if wanted > 0 else 1.0
         for i in range(n):
             rented[i] = contracts[i] / price * rationing
     rebate_sum = 0.0
@@ -332,22 +227,22 @@ def compute_clear(
         demand = np.empty(n)
         for i in range(n):
             demand[i] = rented[i] if public_kinds[kind[i]] else 0.0
-        share = _py_min(1.0, public_capacity / _py_max(_sum(demand), 1e-9))
+        share = py_min(1.0, public_capacity / py_max(add_reduce(demand), 1e-9))
         for i in range(n):
             demand[i] = demand[i] * share * price * public_discount  # the rebate
             flows[i, _SUBSIDY_IN] += demand[i]
-        rebate_sum = _sum(demand)
+        rebate_sum = add_reduce(demand)
     serve_cost = np.empty(n)
     for i in range(n):
         capacity_h100e[i] = own_h100e[i] + rented[i]
-        serve = _np_min(capacity_h100e[i], serve_need[i])
+        serve = minimum(capacity_h100e[i], serve_need[i])
         serve_h100e[i] = serve
         compute_h100e[i] = capacity_h100e[i] - serve
-        serve_rented = _np_max(serve - own_h100e[i], 0.0)
+        serve_rented = maximum(serve - own_h100e[i], 0.0)
         serve_cost[i] = serve_rented * price
         flows[i, _INFERENCE_COST] += serve_cost[i]
-        flows[i, _COMPUTE_COST] += _np_max(rented[i] - serve_rented, 0.0) * price
-    return price, rebate_sum, _sum(serve_cost)
+        flows[i, _COMPUTE_COST] += maximum(rented[i] - serve_rented, 0.0) * price
+    return price, rebate_sum, add_reduce(serve_cost)
 
 
 # -- train_models ----------------------------------------------------------------------------------
@@ -415,13 +310,13 @@ def train_models(
         stock[i] = effective_compute[i] * keep + effective
     leader = stock[0]
     for i in range(1, n):
-        leader = _np_max(leader, stock[i])
+        leader = maximum(leader, stock[i])
     floor = 10.0 ** (open_floor_log10 - adoption_gap)
     best = 0.0
     for i in range(n):
-        s = stock[i] + spillover * learning[i] * _np_max(leader - stock[i], 0.0)
+        s = stock[i] + spillover * learning[i] * maximum(leader - stock[i], 0.0)
         data_bonus = data_feedback * log10(1.0 + users_total_m[i] / data_reference_users)
-        own = log10(_np_max(s, 1e-12)) + data_bonus
+        own = log10(maximum(s, 1e-12)) + data_bonus
         before = own_capability_log10[i]
         effective_compute[i] = s
         own_capability_log10[i] = own
@@ -429,7 +324,7 @@ def train_models(
         train_window[i, slot] = compute[i]
         own_trend[i] = 0.8 * own_trend[i] + 0.2 * (own - before)
         if open_source[i] and pretraining[i]:
-            best = _np_max(best, capability_log10[i] - release_gap)
+            best = maximum(best, capability_log10[i] - release_gap)
     return best
 
 
@@ -452,11 +347,11 @@ def clear_talent(
     staff_budget = np.empty(n)
     for i in range(n):
         staff_budget[i] = elasticity * rd_budget[i]
-    total = _sum(staff_budget)
+    total = add_reduce(staff_budget)
     if pool <= 0:
         target = wage_floor
     else:
-        target = _py_max(wage_floor, 12.0 * total / pool - basic)
+        target = py_max(wage_floor, 12.0 * total / pool - basic)
     wage = exp(log(wage) + adjustment * (log(target) - log(wage)))
     monthly_cost = (wage + basic) / 12
     kept = np.empty(n)
@@ -464,10 +359,10 @@ def clear_talent(
     for i in range(n):
         desired = staff_budget[i] / monthly_cost
         held = frontier_staff[i]
-        kept[i] = held - _np_max(held - desired, 0.0)
-        shortfall[i] = _np_max(desired - held, 0.0)
-    available = _py_max(pool - _sum(kept), 0.0)
-    total_short = _sum(shortfall)
+        kept[i] = held - maximum(held - desired, 0.0)
+        shortfall[i] = maximum(desired - held, 0.0)
+    available = py_max(pool - add_reduce(kept), 0.0)
+    total_short = add_reduce(shortfall)
     fill = 1.0 if total_short <= available else available / total_short
     for i in range(n):
         staff = kept[i] + shortfall[i] * fill

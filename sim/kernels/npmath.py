@@ -128,3 +128,118 @@ else:
     def power(x, y):
         """``np.power`` of two floats."""
         return x**y
+
+
+# -- numpy's reductions and elementwise extrema, for kernels ---------------------------------------
+
+
+@jit
+def _pairwise_block(a, lo, n):
+    """numpy's pairwise sum of ``a[lo:lo + n]`` for ``n <= 128``: a running sum below 8
+    elements, else eight accumulators over the multiples of 8 and a running sum of the rest."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    r0 = a[lo]
+    r1 = a[lo + 1]
+    r2 = a[lo + 2]
+    r3 = a[lo + 3]
+    r4 = a[lo + 4]
+    r5 = a[lo + 5]
+    r6 = a[lo + 6]
+    r7 = a[lo + 7]
+    i = 8
+    m = n - n % 8
+    while i < m:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@jit
+def pairwise_sum(a, lo, n):
+    """``np.add.reduce`` of ``a[lo:lo + n]`` (1-D) in numpy's order: its pairwise summation
+    (blocks of up to 128 elements, larger ranges halved at a multiple of 8, the halves added).
+
+    The halving is numpy's recursion run on an explicit stack (a cached numba function must
+    not call itself)."""
+    if n <= 128:
+        return _pairwise_block(a, lo, n)
+    los = np.empty(64, np.int64)
+    ns = np.empty(64, np.int64)
+    right = np.zeros(64, np.bool_)  # the frame is summing its right half
+    left = np.empty(64)  # the frame's left half, once summed
+    sp = 0
+    los[0] = lo
+    ns[0] = n
+    right[0] = False
+    while True:
+        m = ns[sp]
+        if m > 128:  # split: sum the left half first
+            n2 = m // 2
+            n2 -= n2 % 8
+            los[sp + 1] = los[sp]
+            ns[sp + 1] = n2
+            right[sp + 1] = False
+            sp += 1
+            continue
+        res = _pairwise_block(a, los[sp], m)
+        sp -= 1
+        while sp >= 0:  # return ``res`` to the parent frames
+            if not right[sp]:  # it was the left half: now the right one
+                left[sp] = res
+                right[sp] = True
+                n2 = ns[sp] // 2
+                n2 -= n2 % 8
+                los[sp + 1] = los[sp] + n2
+                ns[sp + 1] = ns[sp] - n2
+                right[sp + 1] = False
+                sp += 1
+                break
+            res = left[sp] + res
+            sp -= 1
+        if sp < 0:
+            return res
+
+
+@jit
+def maximum(a, b):
+    """``np.maximum`` of two floats (a NaN propagates)."""
+    return a if (a >= b or a != a) else b
+
+
+@jit
+def minimum(a, b):
+    """``np.minimum`` of two floats (a NaN propagates)."""
+    return a if (a <= b or a != a) else b
+
+
+@jit
+def add_reduce(a):
+    """``np.add.reduce(a)`` of a 1-D float array, to the bit (numpy adds the identity first)."""
+    return 0.0 + pairwise_sum(a, 0, a.shape[0])
+
+
+@jit
+def py_max(a, b):
+    """Python's ``max(a, b)`` of two floats."""
+    return b if b > a else a
+
+
+@jit
+def py_min(a, b):
+    """Python's ``min(a, b)`` of two floats."""
+    return b if b < a else a

@@ -2,7 +2,7 @@
 concentration measures over the firm table in one pass.
 
 The reference is the numpy code in ``Recording.record`` (run when kernels are off). Sums are
-taken as numpy takes them: ``pairwise_sum`` is numpy's pairwise summation of float arrays
+taken as numpy takes them: ``npmath.pairwise_sum`` is numpy's pairwise summation of float arrays
 (``np.add.reduce`` on one axis), so totals agree to the last bit, not only within a tolerance.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.kernels import jit
+from sim.kernels.npmath import pairwise_sum
 
 # Slots of ``month_sums``'s float output ``out``.
 LAYER = 0  # model-layer revenue of the firms in the table
@@ -22,75 +23,6 @@ TOTALS = 14  # the totalled columns, in the order of ``totalled``
 # Positions in ``fcols`` (float-block columns) and ``icols`` (int-block columns).
 F_REVENUE, F_CAPABILITY, F_USERS, F_NET_BURN, F_REVENUE_YTD, F_LOSS_YTD = range(6)
 I_KIND, I_PRETRAINING_MONTHS_YTD = range(2)
-
-
-@jit
-def _block_sum(a: np.ndarray, lo: int, n: int) -> float:
-    """numpy's pairwise summation of ``a[lo:lo + n]`` for ``n <= 128``: a plain loop below 8
-    values, eight interleaved partial sums otherwise."""
-    if n < 8:
-        res = 0.0
-        for i in range(lo, lo + n):
-            res += a[i]
-        return res
-    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-    i = 8
-    end = n - n % 8
-    while i < end:
-        j = lo + i
-        r0 += a[j]
-        r1 += a[j + 1]
-        r2 += a[j + 2]
-        r3 += a[j + 3]
-        r4 += a[j + 4]
-        r5 += a[j + 5]
-        r6 += a[j + 6]
-        r7 += a[j + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[lo + i]
-        i += 1
-    return res
-
-
-@jit
-def pairwise_sum(a: np.ndarray, lo: int, n: int) -> float:
-    """``np.add.reduce(a[lo:lo + n])`` for a float array, in numpy's order: blocks of at most
-    128 values (``_block_sum``), longer runs split in halves (multiples of 8) and the halves'
-    sums added. The split runs on an explicit stack: numba's on-disk cache of a recursive
-    function crashes when loaded."""
-    if n <= 128:
-        return _block_sum(a, lo, n)
-    starts = np.empty(64, dtype=np.intp)
-    sizes = np.empty(64, dtype=np.intp)
-    stage = np.zeros(64, dtype=np.int8)  # 0: split, 1: left half done, 2: right half done
-    left = np.empty(64)
-    sp = 0
-    starts[0], sizes[0] = lo, n
-    ret = 0.0
-    while sp >= 0:
-        m = sizes[sp]
-        if m <= 128:
-            ret = _block_sum(a, starts[sp], m)
-            sp -= 1
-            continue
-        half = m // 2
-        half -= half % 8
-        if stage[sp] == 0:
-            stage[sp] = 1
-            sp += 1
-            starts[sp], sizes[sp], stage[sp] = starts[sp - 1], half, 0
-        elif stage[sp] == 1:
-            left[sp] = ret
-            stage[sp] = 2
-            sp += 1
-            starts[sp], sizes[sp], stage[sp] = starts[sp - 1] + half, m - half, 0
-        else:
-            ret = left[sp] + ret
-            sp -= 1
-    return ret
 
 
 @jit
