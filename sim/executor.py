@@ -57,8 +57,15 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 # Modules every worker needs: the model and the job functions of runs, sweeps and calibration.
-# Importing them is the fixed cost a worker would otherwise pay on its first job.
-PRELOAD: tuple[str, ...] = ("sim.model", "sim.runner", "sim.sweep", "sim.calibrate")
+# Importing them is the fixed cost a worker would otherwise pay on its first job; so is readying
+# the compiled kernels (sim.kernels.warm runs one baseline replication to do it).
+PRELOAD: tuple[str, ...] = (
+    "sim.model",
+    "sim.runner",
+    "sim.sweep",
+    "sim.calibrate",
+    "sim.kernels.warm",
+)
 
 
 def _preload(modules: Sequence[str] = PRELOAD) -> None:

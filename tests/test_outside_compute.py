@@ -163,11 +163,16 @@ def test_a_smaller_outside_need_lowers_the_price(need_runs: pd.DataFrame) -> Non
     assert hi < 0, (lo, hi)
 
 
-def test_the_clearing_receives_the_need_based_bid(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("kernels", [False, True])
+def test_the_clearing_receives_the_need_based_bid(
+    monkeypatch: pytest.MonkeyPatch, kernels: bool
+) -> None:
     """In the model, every month, the outside money handed to the compute market is the bid
     built from the model's own state: the summed serving plan (demanded usage x serving intensity
     x (1 + headroom)), the share, the multiple, the elasticity, last month's price and this
-    month's floor."""
+    month's floor. Spied on the numpy clearing and on the compiled one (whose fourth argument
+    is the outside money)."""
+    import sim.kernels.inputs as kernels_inputs
     import sim.phases.inputs as inputs
     from sim.markets.compute import outside_compute_money_for_need
     from sim.model import GenAIMarket
@@ -178,16 +183,15 @@ def test_the_clearing_receives_the_need_based_bid(monkeypatch: pytest.MonkeyPatc
         "outside_price_elasticity": 0.6,
     }
     sc = scenario_with(end="2024-06", compute=compute)
-    model = GenAIMarket(sc, seed=3)
+    model = GenAIMarket(sc, seed=3, kernels=kernels)
     seen: list[tuple[float, float]] = []
-    real = inputs.clear_compute
 
-    def spy(*args: Any, other_demand_m_rmb: float = 0.0, **kwargs: Any) -> Any:
+    def want() -> float:
         t = model.table
         plan = np.add.reduce(
             t.demand_usage_m_rmb * model.serving_intensity() * (1 + sc.compute.serving_headroom)
         )
-        want = outside_compute_money_for_need(
+        return outside_compute_money_for_need(
             float(plan),
             sc.demand.model_layer_share,
             1.7,
@@ -195,14 +199,27 @@ def test_the_clearing_receives_the_need_based_bid(monkeypatch: pytest.MonkeyPatc
             model.compute_price,
             model.price_floor,
         )
-        seen.append((other_demand_m_rmb, want))
-        return real(*args, other_demand_m_rmb=other_demand_m_rmb, **kwargs)
 
-    monkeypatch.setattr(inputs, "clear_compute", spy)
+    if kernels:
+        real_kernel = kernels_inputs.compute_clear
+
+        def kernel_spy(*args: Any) -> Any:
+            seen.append((args[3], want()))
+            return real_kernel(*args)
+
+        monkeypatch.setattr(kernels_inputs, "compute_clear", kernel_spy)
+    else:
+        real = inputs.clear_compute
+
+        def spy(*args: Any, other_demand_m_rmb: float = 0.0, **kwargs: Any) -> Any:
+            seen.append((other_demand_m_rmb, want()))
+            return real(*args, other_demand_m_rmb=other_demand_m_rmb, **kwargs)
+
+        monkeypatch.setattr(inputs, "clear_compute", spy)
     model.run()
     assert len(seen) > 24 and sum(got > 0 for got, _ in seen) > 12
-    for got, want in seen:
-        assert got == pytest.approx(want, rel=1e-12, abs=1e-12)
+    for got, want_m_rmb in seen:
+        assert got == pytest.approx(want_m_rmb, rel=1e-12, abs=1e-12)
 
 
 def test_need_parameters_change_nothing_under_the_spending_bid() -> None:
