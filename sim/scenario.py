@@ -333,6 +333,14 @@ class Technology(Strict):
         ge=0,
         le=5,
     )
+    capability_trend_weight: float = F(
+        0.2,
+        desc="weight of this month's gain in a firm's smoothed monthly gain of own capability "
+        "(exponential smoothing, about a five-month memory at 0.2); a firm compares it with the "
+        "open floor's pace when deciding whether pre-training still catches up",
+        gt=0,
+        le=1,
+    )
     open_source_lag_months: int = F(
         3, desc="months before a firm's open-weight model lifts the public floor", ge=0, le=36
     )

@@ -33,6 +33,12 @@ START_MONTH: Final = 1
 #: Month index of 2023-01, the reference date of demand and price parameters.
 REFERENCE_MONTH: Final = (2023 - START_YEAR) * 12
 
+#: Months in a quarter: a firm that "raised no round this quarter" was last funded longer ago.
+QUARTER_MONTHS: Final = 3
+
+#: One RMB in million RMB: payments below it are rounding dust, not events.
+ONE_RMB_M: Final = 1e-6
+
 #: Units used throughout (documented once; names carry them as suffixes).
 UNITS: Final[dict[str, str]] = {
     "m_rmb": "million RMB",

@@ -260,9 +260,12 @@ def test_mesa_batch_run_drives_the_model() -> None:
     assert rows[0]["Step"] == sc.n_months
 
 
-STAGE_FILES = sorted((ROOT / "sim" / "stages").glob("*.py")) + sorted(
-    (ROOT / "sim" / "markets").glob("*.py")
-)
+STAGE_FILES = [
+    *sorted((ROOT / "sim" / "stages").glob("*.py")),
+    *sorted((ROOT / "sim" / "markets").glob("*.py")),
+    # The compiled stages (npmath's numbers are numpy's algorithms, recording's output slots).
+    *(ROOT / "sim" / "kernels" / f"{name}.py" for name in ("demand", "exits", "finance", "inputs")),
+]
 #: Numbers a stage may write: identities, unit conversions (12 months, log base 10), half-life,
 #: numerical guards. Anything else is a model assumption and belongs in the schema.
 ALLOWED_LITERALS = {0, 1, 2, -1, 0.5, 12, 10, 1e-9, 1e-12}

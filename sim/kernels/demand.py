@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.kernels import jit
+from sim.kernels.finance import runway_months
 from sim.kernels.npmath import maximum, minimum, pairwise_sum
 from sim.state import Account, Luck
 
@@ -131,20 +132,24 @@ def serve_users_utilities(
             - rationing_penalty * (1 - served_share[j])
         )
     # Utilities by segment less the segment's top (awaiting approval: no consumer segments).
-    for s in range(n_seg):
-        top = -np.inf
-        for j in range(n):
+    # Row by row (the arrays are C-ordered); each segment's top still runs over firms in order.
+    top = np.empty(n_seg)
+    top.fill(-np.inf)
+    for j in range(n):
+        for s in range(n_seg):
             u = ecosystem_weight * ecosystem[j] * seg_eco_weight[s]
             u += firm_u[j]
             u += fit[j, s]
             if consumer[s] and not approved[j]:
                 u = -np.inf
             utility[j, s] = u
-            top = maximum(top, u)
-        top = maximum(top, outside_u)
-        for j in range(n):
-            utility[j, s] = utility[j, s] - top
-        outside_rel[s] = outside_u - top
+            top[s] = maximum(top[s], u)
+    for s in range(n_seg):
+        top[s] = maximum(top[s], outside_u)
+        outside_rel[s] = outside_u - top[s]
+    for j in range(n):
+        for s in range(n_seg):
+            utility[j, s] = utility[j, s] - top[s]
 
 
 @jit
@@ -187,14 +192,14 @@ def serve_users_reallocate(
     churn_firm = np.empty(n)
     for j in range(n):
         churn_firm[j] = rationing_churn * (1 - served_share[j])
-    movers = np.empty(n)
-    for s in range(n_seg):
-        denom = 0.0
-        for j in range(n):
-            denom += expu[j, s]
-        denom = denom + exp_outside[s]
-        total_movers = 0.0
-        for j in range(n):
+    # Row by row (the arrays are C-ordered), each segment's sums still running over firms in
+    # order: the first pass leaves the stayers in ``users``, the second adds each firm's share of
+    # the segment's pool (the numpy path's two steps, so the same roundings).
+    denom = np.zeros(n_seg)
+    total_movers = np.zeros(n_seg)
+    for j in range(n):
+        for s in range(n_seg):
+            denom[s] += expu[j, s]
             c = ecosystem[j] * seg_churn_eco_neg[s]
             c += seg_churn[s]
             c += churn_firm[j]
@@ -202,16 +207,18 @@ def serve_users_reallocate(
             if consumer[s] and not approved[j]:
                 c = 1.0  # users of a provider that may not serve them all re-choose
             mv = users[j, s] * c
-            movers[j] = mv
-            total_movers += mv
+            total_movers[s] += mv
+            users[j, s] = users[j, s] - mv
+    pool = np.empty(n_seg)
+    for s in range(n_seg):
+        denom[s] = denom[s] + exp_outside[s]
         out_movers = outside_users[s] * outside_churn
-        pool = total_movers + out_movers + new[s] + orphans[s]
-        for j in range(n):
-            x = users[j, s] - movers[j]
-            x += expu[j, s] / denom * pool
-            users[j, s] = x
-        outside_users[s] = outside_users[s] - out_movers + pool * (exp_outside[s] / denom)
+        pool[s] = total_movers[s] + out_movers + new[s] + orphans[s]
+        outside_users[s] = outside_users[s] - out_movers + pool[s] * (exp_outside[s] / denom[s])
         orphans[s] = 0.0
+    for j in range(n):
+        for s in range(n_seg):
+            users[j, s] = users[j, s] + expu[j, s] / denom[s] * pool[s]
     for j in range(n):
         users_total[j] = pairwise_sum(users[j], 0, n_seg)
     weights[:, :] = 0.0
@@ -325,7 +332,7 @@ def set_prices_targets(
         numer = price_sensitivity * (1.0 - s)
         denom = numer - 1.0
         markup = numer / denom if denom >= numer / max_markup else max_markup
-        runway = maximum(cash[j], 0.0) / net_burn[j] if net_burn[j] > 1e-9 else np.inf
+        runway = runway_months(cash[j], net_burn[j])
         can_fund = parent_backed[j] or runway >= min_runway
         own = price[j] if priced[j] else np.inf
         contender = share >= contender_share

@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from sim.kernels import jit
+from sim.kernels.finance import runway_months
 from sim.kernels.npmath import maximum, minimum
+from sim.vocab import QUARTER_MONTHS
 
 
 @jit
@@ -59,7 +61,9 @@ def stopping_rows(
             short = rd_budget[i] < team_rd
         else:
             short = maximum(cash[i], 0.0) < runway_team_rd
-        starve = short and (last_funded_month[i] < month - 3) and (entry_month[i] < month)
+        starve = (
+            short and (last_funded_month[i] < month - QUARTER_MONTHS) and (entry_month[i] < month)
+        )
         starving[i] = starve
         review = pretraining[i] and (entry_month[i] <= month - grace_months)
         if pretraining[i] and ((review and not keeps) or starve):
@@ -87,7 +91,7 @@ def distressed_rows(
         if parent_backed[i]:
             continue
         burn = net_burn[i] - maximum(rd_budget[i] - budget[i], 0.0)
-        runway = maximum(cash[i], 0.0) / burn if burn > 1e-9 else np.inf
+        runway = runway_months(cash[i], burn)
         if cash[i] < 0 or runway < distress_runway:
             out[k] = i
             k += 1
@@ -129,7 +133,7 @@ def best_deal(
     nb = 0
     for i in range(n):
         burn = net_burn[i]
-        runway = maximum(cash[i], 0.0) / burn if burn > 1e-9 else np.inf
+        runway = runway_months(cash[i], burn)
         if (
             pretraining[i]
             and (parent_backed[i] or runway >= distress_runway)

@@ -31,6 +31,12 @@ _PITCH = int(Luck.PITCH)
 
 
 @jit
+def runway_months(cash: float, net_burn: float) -> float:
+    """``sim.stages.finance.runway_months`` of one firm: months of cash at this net burn."""
+    return maximum(cash, 0.0) / net_burn if net_burn > 1e-9 else np.inf
+
+
+@jit
 def _after(a: float, b: float) -> bool:
     """Whether key ``a`` sorts strictly after ``b`` (numpy's order: NaN after every number)."""
     if a != a:
@@ -203,8 +209,7 @@ def screen_rounds(
     seeking = np.empty(n, dtype=np.int64)
     k = 0
     for i in range(n):
-        burn = net_burn[i]
-        runway = maximum(cash[i], 0.0) / burn if burn > 1e-9 else np.inf
+        runway = runway_months(cash[i], net_burn[i])
         if (
             not parent_backed[i]
             and kind_venture[kind[i]]

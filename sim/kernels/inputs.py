@@ -29,6 +29,7 @@ from sim.kernels.npmath import (
     py_min,
 )
 from sim.state import Account
+from sim.vocab import ONE_RMB_M
 
 # Accounts as plain ints: compile-time constants in the kernels.
 _STAFF_COST = int(Account.STAFF_COST)
@@ -165,7 +166,7 @@ def compute_plan(
     k = 0
     for i in range(n):
         for p in range(n_prog):
-            if paid[p, i] > 1e-6:  # at least one RMB: rationing dust is no event
+            if paid[p, i] > ONE_RMB_M:  # at least one RMB: rationing dust is no event
                 ev_firm[k] = firm_id[i]
                 ev_prog[k] = p
                 ev_amount[k] = paid[p, i]
@@ -275,6 +276,7 @@ def train_models(
     open_floor_log10,
     adoption_gap,
     release_gap,
+    trend_weight,
 ):
     """``InputMarkets.train_models`` up to the open-weight release (its numpy path and
     ``sim.stages.training.train`` are the reference): firms that pre-train with a team of at
@@ -322,7 +324,7 @@ def train_models(
         own_capability_log10[i] = own
         capability_log10[i] = log10(floor + power(10.0, own))
         train_window[i, slot] = compute[i]
-        own_trend[i] = 0.8 * own_trend[i] + 0.2 * (own - before)
+        own_trend[i] = (1 - trend_weight) * own_trend[i] + trend_weight * (own - before)
         if open_source[i] and pretraining[i]:
             best = maximum(best, capability_log10[i] - release_gap)
     return best

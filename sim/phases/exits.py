@@ -10,6 +10,7 @@ from sim.agents import Firm
 from sim.kernels import exits as kx
 from sim.stages import decisions, finance
 from sim.state import Account
+from sim.vocab import QUARTER_MONTHS
 
 
 class ExitDecisions:
@@ -103,7 +104,7 @@ class ExitDecisions:
             t.rd_budget_m_rmb < team_rd,
             np.maximum(t.cash_m_rmb, 0.0) < sc.firms.stop_runway_months * team_rd,
         )
-        starving = short & (t.last_funded_month < m - 3) & (t.entry_month < m)
+        starving = short & (t.last_funded_month < m - QUARTER_MONTHS) & (t.entry_month < m)
         review = t.pretraining & (t.entry_month <= m - sc.firms.pivot_grace_months)
         for i in (t.pretraining & ((review & ~keeps) | starving)).nonzero()[0].tolist():
             reason = "cash" if starving[i] else "below the open-weight floor"

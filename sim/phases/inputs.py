@@ -21,7 +21,7 @@ from sim.markets.talent import adjust_wage, allocate_staff, clearing_wage
 from sim.stages import environment
 from sim.stages.training import train
 from sim.state import Account
-from sim.vocab import KINDS
+from sim.vocab import KINDS, ONE_RMB_M
 
 _INSTITUTE = KINDS.index("institute")
 # The compiled clear_compute's voucher arrays when no programme is in force.
@@ -188,22 +188,7 @@ class InputMarkets:
         self.rental_pool_h100e = self._free_pool() + gov.public_capacity_h100e
         # Buyers outside the model layer bid in the same clearing (nothing while the model layer
         # earns the whole market, share 1).
-        if c.outside_compute_basis == "serving_need":
-            outside = outside_compute_money_for_need(
-                float(np.add.reduce(serve_need)),
-                sc.demand.model_layer_share,
-                c.outside_serving_multiple,
-                c.outside_price_elasticity,
-                price_guess,
-                self.price_floor,
-            )
-        else:
-            outside = outside_compute_money(
-                self.market_history[-1] if self.market_history else 0.0,
-                sc.demand.model_layer_share,
-                c.outside_compute_per_rmb,
-            )
-        self.outside_compute_bid_m_rmb = outside
+        outside = self._outside_bid(float(np.add.reduce(serve_need)), price_guess)
         self.compute_price, rented = clear_compute(
             contracts,
             self.rental_pool_h100e,
@@ -312,22 +297,7 @@ class InputMarkets:
                 which=ev_prog[:n_events],
             )
         self.rental_pool_h100e = self._free_pool() + gov.public_capacity_h100e
-        if c.outside_compute_basis == "serving_need":
-            outside = outside_compute_money_for_need(
-                serve_total,
-                sc.demand.model_layer_share,
-                c.outside_serving_multiple,
-                c.outside_price_elasticity,
-                price_guess,
-                self.price_floor,
-            )
-        else:
-            outside = outside_compute_money(
-                self.market_history[-1] if self.market_history else 0.0,
-                sc.demand.model_layer_share,
-                c.outside_compute_per_rmb,
-            )
-        self.outside_compute_bid_m_rmb = outside
+        outside = self._outside_bid(serve_total, price_guess)
         # Clearing, public rebate, serving split: sim.kernels.inputs.compute_clear.
         self.compute_price, rebate, self.inference_spend_m_rmb = kern.compute_clear(
             contracts,
@@ -351,6 +321,30 @@ class InputMarkets:
         if gov.public_capacity_h100e > 0 and gov.public_discount > 0:
             self.month_flows["subsidies_paid_m_rmb"] += rebate
 
+    def _outside_bid(self, serve_need_m_rmb: float, price_guess: float) -> float:
+        """Money buyers outside the model layer bid in this month's compute clearing (M RMB),
+        from the model layer's summed serving plan or from last month's market, as the scenario's
+        ``outside_compute_basis`` says; nothing while the model layer earns the whole market."""
+        sc = self.scenario_params
+        c = sc.compute
+        if c.outside_compute_basis == "serving_need":
+            outside = outside_compute_money_for_need(
+                serve_need_m_rmb,
+                sc.demand.model_layer_share,
+                c.outside_serving_multiple,
+                c.outside_price_elasticity,
+                price_guess,
+                self.price_floor,
+            )
+        else:
+            outside = outside_compute_money(
+                self.market_history[-1] if self.market_history else 0.0,
+                sc.demand.model_layer_share,
+                c.outside_compute_per_rmb,
+            )
+        self.outside_compute_bid_m_rmb = outside
+        return outside
+
     def _caps_left(self, ps: ProgrammeSet) -> np.ndarray:
         """(programmes, firms): what each firm may still receive from each programme this year,
         zero where the programme does not fund the firm's kind."""
@@ -370,7 +364,7 @@ class InputMarkets:
             subsidy_in += row
             self.month_flows["subsidies_paid_m_rmb"] += total
         # At least one RMB: rationing dust is no event.
-        firm_rows, prog_rows = np.nonzero(paid.T > 1e-6)
+        firm_rows, prog_rows = np.nonzero(paid.T > ONE_RMB_M)
         self.datacollector.log_events(
             self.month,
             t.firm_id[firm_rows],
@@ -423,6 +417,7 @@ class InputMarkets:
                 floor,
                 tech.open_weight_adoption_gap_log10,
                 tech.open_release_gap_log10,
+                tech.capability_trend_weight,
             )
         else:
             best = self._train_models_numpy(floor)
@@ -453,6 +448,7 @@ class InputMarkets:
             learning=training.astype(float),
         )
         t.train_window[:, self.month % self.window] = compute
-        t.own_trend = 0.8 * t.own_trend + 0.2 * (t.own_capability_log10 - before)
+        w = self.scenario_params.technology.capability_trend_weight
+        t.own_trend = (1 - w) * t.own_trend + w * (t.own_capability_log10 - before)
         released = t.capability_log10[t.open_source & t.pretraining] - tech.open_release_gap_log10
         return float(np.maximum.reduce(released, initial=0.0))

@@ -55,57 +55,50 @@ class Recording:
 
     def record(self) -> None:
         """Monthly metrics (one row) and the firm panel (one row per firm in the market)."""
-        if self.kernels:  # kernel: sim.kernels.recording.month_sums
-            self._record_kernel()
-            return
         t, m = self.table, self.month
         d = self.scenario_params.demand
-        users = t.users_total_m
-        revenue = t.revenue_m_rmb
-        dev = self.developers()
+        # The firm table's and the segments' sums, counts and concentration measures.
+        f = self._month_sums_compiled() if self.kernels else self._month_sums()
+        dev = f["developer"]
         n_dev = int(np.count_nonzero(dev))
         # The model layer's revenue counts this month's revenue of firms that exited at its end as
         # well; the AIGC core market adds what applications and integrators keep.
-        layer_m_rmb = float(np.add.reduce(revenue)) + self.month_flows["exited_revenue_m_rmb"]
+        layer_m_rmb = f["layer_m_rmb"] + self.month_flows["exited_revenue_m_rmb"]
         market_m_rmb = layer_m_rmb / d.model_layer_share
         self.market_history.append(market_m_rmb)
-        best = float(np.maximum.reduce(t.capability_log10)) if t.n else 0.0
+        best = f["best"]
         installed = self.imported_installed + self.domestic_installed
         frontier = self.global_frontier_log10()
-        counts = np.bincount(t.kind[dev], minlength=len(KINDS))
-        weights = users + 1e-12
+        weights = t.users_total_m + 1e-12
         mean_price = float(t.price_index @ weights / np.add.reduce(weights)) if t.n else np.nan
-        total = t.column_sums(_TOTALLED)
-        pretraining = int(np.count_nonzero(t.pretraining))
+        total = f["total"]
+        pretraining = f["pretraining"]
         demanded = total["demand_usage_m_rmb"]
         served = total["served_usage_m_rmb"]
-        hhi_users, cr3_users = concentration(users, 3)
-        hhi_revenue, cr3_revenue = concentration(revenue, 3)
-        startups = (t.kind == _STARTUP) & t.pretraining
         row: dict[str, Any] = {
             "month": m,
             "active_developers": n_dev,
-            **dict(zip(_ACTIVE_KEYS, counts.tolist(), strict=True)),
+            **dict(zip(_ACTIVE_KEYS, f["counts"], strict=True)),
             "app_layer_firms": t.n - pretraining,
             "pretraining_firms": pretraining,
             "entries": int(self.month_flows["entries"]),
             **{key: int(self.month_flows[key]) for key in _EXIT_KEYS},
-            "hhi_users": hhi_users,
-            "cr3_users": cr3_users,
-            "hhi_revenue": hhi_revenue,
-            "cr3_revenue": cr3_revenue,
+            "hhi_users": f["hhi_users"],
+            "cr3_users": f["cr3_users"],
+            "hhi_revenue": f["hhi_revenue"],
+            "cr3_revenue": f["cr3_revenue"],
             "market_size_bn_rmb_annualised": market_m_rmb * 12 / 1000,
             "market_m_rmb": market_m_rmb,
             "revenue_m_rmb": layer_m_rmb,
             "users_m": total["users_total_m"],
-            "outside_users_m": float(np.add.reduce(self.outside_users_m)),
-            "users_awaiting_choice_m": float(np.add.reduce(self.orphans_m)),
-            "adopters_m": float(np.add.reduce(self.adopters_m)),
-            "consumer_adopters_m": float(np.add.reduce(self.adopters_m[self.seg_consumer])),
-            "potential_adopters_m": float(np.add.reduce(self.potential_m)),
-            "startup_revenue_m_rmb": float(np.add.reduce(revenue[startups])),
-            "startup_net_loss_m_rmb": float(np.add.reduce(t.net_burn_m_rmb[startups])),
-            "startup_loss_to_revenue_ytd": self._startup_loss_ratio(startups),
+            "outside_users_m": f["outside_users_m"],
+            "users_awaiting_choice_m": f["awaiting_m"],
+            "adopters_m": f["adopters_m"],
+            "consumer_adopters_m": f["consumer_adopters_m"],
+            "potential_adopters_m": f["potential_m"],
+            "startup_revenue_m_rmb": f["startup_revenue_m_rmb"],
+            "startup_net_loss_m_rmb": f["startup_net_loss_m_rmb"],
+            "startup_loss_to_revenue_ytd": f["startup_loss_ratio"],
             "usage_demanded_m_rmb": demanded,
             "usage_served_m_rmb": served,
             "served_share": served / demanded if demanded > 0 else 1.0,
@@ -149,12 +142,40 @@ class Recording:
         if self.month + 1 >= self.n_months:
             self.running = False
 
-    def _record_kernel(self) -> None:
-        """``record`` with the table's sums, counts and concentration measures and the segment
-        totals taken by ``sim.kernels.recording.month_sums`` in one call (the numpy path of
-        ``record`` is its reference); the same metrics row and panel rows."""
-        t, m = self.table, self.month
-        d = self.scenario_params.demand
+    def _month_sums(self) -> dict[str, Any]:
+        """The firm table's and the segments' sums, counts and concentration measures that
+        ``record`` reports (numpy; the reference of ``_month_sums_compiled``)."""
+        t = self.table
+        users, revenue = t.users_total_m, t.revenue_m_rmb
+        dev = self.developers()
+        hhi_users, cr3_users = concentration(users, 3)
+        hhi_revenue, cr3_revenue = concentration(revenue, 3)
+        startups = (t.kind == _STARTUP) & t.pretraining
+        return {
+            "developer": dev,
+            "counts": np.bincount(t.kind[dev], minlength=len(KINDS)).tolist(),
+            "pretraining": int(np.count_nonzero(t.pretraining)),
+            "layer_m_rmb": float(np.add.reduce(revenue)),
+            "best": float(np.maximum.reduce(t.capability_log10)) if t.n else 0.0,
+            "total": t.column_sums(_TOTALLED),
+            "hhi_users": hhi_users,
+            "cr3_users": cr3_users,
+            "hhi_revenue": hhi_revenue,
+            "cr3_revenue": cr3_revenue,
+            "outside_users_m": float(np.add.reduce(self.outside_users_m)),
+            "awaiting_m": float(np.add.reduce(self.orphans_m)),
+            "adopters_m": float(np.add.reduce(self.adopters_m)),
+            "consumer_adopters_m": float(np.add.reduce(self.adopters_m[self.seg_consumer])),
+            "potential_m": float(np.add.reduce(self.potential_m)),
+            "startup_revenue_m_rmb": float(np.add.reduce(revenue[startups])),
+            "startup_net_loss_m_rmb": float(np.add.reduce(t.net_burn_m_rmb[startups])),
+            "startup_loss_ratio": self._startup_loss_ratio(startups),
+        }
+
+    def _month_sums_compiled(self) -> dict[str, Any]:
+        """``_month_sums`` in one call of ``sim.kernels.recording.month_sums`` (``_month_sums``
+        is its reference)."""
+        t = self.table
         n = t.n
         blocks = t.block_rows(slice(0, n))
         dev = np.empty(n, dtype=bool)
@@ -171,7 +192,7 @@ class Recording:
             t.train_window,
             self.scenario_params.firms.pretraining_min_h100e_months,
             _STARTUP,
-            m % 12 + 1,
+            self.month % 12 + 1,
             self.outside_users_m,
             self.orphans_m,
             self.adopters_m,
@@ -182,84 +203,26 @@ class Recording:
             out,
         )
         sums = out.tolist()
-        n_dev = int(np.count_nonzero(dev))
-        layer_m_rmb = sums[kr.LAYER] + self.month_flows["exited_revenue_m_rmb"]
-        market_m_rmb = layer_m_rmb / d.model_layer_share
-        self.market_history.append(market_m_rmb)
-        best = sums[kr.BEST]
-        installed = self.imported_installed + self.domestic_installed
-        frontier = self.global_frontier_log10()
-        weights = t.users_total_m + 1e-12
-        mean_price = float(t.price_index @ weights / np.add.reduce(weights)) if n else np.nan
-        total = dict(zip(_TOTALLED, sums[kr.TOTALS :], strict=True))
-        demanded = total["demand_usage_m_rmb"]
-        served = total["served_usage_m_rmb"]
-        row: dict[str, Any] = {
-            "month": m,
-            "active_developers": n_dev,
-            **dict(zip(_ACTIVE_KEYS, counts.tolist(), strict=True)),
-            "app_layer_firms": n - pretraining,
-            "pretraining_firms": pretraining,
-            "entries": int(self.month_flows["entries"]),
-            **{key: int(self.month_flows[key]) for key in _EXIT_KEYS},
+        return {
+            "developer": dev,
+            "counts": counts.tolist(),
+            "pretraining": int(pretraining),
+            "layer_m_rmb": sums[kr.LAYER],
+            "best": sums[kr.BEST],
+            "total": dict(zip(_TOTALLED, sums[kr.TOTALS :], strict=True)),
             "hhi_users": sums[kr.HHI_USERS],
             "cr3_users": sums[kr.CR3_USERS],
             "hhi_revenue": sums[kr.HHI_REVENUE],
             "cr3_revenue": sums[kr.CR3_REVENUE],
-            "market_size_bn_rmb_annualised": market_m_rmb * 12 / 1000,
-            "market_m_rmb": market_m_rmb,
-            "revenue_m_rmb": layer_m_rmb,
-            "users_m": total["users_total_m"],
             "outside_users_m": sums[kr.OUTSIDE],
-            "users_awaiting_choice_m": sums[kr.AWAITING],
+            "awaiting_m": sums[kr.AWAITING],
             "adopters_m": sums[kr.ADOPTERS],
             "consumer_adopters_m": sums[kr.CONSUMER_ADOPTERS],
-            "potential_adopters_m": sums[kr.POTENTIAL],
+            "potential_m": sums[kr.POTENTIAL],
             "startup_revenue_m_rmb": sums[kr.STARTUP_REVENUE],
             "startup_net_loss_m_rmb": sums[kr.STARTUP_NET_LOSS],
-            "startup_loss_to_revenue_ytd": sums[kr.STARTUP_LOSS_RATIO],
-            "usage_demanded_m_rmb": demanded,
-            "usage_served_m_rmb": served,
-            "served_share": served / demanded if demanded > 0 else 1.0,
-            "usage_tokens_tn_per_month": served * 1e6 / d.reference_rmb_per_k_tokens * 1e3 / 1e12,
-            "mean_price_index": mean_price,
-            "frontier_wage_m_rmb_per_year": self.frontier_wage,
-            "frontier_pool": self.frontier_pool,
-            "frontier_employed": total["frontier_staff"],
-            "compute_price_m_rmb_per_h100e_month": self.compute_price,
-            "compute_price_floor_m_rmb": self.price_floor,
-            "installed_h100e": installed,
-            "firm_owned_h100e": total["own_h100e"],
-            "firm_capacity_h100e": total["capacity_h100e"],
-            "rental_pool_h100e": self.rental_pool_h100e,
-            "outside_compute_bid_m_rmb": self.outside_compute_bid_m_rmb,
-            "serving_h100e": total["serve_h100e"],
-            "inference_h100e": total["serve_h100e"],
-            "chip_purchases_h100e": self.month_flows["chip_purchases_h100e"],
-            "domestic_chip_share": self.domestic_installed / installed if installed > 0 else 0.0,
-            "imported_supply_factor": self.government.imported_supply_factor,
-            "vc_inflow_factor": self.government.vc_inflow_factor,
-            "subsidies_paid_m_rmb": self.month_flows["subsidies_paid_m_rmb"],
-            "gov_equity_m_rmb": self.month_flows["gov_equity_m_rmb"],
-            "vc_invested_m_rmb": self.month_flows["vc_invested_m_rmb"],
-            "strategic_invested_m_rmb": self.month_flows["strategic_m_rmb"],
-            "ipo_raised_m_rmb": self.month_flows["ipo_m_rmb"],
-            "acquisition_spend_m_rmb": self.month_flows["acquisition_spend_m_rmb"],
-            "vc_dry_powder_m_rmb": float(self.dry_powder_m_rmb()),
-            "hype_index": self.hype,
-            "entry_attractiveness": self.entry_attractiveness(n_dev),
-            "best_capability_log10": best,
-            "open_floor_log10": self.open_floor_log10(),
-            "global_frontier_log10": frontier,
-            "capability_gap_log10": frontier - best,
+            "startup_loss_ratio": sums[kr.STARTUP_LOSS_RATIO],
         }
-        self.datacollector.add_metrics(self.time, row)
-        rows = slice(0, n)
-        self.datacollector.add_firms(
-            m, t, rows, (ACTIVE, APP_LAYER), self._panel_columns(rows, dev), which=~t.pretraining
-        )
-        if self.month + 1 >= self.n_months:
-            self.running = False
 
     def _startup_loss_ratio(self, startups: np.ndarray) -> float:
         """Median, over start-ups that have pre-trained every month of this calendar year so far,
