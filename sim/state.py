@@ -324,6 +324,12 @@ class FirmTable:
             rows = slice(rows.start, rows.stop, rows.step)  # within the active rows
         return {name: self._arrays[name][rows] for name in (*BLOCKS, "flows")}
 
+    def blocks(self) -> dict[str, np.ndarray]:
+        """Every scalar block (``BLOCKS``; columns by ``LAYOUT``) whole, all ``capacity`` rows, of
+        which the first ``n`` are the active firms: arrays of one layout whatever ``n`` (for
+        compiled kernels, which compile once per layout). Valid until the table grows."""
+        return {name: self._arrays[name] for name in BLOCKS}
+
     def remove_rows(self, rows: np.ndarray) -> None:
         """Drop the rows ``rows`` (exited firms) at once; the others keep their order."""
         if len(rows) == 0:

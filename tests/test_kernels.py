@@ -109,3 +109,52 @@ def test_npmath_extrema_propagate_nan_as_numpy() -> None:
         if not (np.isnan(a) or np.isnan(b)):
             assert npmath.py_max(a, b) == max(a, b)
             assert npmath.py_min(a, b) == min(a, b)
+
+
+_SIGNATURES_SCRIPT = """
+import json, sys
+from numba.core.registry import CPUDispatcher
+import sim.kernels.demand, sim.kernels.exits, sim.kernels.finance, sim.kernels.inputs
+import sim.kernels.recording
+from sim.model import GenAIMarket
+from sim.scenario import load_scenario
+
+modules = [sim.kernels.demand, sim.kernels.exits, sim.kernels.finance, sim.kernels.inputs,
+           sim.kernels.recording]
+
+def signatures():
+    # helpers that only kernels call are compiled into them and have no signature of their own
+    return {f"{m.__name__}.{name}": len(fn.signatures) for m in modules
+            for name, fn in vars(m).items()
+            if isinstance(fn, CPUDispatcher) and fn.__module__ == m.__name__ and fn.signatures}
+
+base = load_scenario(sys.argv[1] + "/baseline.yaml")
+GenAIMarket(base, 0).run()
+after_one = signatures()
+for seed in (1, 2, 3):
+    GenAIMarket(base, seed).run()
+for name in ("total_embargo", "vc_winter", "open_source_push"):
+    GenAIMarket(load_scenario(sys.argv[1] + f"/{name}.yaml"), 1).run()
+print(json.dumps([after_one, signatures()]))
+"""
+
+
+def test_each_kernel_compiles_once_per_process() -> None:
+    """Kernels get the same argument types every month and in every scenario (a new array layout
+    or scalar type would compile the kernel again, a second or more in the middle of a run): in a
+    fresh process, after one baseline replication, other seeds and scenarios add no compiled
+    signature."""
+    import json
+    import subprocess
+    import sys
+
+    res = subprocess.run(
+        [sys.executable, "-c", _SIGNATURES_SCRIPT, str(SCENARIOS)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=SCENARIOS.parent,
+    )
+    after_one, after_all = json.loads(res.stdout.strip().splitlines()[-1])
+    assert len(after_one) >= 15  # the stages' kernels all ran (16 in all)
+    assert after_all == after_one

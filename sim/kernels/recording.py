@@ -67,6 +67,7 @@ def _masked_sum(values: np.ndarray, mask: np.ndarray, work: np.ndarray) -> float
 
 @jit
 def month_sums(
+    n: int,
     fblock: np.ndarray,
     iblock: np.ndarray,
     bblock: np.ndarray,
@@ -87,23 +88,25 @@ def month_sums(
     counts: np.ndarray,
     out: np.ndarray,
 ) -> int:
-    """The firm table's monthly metrics (``fblock``, ``iblock``, ``bblock``: the active rows of
-    its float, int and bool blocks; ``fcols``/``icols``/``pretraining_col``: the columns used, see
-    ``F_*``/``I_*``; ``totalled``: float-block columns to total), as ``Recording.record``'s numpy
-    path (the reference) computes them: the developer flags into ``developer`` and their count by
-    kind into ``counts``, the sums, best capability, concentration of users and revenue, the
-    start-ups' revenue, net loss and median loss-to-revenue ratio so far this year (``months_ytd``
-    months; NaN with none) and the segment totals into ``out`` (slots above). Returns the number
-    of pre-training firms."""
-    n = fblock.shape[0]
-    revenue = fblock[:, fcols[F_REVENUE]]
-    capability = fblock[:, fcols[F_CAPABILITY]]
-    net_burn = fblock[:, fcols[F_NET_BURN]]
-    revenue_ytd = fblock[:, fcols[F_REVENUE_YTD]]
-    loss_ytd = fblock[:, fcols[F_LOSS_YTD]]
-    kind = iblock[:, icols[I_KIND]]
-    pmonths = iblock[:, icols[I_PRETRAINING_MONTHS_YTD]]
-    pretraining = bblock[:, pretraining_col]
+    """The firm table's monthly metrics, as ``Recording.record``'s numpy path (the reference)
+    computes them.
+
+    ``fblock``, ``iblock``, ``bblock`` are the table's float, int and bool blocks, whole: the
+    first ``n`` rows are the active firms (whole blocks keep one layout, and so one compiled
+    signature, whatever ``n``); ``fcols``, ``icols`` and ``pretraining_col`` are the columns
+    used (``F_*``, ``I_*``), ``totalled`` the float-block columns to total. Writes the developer
+    flags into ``developer`` and their count by kind into ``counts``; the sums, best capability,
+    concentration of users and revenue, the start-ups' revenue, net loss and median
+    loss-to-revenue ratio so far this year (``months_ytd`` months; NaN with none) and the segment
+    totals into ``out`` (slots above). Returns the number of pre-training firms."""
+    revenue = fblock[:n, fcols[F_REVENUE]]
+    capability = fblock[:n, fcols[F_CAPABILITY]]
+    net_burn = fblock[:n, fcols[F_NET_BURN]]
+    revenue_ytd = fblock[:n, fcols[F_REVENUE_YTD]]
+    loss_ytd = fblock[:n, fcols[F_LOSS_YTD]]
+    kind = iblock[:n, icols[I_KIND]]
+    pmonths = iblock[:n, icols[I_PRETRAINING_MONTHS_YTD]]
+    pretraining = bblock[:n, pretraining_col]
     window = train_window.shape[1]
     counts[:] = 0
     n_pre = 0
@@ -133,7 +136,7 @@ def month_sums(
     for j in range(totalled.shape[0]):
         out[TOTALS + j] = pairwise_sum(fblock[:, totalled[j]], 0, n)
     work = np.empty(max(n, consumer.shape[0]))
-    _concentration(fblock[:, fcols[F_USERS]], work, out, HHI_USERS)
+    _concentration(fblock[:n, fcols[F_USERS]], work, out, HHI_USERS)
     _concentration(revenue, work, out, HHI_REVENUE)
     out[STARTUP_REVENUE] = _masked_sum(revenue, startups, work)
     out[STARTUP_NET_LOSS] = _masked_sum(net_burn, startups, work)

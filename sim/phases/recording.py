@@ -177,11 +177,12 @@ class Recording:
         is its reference)."""
         t = self.table
         n = t.n
-        blocks = t.block_rows(slice(0, n))
+        blocks = t.blocks()
         dev = np.empty(n, dtype=bool)
         counts = np.empty(len(KINDS), dtype=np.int64)
         out = np.empty(kr.TOTALS + len(_TOTALLED))
         pretraining = kr.month_sums(
+            n,
             blocks["float64"],
             blocks["int64"],
             blocks["bool"],
