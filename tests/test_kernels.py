@@ -158,3 +158,16 @@ def test_each_kernel_compiles_once_per_process() -> None:
     after_one, after_all = json.loads(res.stdout.strip().splitlines()[-1])
     assert len(after_one) >= 15  # the stages' kernels all ran (16 in all)
     assert after_all == after_one
+
+
+@pytest.mark.parametrize("sweep_file", ["behaviour_sobol.yaml", "export_x_subsidy.yaml"])
+def test_kernels_match_numpy_reference_across_sweep_designs(sweep_file: str) -> None:
+    """Away from the shipped scenarios too: points spread over each shipped sweep's design
+    (behavioural parameters; export controls x subsidies) give the same tables both ways."""
+    from sim import sweep as sw
+
+    spec = sw.load_sweep(SCENARIOS / "sweeps" / sweep_file)
+    runs = sw.jobs(spec)
+    for job in runs[:: max(1, len(runs) // 5)][:5]:
+        sc = Scenario.model_validate_json(job.scenario_json)
+        assert_same_tables(_tables(sc, job.seed, kernels=True), _tables(sc, job.seed, False))
