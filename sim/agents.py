@@ -405,8 +405,8 @@ class Government(mesa.Agent):
         return self._ledger
 
     def book_spent(self, ps: ProgrammeSet, totals: list[float]) -> None:
-        """Add each programme's total paid (M RMB) to its spending this year (``pay``'s second
-        half, for payments booked in ``ledger_for``)."""
+        """Add each programme's total paid (M RMB) to its spending this year: for ``pay``,
+        ``co_invest`` and the compiled clearing's payments booked in ``ledger_for``."""
         for name, paid in zip(ps.names, totals, strict=True):
             self.spent_this_year[name] += paid
 
@@ -422,8 +422,7 @@ class Government(mesa.Agent):
         amounts = np.maximum(np.asarray(amounts, dtype=float).reshape(shape), 0.0)
         self._ledger[cells] += amounts  # (programme, firm) pairs
         totals = np.add.reduce(amounts, axis=1).tolist()
-        for name, paid in zip(ps.names, totals, strict=True):
-            self.spent_this_year[name] += paid
+        self.book_spent(ps, totals)
         return totals
 
     def co_invest(
@@ -446,11 +445,10 @@ class Government(mesa.Agent):
                 strict=True,
             )
         ]
-        spent = self.spent_this_year
-        for row, name, amount in zip(rows, ps.names, amounts, strict=True):
-            paid = amount if (amount > 0.0 or amount != amount) else 0.0  # np.maximum(amount, 0)
-            ledger[row, firm_id] += paid
-            spent[name] += paid
+        paid = [a if (a > 0.0 or a != a) else 0.0 for a in amounts]  # np.maximum(amounts, 0)
+        for row, amount in zip(rows, paid, strict=True):
+            ledger[row, firm_id] += amount
+        self.book_spent(ps, paid)
         return amounts
 
     def eligible(self, kinds: list[str] | set[str], kind_codes: np.ndarray) -> np.ndarray:

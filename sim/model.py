@@ -227,9 +227,14 @@ class GenAIMarket(FirmLifecycle, InputMarkets, ProductMarket, ExitDecisions, Rec
         """The venture funds' dry powder together, M RMB."""
         return sum([f.dry_powder_m_rmb for f in self.funds])
 
+    def spend_total(self) -> float:
+        """All adopters weighted by their segments' 2023 spending (M RMB): what ``spend_shares``
+        divides the firms' spend weights by."""
+        return float(np.add.reduce(self.adopters_m * self.seg_spend_2023))
+
     def spend_shares(self) -> np.ndarray:
         """Each firm's share of all adopters, weighted by segments' 2023 spending (0-1), (n,)."""
-        total = float(np.add.reduce(self.adopters_m * self.seg_spend_2023))
+        total = self.spend_total()
         if total <= 0:
             return np.zeros(self.table.n)
         return self.table.users_spend_weight / total

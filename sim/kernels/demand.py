@@ -7,8 +7,10 @@ and the results are bit for bit the same:
 * sums that numpy takes with ``np.add.reduce`` are taken in numpy's order (``npmath.pairwise_sum``
   along a contiguous row, a plain running sum down a column);
 * ``exp``, ``log`` and ``pow`` stay with numpy between the kernels: numpy's SIMD versions differ
-  from the C library's (which compiled code calls) in the last place for a few per cent of
-  arguments, and columns computed by cancellation downstream turn that into visible noise;
+  from the C library's (which ``math.exp`` in compiled code calls) in the last place for a few
+  per cent of arguments, and columns computed by cancellation downstream turn that into visible
+  noise (``sim.kernels.npmath``, written later for the input markets, calls numpy's own routines
+  from compiled code and could fold these calls into the kernels);
 * matrix products stay with numpy (BLAS's order of summation, with fused multiply-adds).
 
 So a stage runs as a few kernels with numpy calls between them, still far fewer calls than its

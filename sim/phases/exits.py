@@ -66,7 +66,7 @@ class ExitDecisions:
                 t.kind,
                 self.kind_horizon,
                 t.users_spend_weight,
-                self._spend_total(),
+                self.spend_total(),
                 sc.firms.defend_share,
                 t.parent_backed,
                 t.rd_budget_m_rmb,
@@ -211,7 +211,7 @@ class ExitDecisions:
                 t.own_capability_log10,
                 t.revenue_m_rmb,
                 t.users_spend_weight,
-                self._spend_total(),
+                self.spend_total(),
                 acq.distress_runway_months,
                 acq.integration_cost_m_rmb,
                 acq.fire_sale_share,
@@ -227,10 +227,6 @@ class ExitDecisions:
             queue = [self.firm_agents[i] for i in rows[k + 1 :]]  # rows move; agents do not
             self._acquire(self.firm_agents[b], seller, price, acq.integration_cost_m_rmb)
             rows = np.array([f.row for f in queue], dtype=np.intp)
-
-    def _spend_total(self) -> float:
-        """The total ``spend_shares`` divides the firms' spend weights by (as it computes it)."""
-        return float(np.add.reduce(self.adopters_m * self.seg_spend_2023))
 
     def _acquire(self, buyer: Firm, target: Firm, price: float, deal_cost: float) -> None:
         t = self.table

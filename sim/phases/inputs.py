@@ -448,7 +448,7 @@ class InputMarkets:
             learning=training.astype(float),
         )
         t.train_window[:, self.month % self.window] = compute
-        w = self.scenario_params.technology.capability_trend_weight
+        w = tech.capability_trend_weight
         t.own_trend = (1 - w) * t.own_trend + w * (t.own_capability_log10 - before)
         released = t.capability_log10[t.open_source & t.pretraining] - tech.open_release_gap_log10
         return float(np.maximum.reduce(released, initial=0.0))
